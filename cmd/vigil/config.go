@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilsoc/vigil/ingest"
+)
+
+// Config is the whole of `vigil run`'s configuration file. configs/vigil.example.yaml shows every option with its
+// default. Unknown keys are errors; ${NAME} and ${NAME:-default} are replaced by environment variables before parsing,
+// so secrets stay out of the file.
+type Config struct {
+	// Rules says where the rules are.
+	Rules RulesConfig `yaml:"rules"`
+	// Sources are read concurrently, each by its own pipeline; all share the rules and the sinks.
+	Sources []SourceConfig `yaml:"sources"`
+	// Sinks receive every alert.
+	Sinks []SinkConfig `yaml:"sinks"`
+	// DeadLetter is where records and alerts that cannot be processed are parked.
+	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
+	// Pipeline tunes concurrency and shutdown.
+	Pipeline PipelineConfig `yaml:"pipeline"`
+	// Log configures logging.
+	Log LogConfig `yaml:"log"`
+}
+
+// RulesConfig locates the rules.
+type RulesConfig struct {
+	// Paths are rule files or folders (searched recursively for *.yml and *.yaml).
+	Paths []string `yaml:"paths"`
+	// CostLimit bounds each condition's estimated worst-case evaluation cost; 0 means the default (10,000,000).
+	CostLimit uint64 `yaml:"cost_limit"`
+}
+
+// SourceConfig is one source; Type selects which of the blocks applies.
+type SourceConfig struct {
+	// Name identifies the source in logs, metrics and alert origins; default: the type.
+	Name string `yaml:"name"`
+	// Type is "file".
+	Type string             `yaml:"type"`
+	File *ingest.FileConfig `yaml:"file"`
+}
+
+// SinkConfig is one sink; Type selects which of the blocks applies.
+type SinkConfig struct {
+	// Type is "file" (JSON Lines) or "stdout" (a summary line per alert).
+	Type string          `yaml:"type"`
+	File *FileSinkConfig `yaml:"file"`
+}
+
+// FileSinkConfig configures the JSON Lines alert file.
+type FileSinkConfig struct {
+	// Path is the file alerts are appended to; "-" is standard output.
+	Path string `yaml:"path"`
+}
+
+// DeadLetterConfig says where dead letters go.
+type DeadLetterConfig struct {
+	// Type is "file"; default "file".
+	Type string `yaml:"type"`
+	// Path is the JSON Lines file for type file; default "deadletters.jsonl".
+	Path string `yaml:"path"`
+}
+
+// PipelineConfig tunes the pipeline.
+type PipelineConfig struct {
+	// Workers evaluating rules per batch; 0 means one per CPU.
+	Workers int `yaml:"workers"`
+	// MaxInFlight is the number of batches processed at once per source; default 4.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// ShutdownTimeout bounds the drain of in-flight batches after SIGTERM; default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error; default info.
+	Level string `yaml:"level"`
+	// Format is text, json, or auto (text on a terminal, JSON otherwise); default auto.
+	Format string `yaml:"format"`
+}
+
+func (c *Config) setDefaults() {
+	for i := range c.Sources {
+		if c.Sources[i].Name == "" {
+			c.Sources[i].Name = c.Sources[i].Type
+		}
+	}
+	if c.DeadLetter.Type == "" {
+		c.DeadLetter.Type = "file"
+	}
+	if c.DeadLetter.Type == "file" && c.DeadLetter.Path == "" {
+		c.DeadLetter.Path = "deadletters.jsonl"
+	}
+	if c.Pipeline.MaxInFlight <= 0 {
+		c.Pipeline.MaxInFlight = 4
+	}
+	if c.Pipeline.ShutdownTimeout <= 0 {
+		c.Pipeline.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "auto"
+	}
+}
+
+// Validate checks the configuration without any I/O.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Rules.Paths) == 0 {
+		errs = append(errs, errors.New("rules.paths: at least one rule path is required"))
+	}
+	if len(c.Sources) == 0 {
+		errs = append(errs, errors.New("sources: at least one source is required"))
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		if names[s.Name] {
+			errs = append(errs, fmt.Errorf("sources[%d]: duplicate name %q", i, s.Name))
+		}
+		names[s.Name] = true
+		switch {
+		case s.Type == "file" && s.File != nil:
+			if err := s.File.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("sources[%d]: %w", i, err))
+			}
+		case s.Type == "file":
+			errs = append(errs, fmt.Errorf("sources[%d]: type file needs a file block", i))
+		default:
+			errs = append(errs, fmt.Errorf("sources[%d]: unknown type %q (want file)", i, s.Type))
+		}
+	}
+	if len(c.Sinks) == 0 {
+		errs = append(errs, errors.New("sinks: at least one sink is required"))
+	}
+	for i, s := range c.Sinks {
+		switch {
+		case s.Type == "file" && (s.File == nil || s.File.Path == ""):
+			errs = append(errs, fmt.Errorf("sinks[%d]: type file needs file.path", i))
+		case s.Type == "file", s.Type == "stdout":
+		default:
+			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file or stdout)", i, s.Type))
+		}
+	}
+	if c.DeadLetter.Type != "file" {
+		errs = append(errs, fmt.Errorf("dead_letter.type: unknown type %q (want file)", c.DeadLetter.Type))
+	}
+	return errors.Join(errs...)
+}
+
+// envRef matches ${NAME} and ${NAME:-default}.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+
+// expandEnv replaces environment references outside comment lines; an unset variable without a default is an error.
+// It works line by line so that YAML errors keep their line numbers.
+func expandEnv(data []byte) ([]byte, error) {
+	var missing []string
+	expand := func(m []byte) []byte {
+		sub := envRef.FindSubmatch(m)
+		if v, ok := os.LookupEnv(string(sub[1])); ok {
+			return []byte(v)
+		}
+		if bytes.Contains(m, []byte(":-")) {
+			return sub[2]
+		}
+		missing = append(missing, string(sub[1]))
+		return m
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, l := range lines {
+		if !bytes.HasPrefix(bytes.TrimSpace(l), []byte("#")) {
+			lines[i] = envRef.ReplaceAllFunc(l, expand)
+		}
+	}
+	out := bytes.Join(lines, nil)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variables not set: %v", missing)
+	}
+	return out, nil
+}
+
+// loadConfig reads, expands, parses (strictly), defaults and validates a configuration file.
+func loadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	data, err = expandEnv(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %s", path, bytes.TrimPrefix([]byte(err.Error()), []byte("yaml: ")))
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}

@@ -1,0 +1,72 @@
+// Command vigil runs the Vigil detection pipeline and its tools for rule authors and analysts.
+//
+//	vigil run -c FILE              run the pipeline as configured
+//	vigil replay --rules PATH ...  evaluate rules over a file of events
+//	vigil rules validate PATH...   compile rules without running them
+//	vigil rules test PATH...       run the rules' inline tests
+//	vigil sigma convert|test ...   import Sigma rules
+//	vigil version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `Vigil: a detection pipeline for security operations centers.
+
+Usage:
+  vigil run -c FILE [--follow]          run the pipeline as configured
+  vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME]
+                                        evaluate rules over a file of JSON events
+  vigil rules validate PATH...          compile rule files and folders, report every error
+  vigil rules test PATH...              run the rules' inline tests
+  vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
+  vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
+  vigil version                         print the version
+
+Run 'vigil COMMAND --help' for the flags of a command.
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit code: 0 success, 1 failure found (bad rule, failed
+// test), 2 usage error.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	io := stdio{in: stdin, out: stdout, err: stderr}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], io)
+	case "replay":
+		return cmdReplay(args[1:], io)
+	case "rules":
+		return cmdRules(args[1:], io)
+	case "sigma":
+		return cmdSigma(args[1:], io)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "vigil", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+// stdio carries a command's streams, so tests can run commands in-process.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}

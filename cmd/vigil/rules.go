@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vigilsoc/vigil/rules"
+)
+
+func cmdRules(args []string, io stdio) int {
+	if len(args) == 0 {
+		fmt.Fprintln(io.err, "usage: vigil rules validate|test PATH...")
+		return 2
+	}
+	switch args[0] {
+	case "validate":
+		return cmdRulesValidate(args[1:], io)
+	case "test":
+		return cmdRulesTest(args[1:], io)
+	default:
+		fmt.Fprintf(io.err, "vigil rules: unknown command %q (want validate or test)\n", args[0])
+		return 2
+	}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting, with usage printed to io.err.
+func newFlags(name, usage string, io stdio) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.err)
+	fs.Usage = func() {
+		fmt.Fprintf(io.err, "usage: %s\n\nFlags:\n%s", usage, fs.FlagUsages())
+	}
+	return fs
+}
+
+// parseFlags parses args; the int is the exit code to return when ok is false.
+func parseFlags(fs *pflag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+// printErrors prints every error joined in err on its own line.
+func printErrors(io stdio, err error) int {
+	n := 0
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		fmt.Fprintln(io.err, e)
+		n++
+	}
+	walk(err)
+	return n
+}
+
+func cmdRulesValidate(args []string, io stdio) int {
+	fs := newFlags("vigil rules validate", "vigil rules validate PATH...", io)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	env, err := newRuleEnv()
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
+	parsed, perr := rules.Load(fs.Args()...)
+	set, cerr := env.CompileSet(parsed)
+	if err := errors.Join(perr, cerr); err != nil {
+		n := printErrors(io, err)
+		fmt.Fprintf(io.err, "%d error(s)\n", n)
+		return 1
+	}
+	fmt.Fprintf(io.out, "ok: %d rules (%d enabled, %d disabled)\n", len(parsed), len(set.Rules()), set.Disabled())
+	return 0
+}
+
+func cmdRulesTest(args []string, io stdio) int {
+	fs := newFlags("vigil rules test", "vigil rules test PATH...", io)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	env, err := newRuleEnv()
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
+	parsed, err := rules.Load(fs.Args()...)
+	failed := 0
+	if err != nil {
+		failed += printErrors(io, err)
+	}
+	var passed int
+	var untested []*rules.Rule
+	for _, r := range parsed {
+		c, err := env.Compile(r)
+		if err != nil {
+			failed += printErrors(io, err)
+			continue
+		}
+		if len(r.Tests) == 0 {
+			untested = append(untested, r)
+		}
+		for _, res := range rules.RunTests(c) {
+			if res.Err != nil {
+				failed++
+				fmt.Fprintf(io.out, "FAIL %s %s: %s: %v\n", res.Pos(), r.ID, res.Test.Name, res.Err)
+				continue
+			}
+			passed++
+			fmt.Fprintf(io.out, "ok   %s %s: %s\n", res.Pos(), r.ID, res.Test.Name)
+		}
+	}
+	for _, r := range untested {
+		fmt.Fprintf(io.out, "note %s %s: no tests\n", r.Source, r.ID)
+	}
+	fmt.Fprintf(io.out, "%d passed, %d failed (%d rules, %d without tests)\n", passed, failed, len(parsed), len(untested))
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/rules"
+	"github.com/vigilsoc/vigil/sinks"
+)
+
+func cmdRun(args []string, io stdio) int {
+	fs := newFlags("vigil run", "vigil run -c FILE [--follow]", io)
+	cfgPath := fs.StringP("config", "c", "", "configuration file (YAML)")
+	follow := fs.Bool("follow", false, "keep reading file sources as they grow, like tail -f")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil:", err)
+		return 1
+	}
+	if *logLevel != "" {
+		cfg.Log.Level = *logLevel
+	}
+	if *follow {
+		for _, s := range cfg.Sources {
+			if s.File != nil {
+				s.File.Follow = true
+			}
+		}
+	}
+	log, err := newLogger(cfg.Log, io.err)
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil:", err)
+		return 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go handleSignals(ctx, cancel, log)
+	if err := runPipelines(ctx, cfg, io, log); err != nil {
+		log.Error("vigil stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// handleSignals cancels ctx on the first SIGINT or SIGTERM, so the pipelines drain and exit; a second signal exits
+// at once (what was not acked is read again on restart).
+func handleSignals(ctx context.Context, cancel context.CancelFunc, log *slog.Logger) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		log.Info("shutting down: finishing in-flight batches (signal again to exit at once)", "signal", s.String())
+		cancel()
+	case <-ctx.Done():
+		return
+	}
+	s := <-sig
+	log.Warn("exiting at once; unacknowledged records will be read again", "signal", s.String())
+	os.Exit(130)
+}
+
+// runPipelines builds the shared rule engine, sinks and dead-letter queue, and runs one pipeline per source until
+// they all end.
+func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) error {
+	env, err := newRuleEnv(rules.WithCostLimit(cfg.Rules.CostLimit))
+	if err != nil {
+		return err
+	}
+	set, err := env.LoadSet(cfg.Rules.Paths...)
+	if err != nil {
+		return fmt.Errorf("rules:\n%w", err)
+	}
+	log.Info("rules loaded", "rules", len(set.Rules()), "disabled", set.Disabled())
+	engine := rules.NewEngine(set)
+	sink, err := buildSinks(cfg.Sinks, io)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	dlq, err := buildDeadLetters(cfg.DeadLetter)
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(cfg.Sources))
+	for i, sc := range cfg.Sources {
+		src, err := buildSource(sc, io)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: dlq,
+			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
+			DrainTimeout: cfg.Pipeline.ShutdownTimeout}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("source started", "source", sc.Name, "type", sc.Type)
+			errs[i] = p.Run(ctx)
+			log.Info("source finished", "source", sc.Name, "events", p.Stats.Events.Load(),
+				"alerts", p.Stats.Alerts.Load(), "dead_letters", p.Stats.DeadLetters.Load())
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func buildSource(sc SourceConfig, io stdio) (vigil.Source, error) {
+	switch sc.Type {
+	case "file":
+		return ingest.NewFile(sc.Name, *sc.File, io.in)
+	}
+	return nil, fmt.Errorf("source %s: unknown type %q", sc.Name, sc.Type)
+}
+
+func buildSinks(scs []SinkConfig, io stdio) (sinks.Fanout, error) {
+	var out sinks.Fanout
+	for _, sc := range scs {
+		switch sc.Type {
+		case "file":
+			s, err := sinks.NewFile(sc.File.Path, io.out)
+			if err != nil {
+				out.Close()
+				return nil, err
+			}
+			out = append(out, s)
+		case "stdout":
+			out = append(out, sinks.NewSummary(io.out))
+		default:
+			return nil, fmt.Errorf("sink: unknown type %q", sc.Type)
+		}
+	}
+	return out, nil
+}
+
+func buildDeadLetters(dc DeadLetterConfig) (vigil.DeadLetterQueue, error) {
+	switch dc.Type {
+	case "file":
+		return sinks.NewDeadLetterFile(dc.Path)
+	}
+	return nil, fmt.Errorf("dead_letter: unknown type %q", dc.Type)
+}
+
+// newLogger builds the process logger: text on a terminal, JSON otherwise (or as configured).
+func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", c.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := strings.ToLower(c.Format)
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isTerminal(f) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want auto, text or json", c.Format)
+}
+
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

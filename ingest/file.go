@@ -1,0 +1,239 @@
+// Package ingest holds Vigil's sources and the decoding of records into events: JSON Lines files and standard input
+// (File), and Kafka consumer groups (Kafka). Sources assign each event its tenant and mark records that cannot be
+// processed as invalid, with the reason, so the pipeline dead-letters them instead of dropping them.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// FileConfig configures a File source.
+type FileConfig struct {
+	// Paths are the files to read, in order; "-" is standard input.
+	Paths []string `yaml:"paths"`
+	// Tenant is the tenant of every event read.
+	Tenant string `yaml:"tenant"`
+	// Follow keeps reading as the files grow, like `tail -f`, instead of ending at the end of the last file.
+	Follow bool `yaml:"follow"`
+	// BatchSize is the most events returned by one Read. Default 500.
+	BatchSize int `yaml:"batch_size"`
+	// MaxRecordBytes bounds one record; a larger one is dead-lettered. Default 1 MiB.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// PollInterval is how often a followed file is checked for new data. Default 250ms.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// DefaultMaxRecordBytes is the default size limit of one record.
+const DefaultMaxRecordBytes = 1 << 20
+
+func (c *FileConfig) setDefaults() {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 250 * time.Millisecond
+	}
+}
+
+// Validate checks the configuration without touching the files.
+func (c *FileConfig) Validate() error {
+	if len(c.Paths) == 0 {
+		return errors.New("file source: paths: at least one path is required")
+	}
+	if c.Tenant == "" {
+		return errors.New("file source: tenant is required")
+	}
+	return nil
+}
+
+// File reads JSON objects from files or standard input. Its acks are no-ops: a file has no offsets to commit.
+type File struct {
+	name   string
+	cfg    FileConfig
+	stdin  io.Reader
+	events chan *vigil.Event
+	errc   chan error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewFile starts reading; stdin is used for the path "-".
+func NewFile(name string, cfg FileConfig, stdin io.Reader) (*File, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, p := range cfg.Paths {
+		if p == "-" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("file source %s: %w", name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &File{name: name, cfg: cfg, stdin: stdin, events: make(chan *vigil.Event, cfg.BatchSize),
+		errc: make(chan error, 1), cancel: cancel}
+	f.wg.Add(1)
+	go f.readAll(ctx)
+	return f, nil
+}
+
+func (f *File) readAll(ctx context.Context) {
+	defer f.wg.Done()
+	defer close(f.events)
+	for _, p := range f.cfg.Paths {
+		if err := f.readOne(ctx, p); err != nil {
+			if ctx.Err() == nil {
+				f.errc <- err
+			}
+			return
+		}
+	}
+}
+
+func (f *File) readOne(ctx context.Context, path string) error {
+	var r io.Reader = f.stdin
+	if path != "-" {
+		fh, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("file source %s: %w", f.name, err)
+		}
+		defer fh.Close()
+		r = fh
+		if f.cfg.Follow {
+			r = &tailReader{ctx: ctx, f: fh, poll: f.cfg.PollInterval}
+		}
+	}
+	rr := NewRecordReader(r, f.cfg.MaxRecordBytes)
+	for {
+		rec, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("file source %s: read %s: %w", f.name, path, err)
+		}
+		ev := &vigil.Event{
+			Raw:      rec.Data,
+			Origin:   vigil.Origin{Source: f.name, File: path, Line: rec.Line},
+			Tenant:   f.cfg.Tenant,
+			Received: time.Now(),
+		}
+		DecodeInto(ev, rec.Err)
+		select {
+		case f.events <- ev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// DecodeInto decodes ev.Raw into ev.Fields, or marks the event invalid with the reason. framingErr is a problem the
+// reader found before decoding (an oversized or cut-off record).
+func DecodeInto(ev *vigil.Event, framingErr error) {
+	switch {
+	case errors.Is(framingErr, ErrOversize):
+		ev.Invalid = "oversize: " + framingErr.Error()
+	case framingErr != nil:
+		ev.Invalid = "decode: " + framingErr.Error()
+	default:
+		fields, err := Decode(ev.Raw)
+		if err != nil {
+			ev.Invalid = "decode: " + err.Error()
+			return
+		}
+		ev.Fields = fields
+	}
+}
+
+// Read implements vigil.Source: it waits for one event, then takes what else is ready, up to the batch size.
+func (f *File) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
+	var batch []*vigil.Event
+	select {
+	case ev, ok := <-f.events:
+		if !ok {
+			return nil, nil, f.endErr()
+		}
+		batch = append(batch, ev)
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	for len(batch) < f.cfg.BatchSize {
+		select {
+		case ev, ok := <-f.events:
+			if !ok {
+				return batch, nil, nil
+			}
+			batch = append(batch, ev)
+		default:
+			return batch, nil, nil
+		}
+	}
+	return batch, nil, nil
+}
+
+func (f *File) endErr() error {
+	select {
+	case err := <-f.errc:
+		return err
+	default:
+		return io.EOF
+	}
+}
+
+// Close stops reading.
+func (f *File) Close() error {
+	f.cancel()
+	go func() {
+		for range f.events { // unblock the reader
+		}
+	}()
+	f.wg.Wait()
+	return nil
+}
+
+// tailReader reads a growing file: at the end it waits for more data instead of returning io.EOF, and starts over
+// when the file is truncated (log rotation by copy-truncate).
+type tailReader struct {
+	ctx  context.Context
+	f    *os.File
+	poll time.Duration
+	off  int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	for {
+		n, err := t.f.Read(p)
+		t.off += int64(n)
+		if n > 0 || !errors.Is(err, io.EOF) {
+			return n, err
+		}
+		if info, serr := t.f.Stat(); serr == nil && info.Size() < t.off {
+			if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+				return 0, err
+			}
+			t.off = 0
+			continue
+		}
+		select {
+		case <-t.ctx.Done():
+			return 0, t.ctx.Err()
+		case <-time.After(t.poll):
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// RecordReader splits a stream of JSON objects into records: one object per line, pretty-printed objects spanning
+// several lines, or objects concatenated on one line, as exported by many tools. Anything else on a line (a line that
+// is not JSON, an array, a number) becomes one bad record, so the caller can report it with its line number and go on.
+type RecordReader struct {
+	r        *bufio.Reader
+	line     int64 // lines consumed so far
+	maxBytes int
+	pending  []byte // unread rest of the current line
+}
+
+// Record is one raw record and where it starts.
+type Record struct {
+	Data []byte
+	Line int64
+	// Err is set when the record is not a complete JSON object; Data then holds the offending text.
+	Err error
+}
+
+// NewRecordReader reads records of at most maxBytes bytes from r.
+func NewRecordReader(r io.Reader, maxBytes int) *RecordReader {
+	return &RecordReader{r: bufio.NewReaderSize(r, 64<<10), maxBytes: maxBytes}
+}
+
+// ErrOversize marks a record over the size limit.
+var ErrOversize = errors.New("record too large")
+
+// errIncomplete marks an object cut off by the end of the input; in follow mode the caller waits for more data.
+var errIncomplete = errors.New("incomplete JSON object at end of input")
+
+// Next returns the next record. At the end of the input it returns io.EOF; a final object with no end is returned
+// as a bad record.
+func (rr *RecordReader) Next() (Record, error) {
+	for {
+		if len(bytes.TrimSpace(rr.pending)) == 0 {
+			line, err := rr.readLine()
+			if err != nil {
+				return Record{}, err
+			}
+			rr.pending = line
+			continue
+		}
+		rr.pending = bytes.TrimLeft(rr.pending, " \t\r\n")
+		start := rr.line
+		if rr.pending[0] != '{' {
+			bad := bytes.TrimRight(rr.pending, "\r\n")
+			rr.pending = nil
+			return Record{Data: bad, Line: start, Err: errors.New("not a JSON object")}, nil
+		}
+		return rr.object(start)
+	}
+}
+
+// object reads one object starting at rr.pending[0], across lines if needed.
+func (rr *RecordReader) object(start int64) (Record, error) {
+	var buf []byte
+	depth, inString, escaped := 0, false, false
+	data := rr.pending
+	for {
+		for i := 0; i < len(data); i++ {
+			c := data[i]
+			switch {
+			case escaped:
+				escaped = false
+			case inString:
+				switch c {
+				case '\\':
+					escaped = true
+				case '"':
+					inString = false
+				}
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				if depth == 0 {
+					rec := append(buf, data[:i+1]...)
+					rr.pending = data[i+1:]
+					return Record{Data: rec, Line: start}, nil
+				}
+			}
+		}
+		buf = append(buf, data...)
+		if len(buf) > rr.maxBytes {
+			rr.pending = nil
+			rr.skipObject(depth, inString, escaped)
+			return Record{Data: buf[:min(len(buf), 256)], Line: start,
+				Err: fmt.Errorf("%w: more than %d bytes", ErrOversize, rr.maxBytes)}, nil
+		}
+		line, err := rr.readLine()
+		if errors.Is(err, io.EOF) {
+			rr.pending = nil
+			return Record{Data: bytes.TrimRight(buf, "\r\n"), Line: start, Err: errIncomplete}, nil
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		data = line
+	}
+}
+
+// skipObject discards input until the current oversized object ends, so the next record starts cleanly.
+func (rr *RecordReader) skipObject(depth int, inString, escaped bool) {
+	for depth > 0 {
+		line, err := rr.readLine()
+		if err != nil {
+			return
+		}
+		for i, c := range line {
+			switch {
+			case escaped:
+				escaped = false
+			case inString:
+				escaped, inString = c == '\\', c != '"'
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				if depth--; depth == 0 {
+					rr.pending = line[i+1:]
+				}
+			}
+			if depth == 0 {
+				break
+			}
+		}
+	}
+}
+
+// readLine returns the next line including its newline; the last line of the input may have none.
+func (rr *RecordReader) readLine() ([]byte, error) {
+	line, err := rr.r.ReadBytes('\n')
+	if len(line) > 0 {
+		rr.line++
+		return line, nil
+	}
+	return nil, err
+}

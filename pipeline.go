@@ -1,0 +1,252 @@
+package vigil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Pipeline moves batches from a Source through the Detector and the Enrichers into the Sink, and acknowledges each
+// batch once everything it produced is stored or dead-lettered (DESIGN.md section 1).
+//
+// Several batches may be in flight at once, but acks are applied strictly in the order the batches were read, so a
+// source never commits past a batch that is still being written. Waiting for the sink is the backpressure: when the
+// sink is slow or down, Run stops reading.
+type Pipeline struct {
+	Source      Source
+	Detector    Detector
+	Enrichers   []Enricher
+	Sink        Sink
+	DeadLetters DeadLetterQueue
+
+	// Workers is the number of goroutines evaluating rules on one batch; 0 means GOMAXPROCS.
+	Workers int
+	// MaxInFlight is the number of batches processed concurrently; 0 means 2.
+	MaxInFlight int
+	// DrainTimeout bounds how long in-flight batches may take to finish once Run's context is cancelled; 0 waits
+	// without limit. Batches that do not finish are not acked and are read again after a restart.
+	DrainTimeout time.Duration
+	// EnrichTimeout bounds the enrichment of one alert; an enricher still running then is recorded as skipped.
+	// 0 means no bound.
+	EnrichTimeout time.Duration
+
+	// Stats counts the pipeline's work; safe to read while Run runs.
+	Stats PipelineStats
+}
+
+// PipelineStats are the pipeline's counters.
+type PipelineStats struct {
+	Batches      atomic.Int64
+	Events       atomic.Int64
+	Invalid      atomic.Int64
+	Alerts       atomic.Int64
+	DeadLetters  atomic.Int64
+	Acked        atomic.Int64
+	InFlight     atomic.Int64
+	EnrichSkips  atomic.Int64
+	WriteSeconds atomic.Int64 // total sink write time in microseconds
+}
+
+// batch is one Read's worth of events on its way through the pipeline.
+type batch struct {
+	events []*Event
+	ack    AckFunc
+	done   chan struct{}
+	err    error
+}
+
+// Run processes batches until the source is exhausted (io.EOF), ctx is cancelled, or a batch fails. On cancellation
+// it stops reading and lets in-flight batches finish and be acked (within DrainTimeout). It returns nil after a clean
+// end, and the first error otherwise.
+func (p *Pipeline) Run(ctx context.Context) error {
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	if p.DrainTimeout > 0 {
+		stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.DrainTimeout, cancelWork) })
+		defer stop()
+	}
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+
+	queue := make(chan *batch, max(p.MaxInFlight, 2)-1)
+	ackDone := make(chan error, 1)
+	go func() { ackDone <- p.ackInOrder(workCtx, queue, stopReading) }()
+
+	readErr := p.readLoop(readCtx, workCtx, queue)
+	close(queue)
+	ackErr := <-ackDone
+	switch {
+	case ackErr != nil:
+		return ackErr
+	case readErr != nil && !errors.Is(readErr, io.EOF) && ctx.Err() == nil:
+		return readErr
+	}
+	return nil
+}
+
+func (p *Pipeline) readLoop(readCtx, workCtx context.Context, queue chan<- *batch) error {
+	for {
+		events, ack, err := p.Source.Read(readCtx)
+		if len(events) > 0 {
+			b := &batch{events: events, ack: ack, done: make(chan struct{})}
+			p.Stats.Batches.Add(1)
+			p.Stats.InFlight.Add(1)
+			go p.process(workCtx, b)
+			queue <- b // blocks while MaxInFlight batches are in flight: backpressure
+		}
+		if err != nil {
+			return err
+		}
+		if readCtx.Err() != nil {
+			return readCtx.Err()
+		}
+	}
+}
+
+// ackInOrder waits for each batch in read order and acks it. The first failed batch stops all further acks and calls
+// stopReading; the queue is still drained so the reader never blocks.
+func (p *Pipeline) ackInOrder(ctx context.Context, queue <-chan *batch, stopReading func()) error {
+	var failed error
+	for b := range queue {
+		<-b.done
+		p.Stats.InFlight.Add(-1)
+		if failed != nil {
+			continue
+		}
+		if b.err == nil && b.ack != nil {
+			if err := b.ack(ctx); err != nil {
+				b.err = fmt.Errorf("pipeline: ack: %w", err)
+			}
+		}
+		if b.err != nil {
+			failed = b.err
+			stopReading()
+			continue
+		}
+		p.Stats.Acked.Add(int64(len(b.events)))
+	}
+	return failed
+}
+
+// process runs one batch through detection, enrichment and the sink. It records its error on the batch.
+func (p *Pipeline) process(ctx context.Context, b *batch) {
+	defer close(b.done)
+	p.Stats.Events.Add(int64(len(b.events)))
+	var letters []DeadLetter
+	valid := b.events[:0:0]
+	for _, ev := range b.events {
+		if ev.Invalid != "" {
+			letters = append(letters, EventDeadLetter(ev))
+			continue
+		}
+		valid = append(valid, ev)
+	}
+	p.Stats.Invalid.Add(int64(len(letters)))
+	alerts := p.detect(valid)
+	p.Stats.Alerts.Add(int64(len(alerts)))
+	for _, a := range alerts {
+		p.enrich(ctx, a)
+	}
+	if len(alerts) > 0 {
+		start := time.Now()
+		if err := p.Sink.Write(ctx, alerts); err != nil {
+			b.err = fmt.Errorf("pipeline: write alerts: %w", err)
+			return
+		}
+		p.Stats.WriteSeconds.Add(time.Since(start).Microseconds())
+	}
+	if len(letters) > 0 {
+		if p.DeadLetters == nil {
+			b.err = fmt.Errorf("pipeline: %d invalid events and no dead-letter queue configured", len(letters))
+			return
+		}
+		if err := p.DeadLetters.Park(ctx, letters); err != nil {
+			b.err = fmt.Errorf("pipeline: park dead letters: %w", err)
+			return
+		}
+		p.Stats.DeadLetters.Add(int64(len(letters)))
+	}
+}
+
+// detect evaluates the rules on every event, spreading the events over the workers.
+func (p *Pipeline) detect(events []*Event) []*Alert {
+	workers := p.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	const minPerWorker = 16
+	workers = min(workers, (len(events)+minPerWorker-1)/minPerWorker)
+	if workers <= 1 {
+		var out []*Alert
+		for _, ev := range events {
+			out = p.Detector.Detect(ev, out)
+		}
+		return out
+	}
+	parts := make([][]*Alert, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(events) {
+					return
+				}
+				parts[w] = p.Detector.Detect(events[i], parts[w])
+			}
+		}()
+	}
+	wg.Wait()
+	var out []*Alert
+	for _, part := range parts {
+		out = append(out, part...)
+	}
+	return out
+}
+
+// enrich runs every enricher on a; an enricher that fails or times out is recorded under vigil.enrichment.skipped.
+func (p *Pipeline) enrich(ctx context.Context, a *Alert) {
+	if len(p.Enrichers) == 0 {
+		return
+	}
+	if p.EnrichTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.EnrichTimeout)
+		defer cancel()
+	}
+	var skipped []any
+	for _, e := range p.Enrichers {
+		if err := e.Enrich(ctx, a); err != nil {
+			skipped = append(skipped, e.Name())
+			p.Stats.EnrichSkips.Add(1)
+		}
+	}
+	if len(skipped) > 0 {
+		v, _ := a.Doc["vigil"].(map[string]any)
+		if v == nil {
+			v = map[string]any{}
+			a.Doc["vigil"] = v
+		}
+		v["enrichment"] = map[string]any{"skipped": skipped}
+	}
+}
+
+// EventDeadLetter makes the dead letter for an invalid event.
+func EventDeadLetter(ev *Event) DeadLetter {
+	reason, detail := ev.Invalid, ev.Invalid
+	for i := 0; i < len(reason); i++ {
+		if reason[i] == ':' {
+			reason = reason[:i]
+			break
+		}
+	}
+	return DeadLetter{Kind: "event", Reason: reason, Detail: detail, Payload: ev.Raw, Origin: ev.Origin, Tenant: ev.Tenant}
+}

@@ -1,0 +1,154 @@
+package rules
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// Engine evaluates the current rule set on events; it is the pipeline's vigil.Detector. The rule set is swapped
+// atomically by Swap: an event is evaluated entirely against one set, never a half-loaded one.
+type Engine struct {
+	set   atomic.Pointer[RuleSet]
+	now   func() time.Time
+	mu    sync.Mutex // guards stats
+	stats map[string]*Stats
+}
+
+// Stats counts one rule's work. The counters survive reloads of the rule.
+type Stats struct {
+	Evaluations atomic.Int64
+	Matches     atomic.Int64
+	// Errors counts evaluations that failed (a missing field, a value of the wrong type); such an evaluation is not
+	// a match.
+	Errors atomic.Int64
+	// Suppressed counts matches an exception suppressed.
+	Suppressed atomic.Int64
+}
+
+// NewEngine returns an engine running set.
+func NewEngine(set *RuleSet) *Engine {
+	e := &Engine{now: time.Now, stats: map[string]*Stats{}}
+	e.Swap(set)
+	return e
+}
+
+// Swap replaces the rule set in one step and returns the old one.
+func (e *Engine) Swap(set *RuleSet) *RuleSet {
+	e.mu.Lock()
+	for _, c := range set.rules {
+		s, ok := e.stats[c.ID]
+		if !ok {
+			s = &Stats{}
+			e.stats[c.ID] = s
+		}
+		c.stats = s
+	}
+	e.mu.Unlock()
+	return e.set.Swap(set)
+}
+
+// RuleSet returns the current rule set.
+func (e *Engine) RuleSet() *RuleSet { return e.set.Load() }
+
+// Stats returns the counters of every rule ever loaded, by rule id.
+func (e *Engine) Stats() map[string]*Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]*Stats, len(e.stats))
+	for k, v := range e.stats {
+		out[k] = v
+	}
+	return out
+}
+
+// Detect implements vigil.Detector.
+func (e *Engine) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
+	set := e.set.Load()
+	act := activation{fields: ev.Fields}
+	var now time.Time
+	for _, c := range set.rules {
+		if c.tenants != nil && !c.tenants[ev.Tenant] {
+			continue
+		}
+		if !c.match(&act) {
+			continue
+		}
+		if now.IsZero() {
+			now = e.now()
+		}
+		dst = append(dst, NewAlert(c, ev, now))
+	}
+	return dst
+}
+
+// Match reports whether the rule matches the event, counting the evaluation. Exceptions are applied.
+func (c *Compiled) Match(ev *vigil.Event) bool {
+	if c.tenants != nil && !c.tenants[ev.Tenant] {
+		return false
+	}
+	return c.match(&activation{fields: ev.Fields})
+}
+
+func (c *Compiled) match(act *activation) bool {
+	s := c.stats
+	if s == nil {
+		s = &Stats{}
+	}
+	s.Evaluations.Add(1)
+	switch eval(c.cond, act) {
+	case errored:
+		s.Errors.Add(1)
+		return false
+	case falsy:
+		return false
+	}
+	for _, x := range c.exceptions {
+		if eval(x, act) == truthy {
+			s.Suppressed.Add(1)
+			return false
+		}
+	}
+	s.Matches.Add(1)
+	return true
+}
+
+type outcome int
+
+const (
+	falsy outcome = iota
+	truthy
+	errored
+)
+
+func eval(prg cel.Program, act *activation) outcome {
+	out, _, err := prg.Eval(act)
+	switch {
+	case err != nil:
+		return errored
+	case out == types.True:
+		return truthy
+	}
+	return falsy
+}
+
+// activation resolves CEL identifiers to the event's top-level fields without copying them.
+type activation struct {
+	fields map[string]any
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	if name == RootVariable {
+		return a.fields, true
+	}
+	v, ok := a.fields[name]
+	return v, ok
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }

@@ -1,0 +1,163 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+)
+
+// RootVariable names the whole event as one map, for fields whose names are not CEL identifiers
+// (`_event["user-agent"]`) and for functions that look at every value.
+const RootVariable = "_event"
+
+// DefaultCostLimit bounds the statically estimated worst-case cost of a condition. A condition whose estimate exceeds
+// it (nested comprehensions over event lists, for example) is rejected at load, so no rule can stall the pipeline.
+// Typical rules estimate below 10,000; one loop over a list with a string test in it, about 2,000,000.
+const DefaultCostLimit = 10_000_000
+
+// assumedSize is the size assumed for any list, map or string of the event when estimating cost. Static estimation
+// cannot know real sizes; this bound makes single loops and string functions acceptable and nested loops not.
+const assumedSize = 4096
+
+// Env is the CEL environment rules are compiled in: the standard library plus Vigil's extensions. Build it once and
+// share it; it is safe for concurrent use.
+type Env struct {
+	base      *cel.Env
+	costLimit uint64
+}
+
+// EnvOption configures an Env.
+type EnvOption func(*envConfig)
+
+type envConfig struct {
+	celOpts   []cel.EnvOption
+	costLimit uint64
+}
+
+// WithLibrary adds CEL declarations and functions, such as the enrichment lookups of package enrich.
+func WithLibrary(opts ...cel.EnvOption) EnvOption {
+	return func(c *envConfig) { c.celOpts = append(c.celOpts, opts...) }
+}
+
+// WithCostLimit sets the cost limit (DefaultCostLimit when zero).
+func WithCostLimit(limit uint64) EnvOption {
+	return func(c *envConfig) {
+		if limit > 0 {
+			c.costLimit = limit
+		}
+	}
+}
+
+// NewEnv builds the rule environment.
+func NewEnv(opts ...EnvOption) (*Env, error) {
+	cfg := envConfig{costLimit: DefaultCostLimit}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	celOpts := []cel.EnvOption{
+		cel.OptionalTypes(),
+		cel.CrossTypeNumericComparisons(true),
+		cel.DefaultUTCTimeZone(true),
+		ext.Strings(),
+		ext.Network(),
+		ext.Encoders(),
+		ext.Lists(),
+		ext.Sets(),
+		ext.Regex(),
+		cel.Variable(RootVariable, cel.MapType(cel.StringType, cel.DynType)),
+	}
+	celOpts = append(celOpts, cfg.celOpts...)
+	base, err := cel.NewEnv(celOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("rules: build CEL environment: %w", err)
+	}
+	return &Env{base: base, costLimit: cfg.costLimit}, nil
+}
+
+// program compiles one expression. Its free identifiers are declared as dynamic event fields; the expression must be
+// of type bool and its estimated cost within the limit.
+func (e *Env) program(expr string) (cel.Program, uint64, error) {
+	parsed, iss := e.base.Parse(expr)
+	if iss.Err() != nil {
+		return nil, 0, fmt.Errorf("syntax: %s", iss.Err())
+	}
+	vars := e.freeIdents(parsed.NativeRep().Expr())
+	env := e.base
+	if len(vars) > 0 {
+		decls := make([]cel.EnvOption, len(vars))
+		for i, v := range vars {
+			decls[i] = cel.Variable(v, cel.DynType)
+		}
+		var err error
+		if env, err = e.base.Extend(decls...); err != nil {
+			return nil, 0, fmt.Errorf("declare fields: %w", err)
+		}
+	}
+	checked, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		return nil, 0, fmt.Errorf("type check: %s", iss.Err())
+	}
+	if !checked.OutputType().IsExactType(types.BoolType) {
+		return nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())
+	}
+	est, err := env.EstimateCost(checked, sizeEstimator{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("estimate cost: %w", err)
+	}
+	if est.Max > e.costLimit {
+		return nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d (avoid nested loops over event lists)", est.Max, e.costLimit)
+	}
+	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, 0, fmt.Errorf("plan: %w", err)
+	}
+	return prg, est.Max, nil
+}
+
+// freeIdents returns the identifiers an expression reads that are neither comprehension variables nor the namespace
+// of a declared function (such as `ioc` in `ioc.ip(x)`), sorted.
+func (e *Env) freeIdents(root ast.Expr) []string {
+	bound := map[string]bool{RootVariable: true}
+	seen := map[string]bool{}
+	ast.PostOrderVisit(root, ast.NewExprVisitor(func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.ComprehensionKind:
+			c := x.AsComprehension()
+			bound[c.IterVar()] = true
+			bound[c.IterVar2()] = true
+			bound[c.AccuVar()] = true
+		case ast.CallKind:
+			c := x.AsCall()
+			if c.IsMemberFunction() && c.Target().Kind() == ast.IdentKind &&
+				e.base.HasFunction(c.Target().AsIdent()+"."+c.FunctionName()) {
+				bound[c.Target().AsIdent()] = true
+			}
+		case ast.IdentKind:
+			seen[x.AsIdent()] = true
+		}
+	}))
+	var out []string
+	for v := range seen {
+		if !bound[v] {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sizeEstimator bounds every dynamic value by the largest size an event can give it, so the estimate is finite.
+type sizeEstimator struct{}
+
+func (sizeEstimator) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: assumedSize}
+}
+
+func (sizeEstimator) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}

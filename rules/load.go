@@ -1,0 +1,82 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Files expands paths (files or folders, searched recursively) into the rule files they hold: *.yml and *.yaml,
+// sorted, skipping hidden files and folders. A path named explicitly is used whatever its extension.
+func Files(paths ...string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		if !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !d.IsDir() && (strings.HasSuffix(path, ".yml") || strings.HasSuffix(path, ".yaml")) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// Load parses every rule file under paths. It reads all files and returns every format error it finds; rules from
+// files without errors are returned alongside.
+func Load(paths ...string) ([]*Rule, error) {
+	files, err := Files(paths...)
+	if err != nil {
+		return nil, err
+	}
+	var all []*Rule
+	var errs []error
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rules: %w", err))
+			continue
+		}
+		rs, err := Parse(f, data)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		all = append(all, rs...)
+	}
+	return all, errors.Join(errs...)
+}
+
+// LoadSet loads and compiles the rules under paths into one set. Any error leaves the set nil.
+func (e *Env) LoadSet(paths ...string) (*RuleSet, error) {
+	rs, err := Load(paths...)
+	if err != nil {
+		return nil, err
+	}
+	return e.CompileSet(rs)
+}

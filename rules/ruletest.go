@@ -1,0 +1,62 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/ingest"
+)
+
+// TestResult is the outcome of one inline rule test.
+type TestResult struct {
+	Rule *Rule
+	Test RuleTest
+	// Err is nil when the test passed.
+	Err error
+}
+
+// Pos is the test's place in its file.
+func (r TestResult) Pos() Position { return Position{r.Rule.Source.File, r.Test.Line} }
+
+// DefaultTenant is the tenant of test events and replayed events when none is given.
+const DefaultTenant = "default"
+
+// RunTests runs the inline tests of c. The test event is encoded to JSON and decoded exactly as the pipeline decodes
+// records, so tests see the same field types as production. Exceptions and tenant restrictions apply.
+func RunTests(c *Compiled) []TestResult {
+	out := make([]TestResult, 0, len(c.Tests))
+	for _, t := range c.Tests {
+		res := TestResult{Rule: c.Rule, Test: t}
+		ev, err := testEvent(t)
+		if err != nil {
+			res.Err = err
+		} else {
+			got := "no_match"
+			if c.Match(ev) {
+				got = "match"
+			}
+			if got != t.Expect {
+				res.Err = fmt.Errorf("got %s, want %s", got, t.Expect)
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+func testEvent(t RuleTest) (*vigil.Event, error) {
+	raw, err := json.Marshal(t.Event)
+	if err != nil {
+		return nil, fmt.Errorf("encode test event: %w", err)
+	}
+	fields, err := ingest.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode test event: %w", err)
+	}
+	tenant := t.Tenant
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	return &vigil.Event{Raw: raw, Fields: fields, Tenant: tenant}, nil
+}

@@ -1,0 +1,84 @@
+// Package sinks holds where alerts go: the Elasticsearch/OpenSearch bulk indexer, Kafka, JSON Lines files and a
+// human-readable summary on standard output; and the dead-letter queues for what cannot be processed. Every sink's
+// Write returns only when each alert is stored or dead-lettered.
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// File writes one alert document per line to a file (appending) or, for the path "-", to an io.Writer such as
+// standard output. Each Write is flushed and, for a file, synced to disk before it returns.
+type File struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+// NewFile opens path for appending, creating it (mode 0640) if needed; "-" writes to stdout.
+func NewFile(path string, stdout io.Writer) (*File, error) {
+	s := &File{path: path}
+	if path == "-" {
+		s.w = bufio.NewWriter(stdout)
+		return s, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("file sink: %w", err)
+	}
+	s.f, s.w = f, bufio.NewWriter(f)
+	return s, nil
+}
+
+// Write implements vigil.Sink.
+func (s *File) Write(ctx context.Context, alerts []*vigil.Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range alerts {
+		if err := writeJSONLine(s.w, a.Doc); err != nil {
+			return fmt.Errorf("file sink %s: alert %s: %w", s.path, a.ID, err)
+		}
+	}
+	return s.flush()
+}
+
+func (s *File) flush() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("file sink %s: %w", s.path, err)
+	}
+	if s.f != nil {
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("file sink %s: sync: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// Close flushes and closes the file.
+func (s *File) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.flush()
+	if s.f != nil {
+		if cerr := s.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// writeJSONLine writes v as one line of JSON, without escaping <, > and & (alerts are not embedded in HTML).
+func writeJSONLine(w *bufio.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,105 @@
+// Package vigil holds the vocabulary of the Vigil detection pipeline: the Event read from a source, the Alert written
+// to a sink, and the four interfaces the pipeline is built from (Source, Detector, Enricher, Sink).
+//
+// Data flows one way: a Source yields a batch of decoded events, the Detector turns matches into alerts, Enrichers add
+// context, the Sink stores them, and only then is the batch acknowledged back to the source. The implementations live
+// in the sibling packages ingest, rules, enrich and sinks; cmd/vigil wires them together.
+package vigil
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one record read from a source, decoded once.
+type Event struct {
+	// Raw is the record exactly as it was received; kept for the dead-letter queue and for identity hashing.
+	Raw []byte
+	// Fields is the decoded JSON object. JSON integers are int64 (uint64 above that range), other numbers float64;
+	// keys containing dots are expanded into nested objects ("file.path" becomes file → path).
+	Fields map[string]any
+	// Origin says where the record came from.
+	Origin Origin
+	// Tenant is the partner organization the event belongs to.
+	Tenant string
+	// Received is when Vigil read the record.
+	Received time.Time
+	// Invalid, when not empty, says why the record cannot be processed (for example "decode: not a JSON object" or
+	// "tenant: unknown tenant \"x\""). Such an event is not evaluated; the pipeline dead-letters it.
+	Invalid string
+}
+
+// Alert is one rule match, ready to be indexed. Doc is the ECS document described in docs/alerts.md; enrichers add to
+// it and sinks serialize it.
+type Alert struct {
+	// ID is deterministic: the same tenant, rule and event always give the same ID.
+	ID string
+	// Tenant is the event's tenant; the alert is only ever written to this tenant's index.
+	Tenant string
+	// RuleID is the id of the rule that matched.
+	RuleID string
+	// Time is the source event's time; it chooses the daily index, so a replay lands in the same index.
+	Time time.Time
+	// Doc is the alert document.
+	Doc map[string]any
+	// Event is the event that matched. Sinks must not modify it.
+	Event *Event
+}
+
+// DeadLetter is a record or an alert that cannot be processed, parked with its reason.
+type DeadLetter struct {
+	// Kind is "event" for an input record and "alert" for an alert that a sink rejected.
+	Kind string
+	// Reason is a short, stable category such as "decode", "tenant", "oversize" or "mapping".
+	Reason string
+	// Detail is the human-readable error.
+	Detail string
+	// Payload is the original record bytes, or the alert document as JSON.
+	Payload []byte
+	// Origin and Tenant identify where the payload came from.
+	Origin Origin
+	Tenant string
+}
+
+// AckFunc acknowledges exactly one batch returned by Source.Read. The pipeline calls it at most once per batch, in the
+// order the batches were read, and only after every alert from the batch is stored or dead-lettered.
+type AckFunc func(ctx context.Context) error
+
+// Source yields batches of events.
+type Source interface {
+	// Read blocks until at least one event is available, ctx is done, or the source is exhausted, in which case it
+	// returns io.EOF. The returned events must not be reused by the source until the batch is acked.
+	Read(ctx context.Context) ([]*Event, AckFunc, error)
+	// Close releases the source's resources. Batches not yet acked are delivered again by the next reader.
+	Close() error
+}
+
+// Detector evaluates the rule set on one event. It is safe for concurrent use. Evaluation errors of a rule are counted
+// per rule and never returned: a rule that cannot be evaluated on an event simply does not match.
+type Detector interface {
+	// Detect appends an alert for every rule that matches ev to dst and returns the extended slice.
+	Detect(ev *Event, dst []*Alert) []*Alert
+}
+
+// Enricher adds context to an alert. It must not do network I/O per call. An error means the enrichment was skipped:
+// the pipeline records the enricher's name on the alert and carries on (fail-open).
+type Enricher interface {
+	Name() string
+	Enrich(ctx context.Context, a *Alert) error
+}
+
+// Sink stores alerts.
+type Sink interface {
+	// Write returns once every alert is stored or dead-lettered. It retries transient failures itself, for as long as
+	// ctx allows; an error means the batch must not be acknowledged.
+	Write(ctx context.Context, alerts []*Alert) error
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// DeadLetterQueue parks what cannot be processed, with its reason.
+type DeadLetterQueue interface {
+	// Park returns once every letter is durably stored. An error means they are not, and the batch must not be acked.
+	Park(ctx context.Context, letters []DeadLetter) error
+	Close() error
+}
