@@ -198,7 +198,9 @@ type fieldError struct{ key, msg string }
 // check validates the values of a parsed rule.
 func (r *Rule) check() []fieldError {
 	var errs []fieldError
-	add := func(key, format string, args ...any) { errs = append(errs, fieldError{key, fmt.Sprintf(format, args...)}) }
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fieldError{key, fmt.Sprintf(format, args...)})
+	}
 	switch {
 	case r.ID == "":
 		add("id", "missing required key \"id\"")
