@@ -91,16 +91,16 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	}
 	log.Info("rules loaded", "rules", len(set.Rules()), "disabled", set.Disabled())
 	engine := rules.NewEngine(set)
-	sink, err := buildSinks(cfg.Sinks, io)
-	if err != nil {
-		return err
-	}
-	defer sink.Close()
 	dlq, err := buildDeadLetters(cfg.DeadLetter)
 	if err != nil {
 		return err
 	}
 	defer dlq.Close()
+	sink, err := buildSinks(cfg.Sinks, dlq, io)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Sources))
@@ -134,7 +134,8 @@ func buildSource(sc SourceConfig, io stdio) (vigil.Source, error) {
 	return nil, fmt.Errorf("source %s: unknown type %q", sc.Name, sc.Type)
 }
 
-func buildSinks(scs []SinkConfig, io stdio) (sinks.Fanout, error) {
+// buildSinks builds the configured sinks; sinks that reject single alerts (a mapping conflict) park them in dlq.
+func buildSinks(scs []SinkConfig, dlq vigil.DeadLetterQueue, io stdio) (sinks.Fanout, error) {
 	var out sinks.Fanout
 	for _, sc := range scs {
 		switch sc.Type {
