@@ -1,0 +1,127 @@
+package ingest
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		in   string
+		want map[string]any
+	}{
+		{`{}`, map[string]any{}},
+		{` {"a": 1, "b": -2.5, "c": "x", "d": true, "e": null, "f": [1, "y"]} `,
+			map[string]any{"a": int64(1), "b": -2.5, "c": "x", "d": true, "e": nil, "f": []any{int64(1), "y"}}},
+		{`{"n": 1e3, "big": 18446744073709551615, "huge": 1e400}`, nil}, // checked below
+		{`{"file.path": "/x", "file": {"name": "x"}}`,
+			map[string]any{"file": map[string]any{"path": "/x", "name": "x"}}},
+		{`{"a.b.c": 1}`, map[string]any{"a": map[string]any{"b": map[string]any{"c": int64(1)}}}},
+		{`{".x": 1, "y.": 2}`, map[string]any{".x": int64(1), "y.": int64(2)}},
+		{`{"s": "tab\there \"q\" \\ \u00e9 \ud83d\ude00 \/"}`, map[string]any{"s": "tab\there \"q\" \\ é 😀 /"}},
+		{`{"a": {"b": 1}, "a.c": 2}`, map[string]any{"a": map[string]any{"b": int64(1), "c": int64(2)}}},
+	}
+	for _, tc := range cases {
+		got, err := Decode([]byte(tc.in))
+		if err != nil {
+			t.Errorf("Decode(%s): %v", tc.in, err)
+			continue
+		}
+		if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Decode(%s): got %#v, want %#v", tc.in, got, tc.want)
+		}
+	}
+	got, _ := Decode([]byte(`{"n": 1e3, "big": 18446744073709551615}`))
+	if got["n"] != 1000.0 || got["big"] != uint64(18446744073709551615) {
+		t.Errorf("numbers: got %#v", got)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{``, "empty input"},
+		{`[1]`, "not a JSON object"},
+		{`"x"`, "not a JSON object"},
+		{`{"a": }`, "invalid character"},
+		{`{"a": 1`, "unexpected end"},
+		{`{"a" 1}`, "expected ':'"},
+		{`{a: 1}`, "expected a string key"},
+		{`{"a": "x}`, "unterminated string"},
+		{`{"a": 1} x`, "unexpected data after the object"},
+		{`{"a": tru}`, "invalid character"},
+		{`{"a": 1.2.3}`, "invalid number"},
+		{`{"a": "\q"}`, "invalid escape"},
+		{"{\"a\": \"x\ny\"}", "control character"},
+		{`{"a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, "nesting deeper"},
+	}
+	for _, tc := range cases {
+		_, err := Decode([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Decode(%q): got error %v, want one containing %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// TestDecodeMatchesEncodingJSON checks the hand-written decoder against encoding/json on documents without dotted
+// keys, comparing numbers by value.
+func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	docs := []string{
+		`{"event":{"category":["process"],"code":4688},"process":{"args":["a","b"],"pid":1234,"cpu":0.25},"ok":false}`,
+		`{"a":"\u003cscript\u003e","b":[{"c":[[]]},{}],"d":-0.0,"e":1E-7}`,
+	}
+	for _, d := range docs {
+		got, err := Decode([]byte(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]any
+		if err := json.Unmarshal([]byte(d), &want); err != nil {
+			t.Fatal(err)
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("got %s, want %s", g, w)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"a":{"b.c":[1,2.5,"x",null,true]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Decode(data)
+		var std map[string]any
+		stdErr := json.Unmarshal(data, &std)
+		if err == nil && stdErr != nil && !strings.Contains(stdErr.Error(), "cannot unmarshal") {
+			// encoding/json is stricter about leading zeros; everything else it rejects we must reject too.
+			if !strings.Contains(stdErr.Error(), "after top-level value") && !strings.Contains(stdErr.Error(), "invalid character '0'") {
+				t.Errorf("Decode accepted %q that encoding/json rejects: %v (got %v)", data, stdErr, got)
+			}
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte(`{"@timestamp":"2026-11-24T09:14:03.123Z","event":{"category":["process"],"type":["start"],"code":"4688","kind":"event"},"host":{"name":"ws-0231","ip":["10.20.3.31"],"os":{"family":"windows"}},"user":{"name":"jdoe","domain":"CORP"},"process":{"pid":4242,"name":"powershell.exe","executable":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","command_line":"powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\scripts\\inventory.ps1","parent":{"name":"explorer.exe","pid":1001}},"source":{"ip":"10.20.3.31","port":50123}}`)
+	b.Run("vigil", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := Decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,235 @@
+package vigil_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// fakeSource yields numbered batches of events and records the order of acks.
+type fakeSource struct {
+	mu      sync.Mutex
+	batches [][]*vigil.Event
+	next    int
+	reads   int
+	acked   []int
+	block   bool // after the batches, block until ctx ends instead of io.EOF
+}
+
+func newFakeSource(nBatches, perBatch int) *fakeSource {
+	s := &fakeSource{}
+	for b := range nBatches {
+		var evs []*vigil.Event
+		for i := range perBatch {
+			evs = append(evs, &vigil.Event{Fields: map[string]any{"batch": int64(b), "i": int64(i)}, Tenant: "t",
+				Raw: []byte(strconv.Itoa(b*1000 + i))})
+		}
+		s.batches = append(s.batches, evs)
+	}
+	return s
+}
+
+func (s *fakeSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	s.mu.Lock()
+	s.reads++
+	if s.next >= len(s.batches) {
+		s.mu.Unlock()
+		if s.block {
+			<-ctx.Done()
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, io.EOF
+	}
+	n := s.next
+	s.next++
+	s.mu.Unlock()
+	return s.batches[n], func(context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.acked = append(s.acked, n)
+		return nil
+	}, nil
+}
+
+func (s *fakeSource) Close() error { return nil }
+
+func (s *fakeSource) ackedBatches() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.acked)
+}
+
+// everyEvent raises one alert per event.
+type everyEvent struct{}
+
+func (everyEvent) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
+	return append(dst, &vigil.Alert{ID: string(ev.Raw), Tenant: ev.Tenant, Doc: map[string]any{"batch": ev.Fields["batch"]}, Event: ev})
+}
+
+// slowSink delays each write by a per-batch duration, fails when told, and records the alerts it stored.
+type slowSink struct {
+	mu     sync.Mutex
+	delay  func(batch int64) time.Duration
+	fail   func(batch int64) error
+	stored []*vigil.Alert
+}
+
+func (s *slowSink) Write(ctx context.Context, alerts []*vigil.Alert) error {
+	b := alerts[0].Doc["batch"].(int64)
+	if s.delay != nil {
+		select {
+		case <-time.After(s.delay(b)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.fail != nil {
+		if err := s.fail(b); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored = append(s.stored, alerts...)
+	return nil
+}
+
+func (s *slowSink) Close() error { return nil }
+
+type memDLQ struct {
+	mu      sync.Mutex
+	letters []vigil.DeadLetter
+}
+
+func (q *memDLQ) Park(_ context.Context, l []vigil.DeadLetter) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.letters = append(q.letters, l...)
+	return nil
+}
+
+func (q *memDLQ) Close() error { return nil }
+
+func TestPipelineAcksInReadOrder(t *testing.T) {
+	src := newFakeSource(20, 50)
+	// Even batches are slow, so odd ones finish first; acks must still come in read order.
+	sink := &slowSink{delay: func(b int64) time.Duration { return time.Duration(b%2) * 20 * time.Millisecond }}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, MaxInFlight: 4, Workers: 3}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, 20)
+	for i := range want {
+		want[i] = i
+	}
+	if got := src.ackedBatches(); !slices.Equal(got, want) {
+		t.Errorf("ack order: got %v, want %v", got, want)
+	}
+	if len(sink.stored) != 1000 || p.Stats.Alerts.Load() != 1000 || p.Stats.Acked.Load() != 1000 {
+		t.Errorf("got %d stored, %d alerts, %d acked; want 1000 each", len(sink.stored), p.Stats.Alerts.Load(), p.Stats.Acked.Load())
+	}
+}
+
+func TestPipelineStopsAckingAfterAFailedBatch(t *testing.T) {
+	src := newFakeSource(10, 5)
+	boom := errors.New("index closed")
+	sink := &slowSink{fail: func(b int64) error {
+		if b == 3 {
+			return boom
+		}
+		return nil
+	}}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, MaxInFlight: 2}
+	err := p.Run(context.Background())
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the sink's error", err)
+	}
+	if got := src.ackedBatches(); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("acked: got %v, want [0 1 2]: nothing at or after the failed batch", got)
+	}
+}
+
+func TestPipelineDeadLettersInvalidEvents(t *testing.T) {
+	src := newFakeSource(1, 3)
+	src.batches[0][1].Invalid = "decode: not a JSON object"
+	sink, dlq := &slowSink{}, &memDLQ{}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, DeadLetters: dlq}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(dlq.letters) != 1 || dlq.letters[0].Reason != "decode" || string(dlq.letters[0].Payload) != "1" {
+		t.Errorf("dead letters: got %+v, want one with reason decode and the raw payload", dlq.letters)
+	}
+	if len(sink.stored) != 2 || p.Stats.Invalid.Load() != 1 || p.Stats.Acked.Load() != 3 {
+		t.Errorf("got %d stored, %d invalid, %d acked; want 2, 1, 3", len(sink.stored), p.Stats.Invalid.Load(), p.Stats.Acked.Load())
+	}
+}
+
+func TestPipelineWithoutDeadLetterQueueDoesNotAckInvalidEvents(t *testing.T) {
+	src := newFakeSource(1, 2)
+	src.batches[0][0].Invalid = "tenant: unknown tenant"
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: &slowSink{}}
+	if err := p.Run(context.Background()); err == nil || len(src.ackedBatches()) != 0 {
+		t.Errorf("got err %v and acks %v, want an error and no ack", err, src.ackedBatches())
+	}
+}
+
+type failingEnricher struct{}
+
+func (failingEnricher) Name() string { return "geoip" }
+func (failingEnricher) Enrich(context.Context, *vigil.Alert) error {
+	return errors.New("database not loaded")
+}
+
+func TestPipelineEnrichmentFailsOpen(t *testing.T) {
+	src := newFakeSource(1, 1)
+	sink := &slowSink{}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, Enrichers: []vigil.Enricher{failingEnricher{}}}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.stored) != 1 {
+		t.Fatalf("got %d alerts stored, want 1", len(sink.stored))
+	}
+	v := sink.stored[0].Doc["vigil"].(map[string]any)["enrichment"].(map[string]any)["skipped"]
+	if !slices.Equal(v.([]any), []any{"geoip"}) {
+		t.Errorf("vigil.enrichment.skipped: got %v, want [geoip]", v)
+	}
+}
+
+func TestPipelineBackpressureAndDrain(t *testing.T) {
+	src := newFakeSource(50, 2)
+	src.block = true
+	release := make(chan struct{})
+	sink := &slowSink{delay: func(int64) time.Duration { <-release; return 0 }}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, MaxInFlight: 3}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	time.Sleep(200 * time.Millisecond)
+	src.mu.Lock()
+	reads := src.reads
+	src.mu.Unlock()
+	// With the sink stuck: MaxInFlight batches queued, one held by the acker, one blocked on the queue.
+	if reads > 3+2 {
+		t.Errorf("with a stuck sink the pipeline read %d batches, want at most 5", reads)
+	}
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("after cancel: %v", err)
+	}
+	if got := len(src.ackedBatches()); got != src.next || got < reads {
+		t.Errorf("after a graceful stop: %d batches acked, want all %d that were read", got, src.next)
+	}
+}

@@ -1,0 +1,101 @@
+package rules
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBadRules maps each broken rule file in testdata/bad to the error it must produce, with its file:line.
+func TestBadRules(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ file, want string }{
+		{"unknown_key.yml", `unknown_key.yml:4: rule bad.unknown_key: unknown key "condtion"`},
+		{"bad_severity.yml", `bad_severity.yml:3: rule bad.severity: severity "urgent" must be one of low, medium, high, critical`},
+		{"missing_condition.yml", `missing_condition.yml:1: rule bad.missing_condition: missing required key "condition"`},
+		{"bad_id.yml", `bad_id.yml:1: rule Bad ID!: id "Bad ID!" must match [a-z0-9._-]+`},
+		{"syntax.yml", `syntax.yml:4: rule bad.syntax: condition: syntax:`},
+		{"not_bool.yml", `not_bool.yml:4: rule bad.not_bool: condition: must be of type bool, got dyn`},
+		{"bad_test_expect.yml", `bad_test_expect.yml:5: rule bad.test_expect: test 1 ("t"): expect must be match or no_match, got "yes"`},
+		{"unknown_test_key.yml", `unknown_test_key.yml:7: rule bad.unknown_test_key: unknown key "evnt" in tests`},
+		{"duplicate_id.yml", `duplicate_id.yml:6: rule bad.dup: duplicate rule id (first defined at`},
+		{"cost.yml", `cost.yml:4: rule bad.cost: condition: estimated worst-case cost`},
+		{"bad_yaml.yml", `bad_yaml.yml:4: found unexpected end of stream`},
+		{"risk.yml", `risk.yml:4: rule bad.risk: risk_score 150 must be between 0 and 100`},
+		{"bad_exception.yml", `bad_exception.yml:5: rule bad.exception: exception 1: syntax:`},
+		{"wrong_type.yml", `wrong_type.yml:4: cannot unmarshal !!int`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "bad", tc.file)
+			rs, err := Load(path)
+			if err == nil {
+				_, err = env.CompileSet(rs)
+			}
+			if err == nil {
+				t.Fatalf("got no error, want %q", tc.want)
+			}
+			want := filepath.Join("testdata", "bad", tc.want)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("got %q, want it to contain %q", err, want)
+			}
+			var re *Error
+			if !errors.As(err, &re) {
+				t.Errorf("got %T, want a *rules.Error with a position", err)
+			}
+		})
+	}
+}
+
+func TestParseGoodRule(t *testing.T) {
+	data := []byte(`# leading comment
+id: good.one
+name: Good
+severity: critical
+mitre_attack:
+  - {tactic: TA0006, technique: T1110, subtechnique: T1110.001}
+condition: event.outcome == "failure"
+---
+---
+id: good.two
+name: Second, disabled
+severity: low
+enabled: false
+risk_score: 5
+condition: "true"
+`)
+	rs, err := Parse("good.yml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("got %d rules, want 2 (empty documents are skipped)", len(rs))
+	}
+	if got := rs[0].Risk(); got != 99 {
+		t.Errorf("default risk for critical: got %d, want 99", got)
+	}
+	if got := rs[0].SeverityLevel(); got != 4 {
+		t.Errorf("critical severity level: got %d, want 4", got)
+	}
+	if got := rs[1].Risk(); got != 5 || rs[1].IsEnabled() {
+		t.Errorf("second rule: got risk %d enabled %v, want 5 false", got, rs[1].IsEnabled())
+	}
+	if rs[1].Source.Line != 10 {
+		t.Errorf("second rule line: got %d, want 10", rs[1].Source.Line)
+	}
+	if strings.Contains(string(rs[1].Text), "good.one") || !strings.Contains(string(rs[1].Text), "good.two") {
+		t.Errorf("rule text must hold only its own document, got %q", rs[1].Text)
+	}
+	env, _ := NewEnv()
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Rules()) != 1 || set.Disabled() != 1 {
+		t.Errorf("got %d enabled and %d disabled, want 1 and 1", len(set.Rules()), set.Disabled())
+	}
+}
