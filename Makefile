@@ -1,0 +1,35 @@
+# Vigil. `make test` is what CI runs: unit tests with the race detector, then the integration tests against a real
+# Apache Kafka and a real search engine that testenv/run starts (and stops) itself.
+GO      ?= go
+BIN     ?= bin/vigil
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build test unit integration lint bench quickstart clean
+
+all: lint build test
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/vigil
+
+test: lint unit integration
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+integration:
+	testenv/run -- $(GO) test -tags integration -count=1 -timeout 40m ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+bench: build
+	$(BIN) bench
+
+quickstart:
+	$(GO) run ./cmd/vigil run -c configs/quickstart.yaml
+
+clean:
+	rm -rf bin alerts.jsonl deadletters.jsonl
