@@ -69,6 +69,7 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 		ext.Lists(),
 		ext.Sets(),
 		ext.Regex(),
+		SigmaFunctions(),
 		cel.Variable(RootVariable, cel.MapType(cel.StringType, cel.DynType)),
 	}
 	celOpts = append(celOpts, cfg.celOpts...)

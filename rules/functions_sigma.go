@@ -1,0 +1,517 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/interpreter"
+)
+
+// SigmaFunctions is the CEL library that rules converted from Sigma (package rules/sigma) are written with. Every
+// function is a member of any value, takes one pattern argument (a value or a list of values, any of which may
+// match) and follows Sigma's value semantics:
+//
+//	x.ieq(p)  x.icontains(p)  x.istartsWith(p)  x.iendsWith(p)   case-insensitive comparison
+//	x.ilike(p)                                               glob: * any run of characters, ? one character
+//	x.eqCased(p) x.containsCased(p) x.startsWithCased(p) x.endsWithCased(p) x.likeCased(p)
+//	x.re(p)                                                  RE2 search (flags in the pattern: (?i), (?m), (?s))
+//	x.inCidr(p)                                              IP address inside a CIDR range
+//	x.gt(n) x.gte(n) x.lt(n) x.lte(n)                        numeric comparison; numeric strings count
+//	_event.anyValue()                                        every value of the event, for keyword searches
+//
+// x may be a string, a number or a boolean (compared by its text, so 4688 and "4688" are equal), or a list (any
+// element may match). A null, a map or a missing value never matches, and the functions never fail on a type, so a
+// negated test stays false-safe. When the pattern is a constant (the usual case) it is prepared once, when the
+// program is planned: literals are lowercased, globs split, regular expressions and CIDR ranges compiled; evaluation
+// then does not allocate for ASCII text.
+func SigmaFunctions() cel.EnvOption { return cel.Lib(sigmaLib{}) }
+
+type sigmaOp int
+
+const (
+	opEq sigmaOp = iota
+	opContains
+	opPrefix
+	opSuffix
+	opLike
+	opRe
+	opCidr
+	opGt
+	opGte
+	opLt
+	opLte
+)
+
+type sigmaFunc struct {
+	op    sigmaOp
+	cased bool
+}
+
+var sigmaFuncs = map[string]sigmaFunc{
+	"ieq": {opEq, false}, "icontains": {opContains, false}, "istartsWith": {opPrefix, false},
+	"iendsWith": {opSuffix, false}, "ilike": {opLike, false},
+	"eqCased": {opEq, true}, "containsCased": {opContains, true}, "startsWithCased": {opPrefix, true},
+	"endsWithCased": {opSuffix, true}, "likeCased": {opLike, true},
+	"re": {opRe, true}, "inCidr": {opCidr, true},
+	"gt": {opGt, true}, "gte": {opGte, true}, "lt": {opLt, true}, "lte": {opLte, true},
+}
+
+func sigmaOverloadID(name string) string { return "sigma_" + name + "_dyn_dyn" }
+
+type sigmaLib struct{}
+
+func (sigmaLib) CompileOptions() []cel.EnvOption {
+	var opts []cel.EnvOption
+	for name, f := range sigmaFuncs {
+		opts = append(opts, cel.Function(name, cel.MemberOverload(sigmaOverloadID(name),
+			[]*cel.Type{cel.DynType, cel.DynType}, cel.BoolType, cel.BinaryBinding(f.eval))))
+	}
+	opts = append(opts, cel.Function("anyValue", cel.MemberOverload("sigma_anyvalue_map",
+		[]*cel.Type{cel.MapType(cel.StringType, cel.DynType)}, cel.DynType,
+		cel.UnaryBinding(func(v ref.Val) ref.Val { return anyValue{v} }))))
+	return opts
+}
+
+func (sigmaLib) ProgramOptions() []cel.ProgramOption {
+	return []cel.ProgramOption{cel.CustomDecoratorV2(precompileSigma)}
+}
+
+// eval is the slow path, for a pattern that is not a constant (a Sigma fieldref): prepare it on every call.
+func (f sigmaFunc) eval(x, pattern ref.Val) ref.Val {
+	m, err := newSigmaMatcher(f, pattern)
+	if err != nil {
+		return types.NewErr("%s", err)
+	}
+	return types.Bool(m.match(x))
+}
+
+// precompileSigma replaces a call whose pattern is a constant by one holding the prepared matcher.
+func precompileSigma(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+	call, ok := i.(interpreter.InterpretableCall)
+	if !ok {
+		return i, nil
+	}
+	f, ok := sigmaFuncs[call.Function()]
+	args := call.Args()
+	if !ok || call.OverloadID() != sigmaOverloadID(call.Function()) || len(args) != 2 {
+		return i, nil
+	}
+	pattern, ok := constantValue(args[1])
+	if !ok {
+		return i, nil
+	}
+	m, err := newSigmaMatcher(f, pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", call.Function(), err)
+	}
+	return &sigmaCall{InterpretableCall: call, x: args[0], m: m}, nil
+}
+
+func constantValue(i interpreter.InterpretableV2) (ref.Val, bool) {
+	switch c := i.(type) {
+	case interpreter.InterpretableConst:
+		return c.Value(), true
+	case interpreter.InterpretableConstructor:
+		if c.Type() != types.ListType {
+			return nil, false
+		}
+		var vals []ref.Val
+		for _, e := range c.InitVals() {
+			v, ok := constantValue(e)
+			if !ok {
+				return nil, false
+			}
+			vals = append(vals, v)
+		}
+		return types.NewRefValList(types.DefaultTypeAdapter, vals), true
+	}
+	return nil, false
+}
+
+// sigmaCall evaluates a prepared matcher on its receiver.
+type sigmaCall struct {
+	interpreter.InterpretableCall
+	x interpreter.InterpretableV2
+	m *sigmaMatcher
+}
+
+func (c *sigmaCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
+	v := c.x.Exec(frame)
+	if types.IsUnknownOrError(v) {
+		return v
+	}
+	return types.Bool(c.m.match(v))
+}
+
+func (c *sigmaCall) Eval(a interpreter.Activation) ref.Val { return interpreter.EvalActivation(a, c.Exec) }
+
+// anyValue stands for every value of a map, searched recursively by the matchers (Sigma keyword searches).
+type anyValue struct{ m ref.Val }
+
+var anyValueType = types.NewOpaqueType("sigma.anyValue")
+
+func (a anyValue) ConvertToNative(reflect.Type) (any, error) {
+	return nil, errors.New("anyValue() can only be matched")
+}
+func (a anyValue) ConvertToType(ref.Type) ref.Val { return types.NewErr("anyValue() can only be matched") }
+func (a anyValue) Equal(ref.Val) ref.Val          { return types.False }
+func (a anyValue) Type() ref.Type                 { return anyValueType }
+func (a anyValue) Value() any                     { return a.m.Value() }
+
+// sigmaMatcher is a prepared pattern: lowered literals (unless cased), globs, regular expressions, ranges, a number.
+type sigmaMatcher struct {
+	sigmaFunc
+	lits  []sigmaLiteral
+	res   []*regexp.Regexp
+	nets  []netip.Prefix
+	bound float64
+}
+
+type sigmaLiteral struct {
+	s     string   // lowered unless cased
+	glob  []string // for opLike: the text between wildcards; wild[i] precedes glob[i+1]
+	wild  []byte   // '*' or '?'
+	num   float64  // numeric value, when isNum
+	isNum bool
+}
+
+func newSigmaMatcher(f sigmaFunc, pattern ref.Val) (*sigmaMatcher, error) {
+	m := &sigmaMatcher{sigmaFunc: f}
+	var add func(v ref.Val) error
+	add = func(v ref.Val) error {
+		if l, ok := v.(traits.Lister); ok {
+			for it := l.Iterator(); it.HasNext() == types.True; {
+				if err := add(it.Next()); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return m.addPattern(v)
+	}
+	if err := add(pattern); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *sigmaMatcher) addPattern(v ref.Val) error {
+	s, ok := scalarText(v)
+	if !ok {
+		return fmt.Errorf("pattern of type %s: want a string, number or boolean", v.Type().TypeName())
+	}
+	switch m.op {
+	case opRe:
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return err
+		}
+		m.res = append(m.res, re)
+		return nil
+	case opCidr:
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return err
+		}
+		m.nets = append(m.nets, p.Masked())
+		return nil
+	case opGt, opGte, opLt, opLte:
+		n, ok := parseNumber(s)
+		if !ok {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		m.bound = n
+		return nil
+	}
+	if !m.cased {
+		s = strings.ToLower(s)
+	}
+	lit := sigmaLiteral{s: s}
+	lit.num, lit.isNum = parseNumber(s)
+	if m.op == opLike {
+		lit.glob, lit.wild = splitGlob(s)
+	}
+	m.lits = append(m.lits, lit)
+	return nil
+}
+
+func splitGlob(s string) ([]string, []byte) {
+	var parts []string
+	var wild []byte
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '*' || s[i] == '?' {
+			parts = append(parts, s[start:i])
+			wild = append(wild, s[i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:]), wild
+}
+
+// match reports whether any element of v matches.
+func (m *sigmaMatcher) match(v ref.Val) bool {
+	switch x := v.(type) {
+	case types.String:
+		return m.matchString(string(x))
+	case types.Int:
+		return m.matchNumber(float64(x), x)
+	case types.Uint:
+		return m.matchNumber(float64(x), x)
+	case types.Double:
+		return m.matchNumber(float64(x), x)
+	case types.Bool:
+		return m.matchString(strconv.FormatBool(bool(x)))
+	case anyValue:
+		return m.matchTree(x.m.Value(), true)
+	case traits.Lister:
+		if native, ok := x.Value().([]any); ok {
+			return m.matchTree(native, false)
+		}
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			if m.match(it.Next()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchTree matches a decoded JSON value: lists always, maps only when deep (a keyword search).
+func (m *sigmaMatcher) matchTree(v any, deep bool) bool {
+	switch x := v.(type) {
+	case string:
+		return m.matchString(x)
+	case int64:
+		return m.matchNumber(float64(x), types.Int(x))
+	case uint64:
+		return m.matchNumber(float64(x), types.Uint(x))
+	case float64:
+		return m.matchNumber(x, types.Double(x))
+	case bool:
+		return m.matchString(strconv.FormatBool(x))
+	case []any:
+		for _, e := range x {
+			if m.matchTree(e, deep) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if deep && m.matchTree(e, deep) {
+				return true
+			}
+		}
+	case ref.Val:
+		return m.match(x)
+	}
+	return false
+}
+
+func (m *sigmaMatcher) matchNumber(n float64, v ref.Val) bool {
+	switch m.op {
+	case opGt:
+		return n > m.bound
+	case opGte:
+		return n >= m.bound
+	case opLt:
+		return n < m.bound
+	case opLte:
+		return n <= m.bound
+	case opEq:
+		for _, l := range m.lits {
+			if l.isNum && l.num == n {
+				return true
+			}
+		}
+		return false
+	}
+	s, _ := scalarText(v)
+	return m.matchString(s)
+}
+
+func (m *sigmaMatcher) matchString(s string) bool {
+	switch m.op {
+	case opRe:
+		for _, re := range m.res {
+			if re.MatchString(s) {
+				return true
+			}
+		}
+		return false
+	case opCidr:
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return false
+		}
+		ip = ip.Unmap().WithZone("")
+		for _, p := range m.nets {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	case opGt, opGte, opLt, opLte:
+		n, ok := parseNumber(s)
+		return ok && m.matchNumber(n, nil)
+	}
+	fold := !m.cased
+	if fold && !isASCII(s) {
+		s, fold = strings.ToLower(s), false
+	}
+	for i := range m.lits {
+		if m.matchLiteral(&m.lits[i], s, fold) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchLiteral compares s with a literal; fold means s is ASCII and compared case-insensitively with the lowered
+// literal.
+func (m *sigmaMatcher) matchLiteral(l *sigmaLiteral, s string, fold bool) bool {
+	switch m.op {
+	case opEq:
+		return len(s) == len(l.s) && equalText(s, l.s, fold)
+	case opPrefix:
+		return len(s) >= len(l.s) && equalText(s[:len(l.s)], l.s, fold)
+	case opSuffix:
+		return len(s) >= len(l.s) && equalText(s[len(s)-len(l.s):], l.s, fold)
+	case opContains:
+		return indexText(s, l.s, fold) >= 0
+	case opLike:
+		return matchGlob(s, l.glob, l.wild, fold)
+	}
+	return false
+}
+
+func equalText(s, lit string, fold bool) bool {
+	if !fold {
+		return s == lit
+	}
+	for i := 0; i < len(s); i++ {
+		if lowerASCII(s[i]) != lit[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexText finds lit in s, case-insensitively for ASCII s when fold is set, without allocating.
+func indexText(s, lit string, fold bool) int {
+	if !fold {
+		return strings.Index(s, lit)
+	}
+	if len(lit) == 0 {
+		return 0
+	}
+	first, upper := lit[0], lit[0]
+	if 'a' <= first && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
+	for i := 0; i+len(lit) <= len(s); i++ {
+		if c := s[i]; (c == first || c == upper) && equalText(s[i+1:i+len(lit)], lit[1:], true) {
+			return i
+		}
+	}
+	return -1
+}
+
+// matchGlob matches s against the parts of a glob joined by wild ('*' any run, '?' one character), backtracking
+// only to the last '*'.
+func matchGlob(s string, parts []string, wild []byte, fold bool) bool {
+	if len(s) < len(parts[0]) || !equalText(s[:len(parts[0])], parts[0], fold) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	return matchGlobRest(s, parts[1:], wild, fold)
+}
+
+func matchGlobRest(s string, parts []string, wild []byte, fold bool) bool {
+	for i, w := range wild {
+		part := parts[i]
+		last := i == len(wild)-1
+		if w == '?' {
+			if s == "" {
+				return false
+			}
+			_, n := utf8.DecodeRuneInString(s)
+			s = s[n:]
+			if len(s) < len(part) || !equalText(s[:len(part)], part, fold) {
+				return false
+			}
+			s = s[len(part):]
+			continue
+		}
+		if last {
+			return len(s) >= len(part) && equalText(s[len(s)-len(part):], part, fold)
+		}
+		// '*': try every position of part, leftmost first; the rest decides.
+		for off := 0; off+len(part) <= len(s); off++ {
+			if j := indexText(s[off:], part, fold); j < 0 {
+				return false
+			} else if matchGlobRest(s[off+j+len(part):], parts[i+1:], wild[i+1:], fold) {
+				return true
+			} else {
+				off += j
+			}
+		}
+		return false
+	}
+	return s == ""
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// scalarText is the text Sigma compares a scalar by.
+func scalarText(v ref.Val) (string, bool) {
+	switch x := v.(type) {
+	case types.String:
+		return string(x), true
+	case types.Int:
+		return strconv.FormatInt(int64(x), 10), true
+	case types.Uint:
+		return strconv.FormatUint(uint64(x), 10), true
+	case types.Double:
+		return strconv.FormatFloat(float64(x), 'f', -1, 64), true
+	case types.Bool:
+		return strconv.FormatBool(bool(x)), true
+	}
+	return "", false
+}
+
+func parseNumber(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || !strings.ContainsAny(s[:1], "0123456789+-.") {
+		return 0, false
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return float64(i), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
