@@ -153,7 +153,9 @@ func (c *sigmaCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 	return types.Bool(c.m.match(v))
 }
 
-func (c *sigmaCall) Eval(a interpreter.Activation) ref.Val { return interpreter.EvalActivation(a, c.Exec) }
+func (c *sigmaCall) Eval(a interpreter.Activation) ref.Val {
+	return interpreter.EvalActivation(a, c.Exec)
+}
 
 // anyValue stands for every value of a map, searched recursively by the matchers (Sigma keyword searches).
 type anyValue struct{ m ref.Val }
@@ -163,10 +165,12 @@ var anyValueType = types.NewOpaqueType("sigma.anyValue")
 func (a anyValue) ConvertToNative(reflect.Type) (any, error) {
 	return nil, errors.New("anyValue() can only be matched")
 }
-func (a anyValue) ConvertToType(ref.Type) ref.Val { return types.NewErr("anyValue() can only be matched") }
-func (a anyValue) Equal(ref.Val) ref.Val          { return types.False }
-func (a anyValue) Type() ref.Type                 { return anyValueType }
-func (a anyValue) Value() any                     { return a.m.Value() }
+func (a anyValue) ConvertToType(ref.Type) ref.Val {
+	return types.NewErr("anyValue() can only be matched")
+}
+func (a anyValue) Equal(ref.Val) ref.Val { return types.False }
+func (a anyValue) Type() ref.Type        { return anyValueType }
+func (a anyValue) Value() any            { return a.m.Value() }
 
 // sigmaMatcher is a prepared pattern: lowered literals (unless cased), globs, regular expressions, ranges, a number.
 type sigmaMatcher struct {
