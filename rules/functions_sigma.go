@@ -71,7 +71,9 @@ func sigmaOverloadID(name string) string { return "sigma_" + name + "_dyn_dyn" }
 type sigmaLib struct{}
 
 func (sigmaLib) CompileOptions() []cel.EnvOption {
-	var opts []cel.EnvOption
+	// Converted rules can carry thousands of literals (SigmaHQ's vulnerable-driver hash list is about 240,000
+	// characters); the cost limit, not the text size, is what bounds evaluation.
+	opts := []cel.EnvOption{cel.ParserExpressionSizeLimit(1 << 20)}
 	for name, f := range sigmaFuncs {
 		opts = append(opts, cel.Function(name, cel.MemberOverload(sigmaOverloadID(name),
 			[]*cel.Type{cel.DynType, cel.DynType}, cel.BoolType, cel.BinaryBinding(f.eval))))

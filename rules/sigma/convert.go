@@ -1,0 +1,232 @@
+package sigma
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilsoc/vigil/rules"
+)
+
+// Converter turns Sigma rules into Vigil rules. It is safe for concurrent use once built.
+type Converter struct {
+	// Profile maps log sources and field names (required).
+	Profile *Profile
+	// Placeholders supplies the values of %name% placeholders (the expand modifier); a placeholder without values
+	// makes its rule unsupported, as the Sigma specification requires.
+	Placeholders map[string][]string
+	// Env, when set, compiles every converted rule, so a result is known to load.
+	Env *rules.Env
+}
+
+// Result is one converted rule.
+type Result struct {
+	Source *Rule
+	// Rule is the generated rule file as rules.Parse reads it: exactly what `vigil rules validate` accepts.
+	Rule *rules.Rule
+	// Compiled is set when the Converter has an Env.
+	Compiled *rules.Compiled
+	// YAML is the rule file.
+	YAML []byte
+	// Notes are what a reviewer should know about the conversion, such as a log source the profile does not map.
+	Notes []string
+}
+
+// Convert converts one rule. A construct it cannot express is an *UnsupportedError.
+func (c *Converter) Convert(r *Rule) (*Result, error) {
+	fail := func(err error) error {
+		var ue *UnsupportedError
+		if !errors.As(err, &ue) {
+			ue = &UnsupportedError{Reason: "invalid rule", Detail: err.Error()}
+		}
+		ue.File, ue.RuleID = r.File, r.ID
+		if ue.Line == 0 {
+			ue.Line = r.Line
+		}
+		return ue
+	}
+	res := &Result{Source: r}
+	cond, notes, err := c.condition(r)
+	if err != nil {
+		return nil, fail(err)
+	}
+	res.Notes = notes
+	vr := &rules.Rule{
+		ID:             ruleID(r),
+		Name:           strings.TrimSpace(r.Title),
+		Description:    strings.TrimSpace(r.Description),
+		Author:         strings.TrimSpace(r.Author),
+		Severity:       severity(r.Level),
+		Tags:           ruleTags(r),
+		References:     r.References,
+		FalsePositives: r.FalsePositives,
+		MitreAttack:    mitreAttack(r.Tags),
+		Condition:      cond,
+	}
+	if s := strings.ToLower(r.Status); s == "deprecated" || s == "unsupported" {
+		off := false
+		vr.Enabled = &off
+	}
+	if res.YAML, err = c.encode(r, vr); err != nil {
+		return nil, fail(err)
+	}
+	parsed, err := rules.Parse(r.File, res.YAML)
+	if err != nil || len(parsed) != 1 {
+		return nil, fail(&UnsupportedError{Reason: "generated rule invalid", Detail: fmt.Sprint(err)})
+	}
+	res.Rule = parsed[0]
+	if c.Env != nil {
+		if res.Compiled, err = c.Env.Compile(res.Rule); err != nil {
+			return nil, fail(&UnsupportedError{Reason: "generated rule does not compile", Detail: err.Error()})
+		}
+	}
+	return res, nil
+}
+
+// condition is the rule's CEL condition: the log source guard and the detection. When the profile maps the log
+// source in several ways with different field names, each way gets its own detection.
+func (c *Converter) condition(r *Rule) (string, []string, error) {
+	alts := c.Profile.match(r.Logsource)
+	if len(alts) == 0 {
+		det, err := c.detection(r, nil)
+		if err != nil {
+			return "", nil, err
+		}
+		note := fmt.Sprintf("log source %s is not mapped by profile %s: converted without a log source guard",
+			r.Logsource, c.Profile.Name)
+		return layout(det), []string{note}, nil
+	}
+	var guards orNode
+	var dets []node
+	same := true
+	for _, l := range alts {
+		det, err := c.detection(r, l)
+		if err != nil {
+			return "", nil, err
+		}
+		guards = append(guards, l.guard())
+		dets = append(dets, det)
+		same = same && emit(det, false) == emit(dets[0], false)
+	}
+	if same {
+		return layout(flatten(andNode{guards, dets[0]})), nil, nil
+	}
+	var out orNode
+	for i := range alts {
+		out = append(out, flatten(andNode{guards[i], dets[i]}))
+	}
+	return layout(out), nil, nil
+}
+
+// detection builds the detection of r with the field names of mapping l.
+func (c *Converter) detection(r *Rule, l *LogsourceMapping) (node, error) {
+	ic := &itemCompiler{
+		field:        func(name string) fieldPath { return c.Profile.field(l, r.Logsource, name) },
+		placeholders: c.Placeholders,
+	}
+	searches := map[string]node{}
+	var conds orNode
+	for _, text := range r.Detection.Conditions {
+		cn, err := parseCondition(text, &r.Detection)
+		if err != nil {
+			var ce *errCondition
+			if errors.As(err, &ce) {
+				return nil, &UnsupportedError{Reason: ce.reason, Detail: ce.detail}
+			}
+			return nil, err
+		}
+		n, err := c.resolve(cn, r, ic, searches)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, n)
+	}
+	return flatten(conds), nil
+}
+
+func (c *Converter) resolve(cn condNode, r *Rule, ic *itemCompiler, searches map[string]node) (node, error) {
+	var kids []condNode
+	switch x := cn.(type) {
+	case condSearch:
+		if n, ok := searches[string(x)]; ok {
+			return n, nil
+		}
+		n, err := search(r.Detection.Searches[string(x)], ic)
+		if err != nil {
+			return nil, err
+		}
+		searches[string(x)] = n
+		return n, nil
+	case condNot:
+		n, err := c.resolve(x.x, r, ic, searches)
+		if err != nil {
+			return nil, err
+		}
+		return notNode{n}, nil
+	case condAnd:
+		kids = x
+	case condOr:
+		kids = x
+	}
+	var out []node
+	for _, k := range kids {
+		n, err := c.resolve(k, r, ic, searches)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	if _, ok := cn.(condAnd); ok {
+		return andNode(out), nil
+	}
+	return orNode(out), nil
+}
+
+// search builds one search: an OR of terms, each an AND of items.
+func search(s *Search, ic *itemCompiler) (node, error) {
+	var terms orNode
+	for _, term := range s.Terms {
+		if len(term) == 0 {
+			return nil, &UnsupportedError{Line: s.Line, Reason: "invalid rule", Detail: fmt.Sprintf("search %s has an empty mapping", s.Name)}
+		}
+		var items andNode
+		for _, item := range term {
+			n, err := ic.compile(item)
+			if err != nil {
+				var ue *UnsupportedError
+				if errors.As(err, &ue) {
+					ue.Line = item.Line
+					ue.Detail = fmt.Sprintf("%s: %s: %s", s.Name, itemKey(item), ue.Detail)
+				}
+				return nil, err
+			}
+			items = append(items, n)
+		}
+		terms = append(terms, items)
+	}
+	return flatten(terms), nil
+}
+
+func itemKey(item *FieldItem) string {
+	return strings.Join(append([]string{item.Field}, item.Modifiers...), "|")
+}
+
+// encode writes the rule file: a comment naming the source and the licence duty, then the rule.
+func (c *Converter) encode(src *Rule, r *rules.Rule) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Converted from Sigma by `vigil sigma convert --profile %s`; edit the Sigma rule, not this file.\n", c.Profile.Name)
+	fmt.Fprintf(&b, "# Source: %s (Sigma id %s)\n", src.File, src.ID)
+	b.WriteString("# Keep the author: SigmaHQ rules are under the Detection Rule License 1.1, which requires attribution.\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,220 @@
+package sigma
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed profiles/*.yml
+var builtinProfiles embed.FS
+
+// Profile maps Sigma's log sources and field names to the events Vigil receives. It is YAML (the built-in profiles
+// are in rules/sigma/profiles/; docs/sigma.md describes the format):
+//
+//	name: my-profile
+//	fields: {Image: process.executable}           # Sigma field -> event field; dots are nested objects
+//	prefix: {product: windows, value: winlog.event_data.}   # for fields no mapping names (optional)
+//	logsources:
+//	  - category: process_creation                # matches rules whose log source has these values
+//	    product: windows
+//	    conditions: {EventID: 1, Channel: Microsoft-Windows-Sysmon/Operational}
+//	    fields: {Image: NewProcessName}           # overrides for this log source
+type Profile struct {
+	Name        string              `yaml:"name"`
+	Description string              `yaml:"description"`
+	Fields      map[string]string   `yaml:"fields"`
+	Prefix      *FieldPrefix        `yaml:"prefix"`
+	Logsources  []*LogsourceMapping `yaml:"logsources"`
+}
+
+// FieldPrefix prepends Value to the fields of rules for Product that no mapping names and that have no dot.
+type FieldPrefix struct {
+	Product string `yaml:"product"`
+	Value   string `yaml:"value"`
+}
+
+// LogsourceMapping is one way a Sigma log source appears in events: the conditions (the guard) that select its
+// events and the field names it uses. Several mappings matching one rule are alternatives.
+type LogsourceMapping struct {
+	Category   string            `yaml:"category"`
+	Product    string            `yaml:"product"`
+	Service    string            `yaml:"service"`
+	Conditions Conditions        `yaml:"conditions"`
+	Fields     map[string]string `yaml:"fields"`
+}
+
+// Conditions is an ordered set of field: value(s) tests. A list means any of its values.
+type Conditions []Condition
+
+// Condition is one guard test: an int value compares exactly, a string case-insensitively.
+type Condition struct {
+	Field  string
+	Values []any
+}
+
+// UnmarshalYAML keeps the order the profile wrote, so guards read (and evaluate) cheapest first.
+func (c *Conditions) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: conditions must be a mapping", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		cond := Condition{Field: n.Content[i].Value}
+		vals := []*yaml.Node{n.Content[i+1]}
+		if n.Content[i+1].Kind == yaml.SequenceNode {
+			vals = n.Content[i+1].Content
+		}
+		for _, v := range vals {
+			x, err := scalarValue(v)
+			if err != nil || x == nil {
+				return fmt.Errorf("line %d: condition %s: want strings or numbers", v.Line, cond.Field)
+			}
+			cond.Values = append(cond.Values, x)
+		}
+		*c = append(*c, cond)
+	}
+	return nil
+}
+
+// ProfileNames lists the built-in profiles.
+func ProfileNames() []string {
+	entries, _ := builtinProfiles.ReadDir("profiles")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// LoadProfile returns the built-in profile with that name, or reads a profile file.
+func LoadProfile(nameOrFile string) (*Profile, error) {
+	data, err := builtinProfiles.ReadFile("profiles/" + nameOrFile + ".yml")
+	if err != nil {
+		if data, err = os.ReadFile(nameOrFile); err != nil {
+			return nil, fmt.Errorf("sigma: profile %q is neither built in (%s) nor a readable file: %w",
+				nameOrFile, strings.Join(ProfileNames(), ", "), err)
+		}
+	}
+	return ParseProfile(nameOrFile, data)
+}
+
+// ParseProfile reads a profile; unknown keys are errors.
+func ParseProfile(file string, data []byte) (*Profile, error) {
+	var p Profile
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("sigma: profile %s: %w", file, err)
+	}
+	if p.Name == "" {
+		p.Name = file
+	}
+	for i, l := range p.Logsources {
+		if l.Category == "" && l.Product == "" && l.Service == "" {
+			return nil, fmt.Errorf("sigma: profile %s: log source %d names no category, product or service", file, i+1)
+		}
+	}
+	return &p, nil
+}
+
+// match returns the mappings of a rule's log source: those whose every given key equals the rule's.
+func (p *Profile) match(ls Logsource) []*LogsourceMapping {
+	var out []*LogsourceMapping
+	eq := func(want, got string) bool { return want == "" || strings.EqualFold(want, got) }
+	for _, l := range p.Logsources {
+		if eq(l.Category, ls.Category) && eq(l.Product, ls.Product) && eq(l.Service, ls.Service) {
+			out = append(out, l)
+		}
+	}
+	return mergeMappings(out)
+}
+
+// mergeMappings joins alternatives that differ only in the values of one condition (Sysmon's registry events 12,
+// 13 and 14, say) into one, so the guard reads `EventID in [12, 13, 14]`.
+func mergeMappings(ls []*LogsourceMapping) []*LogsourceMapping {
+	var out []*LogsourceMapping
+	for _, l := range ls {
+		merged := false
+		for i, o := range out {
+			if k := differingCondition(o, l); k >= 0 {
+				c := *o
+				c.Conditions = slices.Clone(o.Conditions)
+				c.Conditions[k].Values = append(slices.Clone(o.Conditions[k].Values), l.Conditions[k].Values...)
+				out[i], merged = &c, true
+				break
+			}
+		}
+		if !merged {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// differingCondition is the index of the only condition in which a and b differ, or -1.
+func differingCondition(a, b *LogsourceMapping) int {
+	if len(a.Conditions) != len(b.Conditions) || fmt.Sprint(a.Fields) != fmt.Sprint(b.Fields) {
+		return -1
+	}
+	k := -1
+	for i := range a.Conditions {
+		if a.Conditions[i].Field != b.Conditions[i].Field {
+			return -1
+		}
+		if fmt.Sprint(a.Conditions[i].Values) != fmt.Sprint(b.Conditions[i].Values) {
+			if k >= 0 {
+				return -1
+			}
+			k = i
+		}
+	}
+	return k
+}
+
+// field maps a Sigma field name for a rule of log source ls under mapping l (nil when the profile has none).
+func (p *Profile) field(l *LogsourceMapping, ls Logsource, name string) fieldPath {
+	if l != nil {
+		if f, ok := l.Fields[name]; ok {
+			return splitField(f)
+		}
+	}
+	if f, ok := p.Fields[name]; ok {
+		return splitField(f)
+	}
+	if p.Prefix != nil && strings.EqualFold(p.Prefix.Product, ls.Product) && !strings.Contains(name, ".") {
+		return splitField(p.Prefix.Value + name)
+	}
+	return splitField(name)
+}
+
+// guard is the node selecting the events of mapping l.
+func (l *LogsourceMapping) guard() node {
+	var out andNode
+	for _, c := range l.Conditions {
+		path := splitField(c.Field)
+		var nums []int64
+		var strs []any
+		for _, v := range c.Values {
+			if n, ok := v.(int64); ok {
+				nums = append(nums, n)
+			} else {
+				strs = append(strs, v)
+			}
+		}
+		var alts orNode
+		if len(nums) > 0 {
+			alts = append(alts, numEqNode{path, nums})
+		}
+		if len(strs) > 0 {
+			alts = append(alts, callNode{field: path, fn: "ieq", patterns: strs})
+		}
+		out = append(out, flatten(alts))
+	}
+	return flatten(out)
+}
