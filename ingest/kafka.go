@@ -1,0 +1,419 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// Kafka is a Source that reads topics as a member of a Kafka consumer group, at least once (DESIGN.md section 7).
+//
+// # Why kafka-go's ConsumerGroup and not its group Reader
+//
+// kafka-go's Reader with a GroupID hides the group's generations: it has no callback when partitions are revoked,
+// commits through whatever generation is current when CommitMessages is called, and can hand out messages fetched
+// before a rebalance after it (kafka-go issues #1398, #1308, #1023). A consumer that processes several batches
+// concurrently could then commit, under the new generation, offsets of a partition that another member now owns.
+// Kafka is therefore built on the lower-level kafka.ConsumerGroup: each Generation says exactly which partitions this
+// member owns and gives CommitOffsets bound to that generation; one partition-mode kafka.Reader per assigned
+// partition does the fetching (leader discovery, reconnects, fetch tuning), started with Generation.Start so that the
+// group cannot rejoin before they stop.
+//
+// # Commit tracking
+//
+// Each generation has its own offsetTracker. Read hands out batches in offset order per partition and registers,
+// per partition, the offset after the batch's last record. The batch's ack (called by the pipeline once every alert
+// from it is stored or dead-lettered) marks that span done; the tracker offers for commit only the end of the
+// contiguous done prefix of each partition, so a commit never passes a record still in flight, and commits per
+// partition only grow. Commits are made by one goroutine per generation, started with Generation.Start: kafka-go does
+// not rejoin the group (and so cannot be assigned new partitions, nor can another member get ours) until it returns.
+// When the generation ends (a rebalance), that goroutine closes the generation for new batches, drops records still
+// buffered, waits up to RevokeTimeout for the batches in flight to be acked and commits them, then exits. An ack that
+// comes later finds the generation dead and commits nothing: a partition lost in a rebalance is never committed by
+// its old owner; its new owner reads those records again, and deterministic alert ids make the repeat harmless.
+//
+// A failed commit is retried with backoff while the generation lives (the ack waits: backpressure); errors that
+// mean the generation is over end the retries. Offsets not committed are read again: duplicates, never loss.
+//
+// # Records
+//
+// Every record becomes an event: decoded like a file record (DecodeInto), or marked invalid with the reason when it
+// is over MaxRecordBytes ("oversize"), not a JSON object ("decode"), or has no known tenant ("tenant"); the pipeline
+// dead-letters invalid events, and they count as handled, so a bad record never blocks its partition.
+type Kafka struct {
+	name      string
+	cfg       KafkaConfig
+	log       *slog.Logger
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	group     *kafka.ConsumerGroup
+	fixed     map[string]string // topic → tenant, for single-tenant topics
+	known     map[string]bool   // known tenants, for multi-tenant topics
+
+	records chan record
+	carry   *record // the first record of the next batch, when it came from a newer generation
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	current *generation
+
+	// Stats counts the source's work; safe to read while it runs.
+	Stats KafkaStats
+}
+
+// KafkaStats are a Kafka source's counters.
+type KafkaStats struct {
+	Records      atomic.Int64 // records fetched
+	Invalid      atomic.Int64 // records marked invalid, to be dead-lettered
+	Dropped      atomic.Int64 // buffered records dropped at a rebalance (read again by the partition's owner)
+	Generations  atomic.Int64 // group generations joined: the first join, then one per rebalance
+	GroupErrors  atomic.Int64 // failures to join the group (retried)
+	Commits      atomic.Int64 // offset commits accepted
+	CommitErrors atomic.Int64 // offset commits refused or failed
+	LateAcks     atomic.Int64 // acks after their generation ended: not committed, the records are read again
+}
+
+// KafkaOptions are a Kafka source's collaborators.
+type KafkaOptions struct {
+	// Tenants are the known tenants; the tenant header of a multi-tenant topic must name one of them.
+	Tenants []string
+	// Logger receives group membership changes, commit failures and connection problems; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the source's metrics when set (see kafka_metrics.go).
+	Registerer prometheus.Registerer
+}
+
+// record is one fetched record on its way to Read.
+type record struct {
+	gen *generation
+	ev  *vigil.Event
+}
+
+// NewKafka validates cfg, checks within the connect timeout that the brokers are reachable, that authentication
+// succeeds and that every topic exists (so a wrong password fails here, not in a background retry loop), and joins
+// the consumer group. Records flow once the group has assigned partitions.
+func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptions) (*Kafka, error) {
+	cfg.setDefaults()
+	if err := errors.Join(cfg.Validate(), cfg.CheckTenants(opts.Tenants)); err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
+	}
+	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, fixed: map[string]string{}, known: map[string]bool{},
+		records: make(chan record, cfg.BatchSize)}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	k.log = k.log.With("source", name)
+	var topics []string
+	for _, t := range cfg.Topics {
+		topics = append(topics, t.Name)
+		if !t.MultiTenant {
+			k.fixed[t.Name] = t.Tenant
+		}
+	}
+	for _, t := range opts.Tenants {
+		k.known[t] = true
+	}
+	var err error
+	if k.dialer, err = cfg.Dialer(); err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
+	}
+	if k.transport, err = cfg.Transport(); err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
+	}
+	if err := cfg.Check(ctx, topics...); err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
+	}
+	start := kafka.FirstOffset
+	if cfg.StartOffset == StartLatest {
+		start = kafka.LastOffset
+	}
+	k.group, err = kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: cfg.GroupID, Brokers: cfg.Brokers, Dialer: k.dialer, Topics: topics, StartOffset: start,
+		HeartbeatInterval: cfg.HeartbeatInterval, SessionTimeout: cfg.SessionTimeout,
+		RebalanceTimeout: cfg.RebalanceTimeout, JoinGroupBackoff: time.Second, Timeout: cfg.ConnectTimeout,
+		WatchPartitionChanges: true, PartitionWatchInterval: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(newKafkaCollector(k)); err != nil {
+			k.group.Close()
+			return nil, fmt.Errorf("kafka source %s: metrics: %w", name, err)
+		}
+	}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	k.wg.Add(2)
+	go k.runGroup()
+	go k.watchLag()
+	return k, nil
+}
+
+// runGroup takes each generation of the group in turn; kafka-go only offers the next one after the previous one's
+// goroutines (fetchers and committer) have all returned.
+func (k *Kafka) runGroup() {
+	defer k.wg.Done()
+	for {
+		gen, err := k.group.Next(k.ctx)
+		if err != nil {
+			if k.ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return
+			}
+			k.Stats.GroupErrors.Add(1)
+			k.log.Warn("kafka: joining the consumer group failed; retrying", "group", k.cfg.GroupID,
+				"err", explainKafkaError(err, k.cfg.KafkaConnection))
+			continue
+		}
+		k.startGeneration(gen)
+	}
+}
+
+func (k *Kafka) startGeneration(gen *kafka.Generation) {
+	g := &generation{k: k, gen: gen, tracker: newOffsetTracker(), commitc: make(chan chan error),
+		dead: make(chan struct{}), released: make(chan struct{}, 1)}
+	var owned []string
+	for topic, parts := range gen.Assignments {
+		for _, pa := range parts {
+			g.tracker.assign(topicPartition{topic, pa.ID}, pa.Offset)
+			owned = append(owned, topic+"/"+strconv.Itoa(pa.ID))
+		}
+	}
+	k.Stats.Generations.Add(1)
+	k.mu.Lock()
+	k.current = g
+	k.mu.Unlock()
+	k.log.Info("kafka: joined consumer group", "group", gen.GroupID, "generation", gen.ID,
+		"member", gen.MemberID, "partitions", strings.Join(owned, " "))
+	gen.Start(g.commitLoop)
+	for topic, parts := range gen.Assignments {
+		for _, pa := range parts {
+			gen.Start(func(ctx context.Context) { k.fetch(ctx, g, topic, pa) })
+		}
+	}
+}
+
+// fetch reads one assigned partition until the generation ends, turning each record into an event.
+func (k *Kafka) fetch(ctx context.Context, g *generation, topic string, pa kafka.PartitionAssignment) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: k.cfg.Brokers, Topic: topic, Partition: pa.ID, Dialer: k.dialer,
+		MinBytes: k.cfg.FetchMinBytes, MaxBytes: k.cfg.FetchMaxBytes, MaxWait: k.cfg.FetchMaxWait,
+		QueueCapacity: k.cfg.QueueCapacity, ReadBatchTimeout: 10 * time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			k.log.Warn("kafka: fetch: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", pa.ID)
+		}),
+	})
+	defer r.Close()
+	if err := r.SetOffset(pa.Offset); err != nil {
+		k.log.Error("kafka: set offset", "topic", topic, "partition", pa.ID, "err", err)
+		return
+	}
+	tp := topicPartition{topic, pa.ID}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			k.log.Warn("kafka: fetch failed; retrying", "topic", topic, "partition", pa.ID, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		g.tracker.fetchedUpTo(tp, m.Offset, m.Offset+1+r.Lag())
+		k.Stats.Records.Add(1)
+		select {
+		case k.records <- record{gen: g, ev: k.event(m)}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// event turns a record into an event: decoded, or marked invalid with the reason.
+func (k *Kafka) event(m kafka.Message) *vigil.Event {
+	ev := &vigil.Event{
+		Raw:      m.Value,
+		Origin:   vigil.Origin{Source: k.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time},
+		Received: time.Now(),
+	}
+	tenant, problem := k.tenant(m)
+	switch {
+	case problem != "":
+		ev.Invalid = "tenant: " + problem
+	case len(m.Value) > k.cfg.MaxRecordBytes:
+		ev.Tenant = tenant
+		DecodeInto(ev, fmt.Errorf("%w: %d bytes, more than %d", ErrOversize, len(m.Value), k.cfg.MaxRecordBytes))
+	default:
+		ev.Tenant = tenant
+		DecodeInto(ev, nil)
+	}
+	if ev.Invalid != "" {
+		k.Stats.Invalid.Add(1)
+	}
+	return ev
+}
+
+// tenant finds a record's tenant: the topic's, or the tenant header's on a multi-tenant topic. problem says why
+// there is none.
+func (k *Kafka) tenant(m kafka.Message) (tenant, problem string) {
+	if t, ok := k.fixed[m.Topic]; ok {
+		return t, ""
+	}
+	for _, h := range m.Headers {
+		if h.Key == k.cfg.TenantHeader {
+			if t := string(h.Value); k.known[t] {
+				return t, ""
+			}
+			return "", fmt.Sprintf("unknown tenant %q in header %q", h.Value, k.cfg.TenantHeader)
+		}
+	}
+	return "", fmt.Sprintf("no %q header on multi-tenant topic %s", k.cfg.TenantHeader, m.Topic)
+}
+
+// Read implements vigil.Source. It waits for a first record, then gathers what else arrives within BatchWait, up to
+// BatchSize records, all from one generation. Read must not be called concurrently. After Close it returns io.EOF.
+func (k *Kafka) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
+	for {
+		first, err := k.first(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		events := k.fill(ctx, first)
+		if b := first.gen.handOut(events); b != nil {
+			return events, b.ack, nil
+		}
+		k.Stats.Dropped.Add(int64(len(events))) // the generation ended while the batch was gathered
+	}
+}
+
+// first returns the next record of a live generation.
+func (k *Kafka) first(ctx context.Context) (record, error) {
+	if c := k.carry; c != nil {
+		k.carry = nil
+		if !c.gen.isClosed() {
+			return *c, nil
+		}
+		k.Stats.Dropped.Add(1)
+	}
+	for {
+		select {
+		case r := <-k.records:
+			if !r.gen.isClosed() {
+				return r, nil
+			}
+			k.Stats.Dropped.Add(1)
+		case <-ctx.Done():
+			return record{}, ctx.Err()
+		case <-k.ctx.Done():
+			return record{}, io.EOF
+		}
+	}
+}
+
+// fill gathers the rest of a batch after its first record.
+func (k *Kafka) fill(ctx context.Context, first record) []*vigil.Event {
+	events := make([]*vigil.Event, 1, k.cfg.BatchSize)
+	events[0] = first.ev
+	timer := time.NewTimer(k.cfg.BatchWait)
+	defer timer.Stop()
+	for len(events) < k.cfg.BatchSize {
+		select {
+		case r := <-k.records:
+			if r.gen != first.gen {
+				k.carry = &r
+				return events
+			}
+			events = append(events, r.ev)
+		case <-timer.C:
+			return events
+		case <-ctx.Done():
+			return events
+		}
+	}
+	return events
+}
+
+// Lag returns the position of every partition this member owns, sorted by topic and partition; nil between
+// generations.
+func (k *Kafka) Lag() []PartitionLag {
+	k.mu.Lock()
+	g := k.current
+	k.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	return g.tracker.lags()
+}
+
+// watchLag reads the owned partitions' end offsets every LagInterval, so lag stays true while fetching is paused
+// by backpressure.
+func (k *Kafka) watchLag() {
+	defer k.wg.Done()
+	client := &kafka.Client{Addr: kafka.TCP(k.cfg.Brokers...), Transport: k.transport, Timeout: k.cfg.ConnectTimeout}
+	tick := time.NewTicker(k.cfg.LagInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-k.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		k.mu.Lock()
+		g := k.current
+		k.mu.Unlock()
+		if g == nil {
+			continue
+		}
+		req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+		for _, l := range g.tracker.lags() {
+			req.Topics[l.Topic] = append(req.Topics[l.Topic], kafka.LastOffsetOf(l.Partition))
+		}
+		if len(req.Topics) == 0 {
+			continue
+		}
+		res, err := client.ListOffsets(k.ctx, req)
+		if err != nil {
+			k.log.Debug("kafka: read end offsets", "err", err)
+			continue
+		}
+		for topic, parts := range res.Topics {
+			for _, p := range parts {
+				if p.Error == nil {
+					g.tracker.setEnd(topicPartition{topic, p.Partition}, p.LastOffset)
+				}
+			}
+		}
+	}
+}
+
+// Close leaves the group and stops fetching. Batches not yet acked are not committed: the group reads them again.
+// Call it after the pipeline has finished, so that its last acks are committed first.
+func (k *Kafka) Close() error {
+	if k.closed.Swap(true) {
+		return nil
+	}
+	k.cancel()
+	err := k.group.Close()
+	k.wg.Wait()
+	k.transport.CloseIdleConnections()
+	return err
+}

@@ -1,0 +1,355 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// topicPartition names one partition of one topic.
+type topicPartition struct {
+	topic     string
+	partition int
+}
+
+// offsetTracker decides, for one consumer-group generation, which offsets may be committed.
+//
+// Read hands out batches in offset order per partition; each batch covers, per partition, the records up to an
+// offset. A batch is "done" once the pipeline acks it, that is once every alert from it is stored or dead-lettered.
+// Committing offset N tells Kafka that every record before N is handled, so the tracker only ever offers the end of
+// the contiguous done prefix: a done batch behind a batch still in flight waits for it. Offsets offered for commit
+// therefore only grow, and never pass a record that is not fully handled.
+//
+// A tracker belongs to one generation. A new generation (after a rebalance) gets a new tracker, so the bookkeeping of
+// partitions the member no longer owns is dropped with the old one and can never be committed under the new one.
+type offsetTracker struct {
+	mu    sync.Mutex
+	parts map[topicPartition]*partitionOffsets
+}
+
+// partitionOffsets is the state of one partition. Offsets are "next offset" positions (last record + 1), the form
+// Kafka commits; -1 means unknown.
+type partitionOffsets struct {
+	spans     []span // batches handed out and not yet part of the done prefix, in offset order
+	done      int64  // end of the contiguous done prefix
+	committed int64  // last offset the coordinator confirmed
+	fetched   int64  // next offset the fetcher will read
+	end       int64  // high watermark: the offset after the partition's last record, as last seen
+}
+
+// span is one batch's part of a partition: its records end just before next.
+type span struct {
+	next int64
+	done bool
+}
+
+func newOffsetTracker() *offsetTracker {
+	return &offsetTracker{parts: map[topicPartition]*partitionOffsets{}}
+}
+
+// assign registers a partition with its committed offset (-1 when the group has none yet).
+func (t *offsetTracker) assign(tp topicPartition, committed int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if committed < 0 {
+		committed = -1
+	}
+	t.parts[tp] = &partitionOffsets{done: committed, committed: committed, fetched: committed, end: -1}
+}
+
+func (t *offsetTracker) part(tp topicPartition) *partitionOffsets {
+	p := t.parts[tp]
+	if p == nil {
+		p = &partitionOffsets{done: -1, committed: -1, fetched: -1, end: -1}
+		t.parts[tp] = p
+	}
+	return p
+}
+
+// fetchedUpTo records that the fetcher returned the record at offset, with the partition's high watermark.
+func (t *offsetTracker) fetchedUpTo(tp topicPartition, offset, highWatermark int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.part(tp)
+	if p.done < 0 { // no committed offset: the group starts at the first record read
+		p.done, p.committed = offset, offset
+	}
+	p.fetched = offset + 1
+	p.end = max(p.end, highWatermark)
+}
+
+// setEnd records a partition's high watermark read by the lag monitor.
+func (t *offsetTracker) setEnd(tp topicPartition, highWatermark int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.parts[tp]; ok {
+		p.end = max(p.end, highWatermark)
+	}
+}
+
+// add registers a batch's span of partition tp, ending before next. Spans of a partition are added in offset
+// order.
+func (t *offsetTracker) add(tp topicPartition, next int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.part(tp)
+	p.spans = append(p.spans, span{next: next})
+}
+
+// complete marks the span ending before next as done and extends the done prefix over every leading done span.
+func (t *offsetTracker) complete(tp topicPartition, next int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.part(tp)
+	for i := range p.spans {
+		if p.spans[i].next == next {
+			p.spans[i].done = true
+			break
+		}
+	}
+	n := 0
+	for n < len(p.spans) && p.spans[n].done {
+		p.done = max(p.done, p.spans[n].next)
+		n++
+	}
+	p.spans = p.spans[n:]
+}
+
+// committable returns, by topic and partition, the offsets that may be committed and are not yet.
+func (t *offsetTracker) committable() map[string]map[int]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out map[string]map[int]int64
+	for tp, p := range t.parts {
+		if p.done > p.committed {
+			if out == nil {
+				out = map[string]map[int]int64{}
+			}
+			if out[tp.topic] == nil {
+				out[tp.topic] = map[int]int64{}
+			}
+			out[tp.topic][tp.partition] = p.done
+		}
+	}
+	return out
+}
+
+// committed records offsets the coordinator accepted.
+func (t *offsetTracker) committed(offsets map[string]map[int]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for topic, parts := range offsets {
+		for partition, off := range parts {
+			p := t.part(topicPartition{topic, partition})
+			p.committed = max(p.committed, off)
+		}
+	}
+}
+
+// PartitionLag is the consumer position of one partition owned by this member.
+type PartitionLag struct {
+	Topic     string
+	Partition int
+	// Committed is the group's committed offset (-1 when not yet known); Fetched is the next offset to read;
+	// End is the high watermark (the offset after the last record, -1 when not yet known).
+	Committed, Fetched, End int64
+	// Lag is End - Committed: records in Kafka not yet committed as handled (-1 when unknown).
+	Lag int64
+}
+
+// lags returns the partitions' positions, sorted by topic and partition.
+func (t *offsetTracker) lags() []PartitionLag {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]PartitionLag, 0, len(t.parts))
+	for tp, p := range t.parts {
+		l := PartitionLag{Topic: tp.topic, Partition: tp.partition, Committed: p.committed, Fetched: p.fetched,
+			End: p.end, Lag: -1}
+		if p.end >= 0 && p.committed >= 0 {
+			l.Lag = max(p.end-p.committed, 0)
+		}
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
+
+// generation is one consumer-group generation of a Kafka source: the partitions it owns, their offset tracker, and
+// the goroutine that commits for it.
+type generation struct {
+	k        *Kafka
+	gen      *kafka.Generation
+	tracker  *offsetTracker
+	commitc  chan chan error // commit requests from acks, served by commitLoop
+	dead     chan struct{}   // closed when commitLoop has returned: nothing is committed for this generation any more
+	released chan struct{}   // signalled when an outstanding batch is acked
+
+	mu          sync.Mutex
+	closed      bool // no more batches are handed out
+	outstanding int  // batches handed out and not yet acked
+}
+
+// kafkaBatch is one batch handed out by Read: per partition, the offset after its last record.
+type kafkaBatch struct {
+	gen  *generation
+	ends map[topicPartition]int64
+}
+
+func (g *generation) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
+
+// handOut registers a batch, or returns nil when the generation has ended (the batch must then be dropped).
+func (g *generation) handOut(events []*vigil.Event) *kafkaBatch {
+	ends := make(map[topicPartition]int64, 4)
+	for _, ev := range events {
+		ends[topicPartition{ev.Origin.Topic, ev.Origin.Partition}] = ev.Origin.Offset + 1
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.outstanding++
+	for tp, next := range ends {
+		g.tracker.add(tp, next)
+	}
+	return &kafkaBatch{gen: g, ends: ends}
+}
+
+// ack is the batch's vigil.AckFunc: it marks the batch done and commits what became committable, if the
+// generation is still alive.
+func (b *kafkaBatch) ack(ctx context.Context) error {
+	g := b.gen
+	defer g.release()
+	for tp, next := range b.ends {
+		g.tracker.complete(tp, next)
+	}
+	done := make(chan error, 1)
+	select {
+	case g.commitc <- done:
+	case <-g.dead:
+		g.k.Stats.LateAcks.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *generation) release() {
+	g.mu.Lock()
+	g.outstanding--
+	g.mu.Unlock()
+	select {
+	case g.released <- struct{}{}:
+	default:
+	}
+}
+
+// commitLoop serves commit requests while the generation lives, then revokes it. It runs under Generation.Start,
+// so kafka-go does not rejoin the group before it returns.
+func (g *generation) commitLoop(ctx context.Context) {
+	defer close(g.dead)
+	for {
+		select {
+		case done := <-g.commitc:
+			g.commit(ctx)
+			done <- nil
+		case <-ctx.Done():
+			g.revoke(ctx)
+			return
+		}
+	}
+}
+
+// revoke ends the generation: no more batches are handed out, and the batches in flight get up to RevokeTimeout
+// (none when the source is closing) to be acked and committed before the partitions are given up.
+func (g *generation) revoke(ctx context.Context) {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.k.mu.Lock()
+	if g.k.current == g {
+		g.k.current = nil
+	}
+	g.k.mu.Unlock()
+	wait := g.k.cfg.RevokeTimeout
+	if g.k.closed.Load() {
+		wait = 0
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for g.inFlight() > 0 {
+		select {
+		case done := <-g.commitc:
+			g.commit(ctx) // ctx is done: one attempt, retrying cannot help once the generation is over
+			done <- nil
+		case <-g.released:
+		case <-timer.C:
+			g.k.log.Warn("kafka: partitions revoked with batches still in flight; their records will be read again",
+				"generation", g.gen.ID, "batches", g.inFlight())
+			return
+		}
+	}
+	g.commit(ctx)
+	g.k.log.Info("kafka: consumer group generation ended", "generation", g.gen.ID)
+}
+
+func (g *generation) inFlight() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.outstanding
+}
+
+// commit commits the tracker's committable offsets. While ctx (the generation) lives, a failure is retried with
+// backoff; once the generation is over, or the coordinator says so, the offsets are left uncommitted.
+func (g *generation) commit(ctx context.Context) {
+	for attempt := 0; ; attempt++ {
+		offsets := g.tracker.committable()
+		if offsets == nil {
+			return
+		}
+		err := g.gen.CommitOffsets(offsets)
+		if err == nil {
+			g.tracker.committed(offsets)
+			g.k.Stats.Commits.Add(1)
+			return
+		}
+		g.k.Stats.CommitErrors.Add(1)
+		if generationOver(err) || ctx.Err() != nil {
+			g.k.log.Warn("kafka: offsets not committed, the generation is over; the records will be read again",
+				"generation", g.gen.ID, "err", err)
+			return
+		}
+		g.k.log.Warn("kafka: commit offsets failed; retrying", "generation", g.gen.ID, "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(100*time.Millisecond<<min(attempt, 6), 5*time.Second)):
+		}
+	}
+}
+
+// generationOver reports whether a commit error means this member's generation is no longer valid.
+func generationOver(err error) bool {
+	return errors.Is(err, kafka.RebalanceInProgress) || errors.Is(err, kafka.IllegalGeneration) ||
+		errors.Is(err, kafka.UnknownMemberId) || errors.Is(err, kafka.FencedInstanceID)
+}
