@@ -9,6 +9,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// ErrTopicMissing is returned by Check when a topic does not exist.
+var ErrTopicMissing = errors.New("topics do not exist")
+
 // Check connects to the cluster within ConnectTimeout, authenticates, and verifies that every topic exists. It runs
 // at start-up so that a wrong address, password or topic name fails at once with a clear error, instead of in a
 // background retry loop.
@@ -40,7 +43,7 @@ func (c *KafkaConnection) Check(ctx context.Context, topics ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		errs = append(errs, fmt.Errorf("topics do not exist: %s", strings.Join(missing, ", ")))
+		errs = append(errs, fmt.Errorf("%w: %s", ErrTopicMissing, strings.Join(missing, ", ")))
 	}
 	return errors.Join(errs...)
 }

@@ -20,8 +20,14 @@ type KafkaDeadLetterConfig struct {
 	// KafkaConnection says how to reach the brokers (brokers, client_id, tls, sasl), inline. `vigil run` fills it
 	// from the first Kafka source when brokers is empty.
 	ingest.KafkaConnection `yaml:",inline"`
-	// Topic receives the dead letters. It must exist. Default "vigil.deadletter".
+	// Topic receives the dead letters. Default "vigil.deadletter".
 	Topic string `yaml:"topic"`
+	// CreateTopic creates the topic at start-up when it does not exist (as Kafka Connect does for its dead-letter
+	// topics), with Partitions partitions and ReplicationFactor replicas; -1, the default of both, means the
+	// broker's defaults. Without it a missing topic is a start-up error.
+	CreateTopic       bool `yaml:"create_topic"`
+	Partitions        int  `yaml:"partitions"`
+	ReplicationFactor int  `yaml:"replication_factor"`
 	// MaxPayloadBytes bounds the record value written; a longer payload is cut, and the header
 	// vigil.payload.truncated gives its original length. Default 1,000,000 (below Kafka's default 1 MB limit).
 	MaxPayloadBytes int `yaml:"max_payload_bytes"`
@@ -49,8 +55,15 @@ const (
 )
 
 func (c *KafkaDeadLetterConfig) setDefaults() {
+	c.KafkaConnection = ingest.KafkaConfig{KafkaConnection: c.KafkaConnection}.WithDefaults().KafkaConnection
 	if c.Topic == "" {
 		c.Topic = "vigil.deadletter"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = -1
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
 	}
 	if c.MaxPayloadBytes <= 0 {
 		c.MaxPayloadBytes = 1_000_000
@@ -98,7 +111,13 @@ func NewKafkaDeadLetter(ctx context.Context, cfg KafkaDeadLetterConfig, log *slo
 		return nil, fmt.Errorf("kafka dead-letter queue: %w", err)
 	}
 	if err := cfg.Check(ctx, cfg.Topic); err != nil {
-		return nil, fmt.Errorf("kafka dead-letter queue %s: %w", cfg.Topic, err)
+		if !cfg.CreateTopic || !errors.Is(err, ingest.ErrTopicMissing) {
+			return nil, fmt.Errorf("kafka dead-letter queue %s: %w", cfg.Topic, err)
+		}
+		if err := createTopic(ctx, cfg, tr); err != nil {
+			return nil, fmt.Errorf("kafka dead-letter queue %s: create topic: %w", cfg.Topic, err)
+		}
+		log.Info("kafka dead-letter queue: topic created", "topic", cfg.Topic)
 	}
 	w := &kafka.Writer{
 		Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Transport: tr,
@@ -108,6 +127,28 @@ func NewKafkaDeadLetter(ctx context.Context, cfg KafkaDeadLetterConfig, log *slo
 		MaxAttempts: 1, // Park retries, without limit
 	}
 	return &KafkaDeadLetter{cfg: cfg, w: w, log: log.With("dead_letter_topic", cfg.Topic)}, nil
+}
+
+// createTopic creates the dead-letter topic and waits until the brokers know it.
+func createTopic(ctx context.Context, cfg KafkaDeadLetterConfig, tr *kafka.Transport) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.ConnectTimeout)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr}
+	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor}}})
+	if err != nil {
+		return err
+	}
+	if err := res.Errors[cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return err
+	}
+	for {
+		err := cfg.Check(ctx, cfg.Topic)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Park implements vigil.DeadLetterQueue.

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/sinks"
 )
 
 // Config is the whole of `vigil run`'s configuration file. configs/vigil.example.yaml shows every option with its
@@ -20,6 +21,9 @@ import (
 type Config struct {
 	// Rules says where the rules are.
 	Rules RulesConfig `yaml:"rules"`
+	// Tenants are the known tenants. A multi-tenant Kafka topic's tenant header must name one of them; when the
+	// list is set, every tenant named in the configuration must be in it.
+	Tenants []string `yaml:"tenants"`
 	// Sources are read concurrently, each by its own pipeline; all share the rules and the sinks.
 	Sources []SourceConfig `yaml:"sources"`
 	// Sinks receive every alert.
@@ -44,9 +48,10 @@ type RulesConfig struct {
 type SourceConfig struct {
 	// Name identifies the source in logs, metrics and alert origins; default: the type.
 	Name string `yaml:"name"`
-	// Type is "file".
-	Type string             `yaml:"type"`
-	File *ingest.FileConfig `yaml:"file"`
+	// Type is "file" or "kafka".
+	Type  string              `yaml:"type"`
+	File  *ingest.FileConfig  `yaml:"file"`
+	Kafka *ingest.KafkaConfig `yaml:"kafka"`
 }
 
 // SinkConfig is one sink; Type selects which of the blocks applies.
@@ -64,8 +69,10 @@ type FileSinkConfig struct {
 
 // DeadLetterConfig says where dead letters go.
 type DeadLetterConfig struct {
-	// Type is "file"; default "file".
+	// Type is "file" or "kafka"; default "file".
 	Type string `yaml:"type"`
+	// Kafka configures type kafka: the topic, and the connection (default: the first Kafka source's).
+	Kafka *sinks.KafkaDeadLetterConfig `yaml:"kafka"`
 	// Path is the JSON Lines file for type file; default "deadletters.jsonl".
 	Path string `yaml:"path"`
 }
@@ -96,6 +103,14 @@ func (c *Config) setDefaults() {
 	}
 	if c.DeadLetter.Type == "" {
 		c.DeadLetter.Type = "file"
+	}
+	if k := c.DeadLetter.Kafka; c.DeadLetter.Type == "kafka" && k != nil && len(k.Brokers) == 0 {
+		for _, s := range c.Sources {
+			if s.Kafka != nil {
+				k.KafkaConnection = s.Kafka.KafkaConnection
+				break
+			}
+		}
 	}
 	if c.DeadLetter.Type == "file" && c.DeadLetter.Path == "" {
 		c.DeadLetter.Path = "deadletters.jsonl"
@@ -136,8 +151,14 @@ func (c *Config) Validate() error {
 			}
 		case s.Type == "file":
 			errs = append(errs, fmt.Errorf("sources[%d]: type file needs a file block", i))
+		case s.Type == "kafka" && s.Kafka != nil:
+			if err := errors.Join(s.Kafka.Validate(), s.Kafka.CheckTenants(c.Tenants)); err != nil {
+				errs = append(errs, fmt.Errorf("sources[%d] (kafka): %w", i, err))
+			}
+		case s.Type == "kafka":
+			errs = append(errs, fmt.Errorf("sources[%d]: type kafka needs a kafka block", i))
 		default:
-			errs = append(errs, fmt.Errorf("sources[%d]: unknown type %q (want file)", i, s.Type))
+			errs = append(errs, fmt.Errorf("sources[%d]: unknown type %q (want file or kafka)", i, s.Type))
 		}
 	}
 	if len(c.Sinks) == 0 {
@@ -152,8 +173,15 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file or stdout)", i, s.Type))
 		}
 	}
-	if c.DeadLetter.Type != "file" {
-		errs = append(errs, fmt.Errorf("dead_letter.type: unknown type %q (want file)", c.DeadLetter.Type))
+	switch {
+	case c.DeadLetter.Type == "kafka" && c.DeadLetter.Kafka == nil:
+		errs = append(errs, errors.New("dead_letter: type kafka needs a kafka block"))
+	case c.DeadLetter.Type == "kafka":
+		if err := c.DeadLetter.Kafka.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("dead_letter.kafka: %w", err))
+		}
+	case c.DeadLetter.Type != "file":
+		errs = append(errs, fmt.Errorf("dead_letter.type: unknown type %q (want file or kafka)", c.DeadLetter.Type))
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
@@ -91,7 +92,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	}
 	log.Info("rules loaded", "rules", len(set.Rules()), "disabled", set.Disabled())
 	engine := rules.NewEngine(set)
-	dlq, err := buildDeadLetters(cfg.DeadLetter)
+	dlq, err := buildDeadLetters(ctx, cfg.DeadLetter, log)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Sources))
 	for i, sc := range cfg.Sources {
-		src, err := buildSource(sc, io)
+		src, err := buildSource(ctx, sc, cfg.Tenants, io, log)
 		if err != nil {
 			return err
 		}
@@ -113,6 +114,9 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
 			DrainTimeout: cfg.Pipeline.ShutdownTimeout}
+		if k, ok := src.(*ingest.Kafka); ok {
+			go logKafkaLag(ctx, k, sc.Kafka.WithDefaults().LagInterval, log.With("source", sc.Name))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -126,10 +130,16 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	return errors.Join(errs...)
 }
 
-func buildSource(sc SourceConfig, io stdio) (vigil.Source, error) {
+func buildSource(ctx context.Context, sc SourceConfig, tenants []string, io stdio, log *slog.Logger) (vigil.Source, error) {
 	switch sc.Type {
 	case "file":
 		return ingest.NewFile(sc.Name, *sc.File, io.in)
+	case "kafka":
+		k, err := ingest.NewKafka(ctx, sc.Name, *sc.Kafka, ingest.KafkaOptions{Tenants: tenants, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return k, nil
 	}
 	return nil, fmt.Errorf("source %s: unknown type %q", sc.Name, sc.Type)
 }
@@ -155,10 +165,16 @@ func buildSinks(scs []SinkConfig, dlq vigil.DeadLetterQueue, io stdio) (sinks.Fa
 	return out, nil
 }
 
-func buildDeadLetters(dc DeadLetterConfig) (vigil.DeadLetterQueue, error) {
+func buildDeadLetters(ctx context.Context, dc DeadLetterConfig, log *slog.Logger) (vigil.DeadLetterQueue, error) {
 	switch dc.Type {
 	case "file":
 		return sinks.NewDeadLetterFile(dc.Path)
+	case "kafka":
+		q, err := sinks.NewKafkaDeadLetter(ctx, *dc.Kafka, log)
+		if err != nil {
+			return nil, err
+		}
+		return q, nil
 	}
 	return nil, fmt.Errorf("dead_letter: unknown type %q", dc.Type)
 }
@@ -189,4 +205,26 @@ func newLogger(c LogConfig, w io.Writer) (*slog.Logger, error) {
 func isTerminal(f *os.File) bool {
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// logKafkaLag logs a Kafka source's consumer lag per owned partition every interval, until ctx ends.
+func logKafkaLag(ctx context.Context, k *ingest.Kafka, every time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var total int64
+		var parts []string
+		for _, l := range k.Lag() {
+			total += max(l.Lag, 0)
+			parts = append(parts, fmt.Sprintf("%s/%d=%d", l.Topic, l.Partition, l.Lag))
+		}
+		if len(parts) > 0 {
+			log.Info("kafka consumer lag", "total", total, "partitions", strings.Join(parts, " "))
+		}
+	}
 }
