@@ -51,8 +51,8 @@ func TestAssetsLookup(t *testing.T) {
 		wantOwner     string
 	}{
 		{"other", "10.1.2.3", "10.0.0.0/8", "it-ops"},
-		{"other", "10.20.1.1", "10.20.0.0/16", "infra"},      // longer prefix wins
-		{"other", "10.20.30.40", "10.20.30.40", "dba-team"},  // the single address wins; JSON file came later
+		{"other", "10.20.1.1", "10.20.0.0/16", "infra"},     // longer prefix wins
+		{"other", "10.20.30.40", "10.20.30.40", "dba-team"}, // the single address wins; JSON file came later
 		{"other", "::ffff:10.20.30.40", "10.20.30.40", "dba-team"},
 		{"other", "2001:db8:1:2::5", "2001:db8:1::/48", "lab"},
 		{"other", "192.0.2.10", "192.0.2.10", "netops"},

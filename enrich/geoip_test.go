@@ -21,7 +21,7 @@ func TestGeoIPLookup(t *testing.T) {
 		{"198.51.100.1", "XB", 64499, true},
 		{"198.51.100.200", "", 64500, true}, // ASN only
 		{"2001:db8::1", "XR", 0, true},
-		{"8.8.8.8", "", 0, false}, // public but not in the database
+		{"8.8.8.8", "", 0, false},  // public but not in the database
 		{"10.1.2.3", "", 0, false}, // private: never looked up, although the database has it
 		{"127.0.0.1", "", 0, false},
 		{"169.254.1.1", "", 0, false},

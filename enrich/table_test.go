@@ -31,7 +31,7 @@ func TestTableReloadKeepsOldVersionOnError(t *testing.T) {
 	}{
 		{"203.0.113.1\n203.0.113.2\n", "", "203.0.113.2"},
 		{"203.0.113.3\nbogus value\n", "ind.txt:2:", "203.0.113.2"}, // invalid: the previous version stays
-		{"", "", ""},                                // an empty file is a valid, empty table
+		{"", "", ""}, // an empty file is a valid, empty table
 		{"203.0.113.4\n", "", "203.0.113.4"},
 	}
 	for i, s := range steps {
