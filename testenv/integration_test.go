@@ -136,9 +136,11 @@ func testConsumerGroup(t *testing.T, side kafkaSide) {
 		return got
 	}
 
+	start := time.Now()
 	want := write(0, 30)
 	r := newReader()
 	got := read(r, len(want))
+	t.Logf("first reader: %d messages in %v (includes the group join)", len(got), time.Since(start).Round(time.Millisecond))
 	if err := r.Close(); err != nil {
 		t.Fatalf("close reader: %v", err)
 	}

@@ -2,7 +2,8 @@
 // ready, 1 (with the reason on stderr) when it is not yet.
 //
 //	probe kafka HOST:PORT [USER PASSWORD]   Kafka answers a metadata request listing at least one broker
-//	                                        (with USER and PASSWORD: after SASL/PLAIN authentication)
+//	                                        (with USER and PASSWORD: after SASL/PLAIN authentication; without:
+//	                                        and finds a consumer group coordinator)
 //	probe search URL                        GET URL/_cluster/health answers 200 with status yellow or green
 package main
 
@@ -62,6 +63,23 @@ func probeKafka(ctx context.Context, addr, user, password string) error {
 	}
 	if len(brokers) == 0 {
 		return errors.New("metadata lists no broker")
+	}
+	if user != "" {
+		return nil
+	}
+	// Consumer groups work only once the broker has created __consumer_offsets, which the first FindCoordinator
+	// request triggers; until then kafka-go's Reader backs off 5 s (JoinGroupBackoff) on "Group Coordinator Not
+	// Available". Make that part of being ready.
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: timeout}
+	res, err := client.FindCoordinator(ctx, &kafka.FindCoordinatorRequest{
+		Key:     "vigil-testenv-probe",
+		KeyType: kafka.CoordinatorKeyTypeConsumer,
+	})
+	if err != nil {
+		return fmt.Errorf("find group coordinator: %w", err)
+	}
+	if res.Error != nil {
+		return fmt.Errorf("find group coordinator: %w", res.Error)
 	}
 	return nil
 }
