@@ -56,9 +56,11 @@ type SourceConfig struct {
 
 // SinkConfig is one sink; Type selects which of the blocks applies.
 type SinkConfig struct {
-	// Type is "file" (JSON Lines) or "stdout" (a summary line per alert).
-	Type string          `yaml:"type"`
-	File *FileSinkConfig `yaml:"file"`
+	// Type is "file" (JSON Lines), "stdout" (a summary line per alert) or "elasticsearch" (Elasticsearch or
+	// OpenSearch, see docs/alerts.md).
+	Type          string                     `yaml:"type"`
+	File          *FileSinkConfig            `yaml:"file"`
+	Elasticsearch *sinks.ElasticsearchConfig `yaml:"elasticsearch"`
 }
 
 // FileSinkConfig configures the JSON Lines alert file.
@@ -169,8 +171,14 @@ func (c *Config) Validate() error {
 		case s.Type == "file" && (s.File == nil || s.File.Path == ""):
 			errs = append(errs, fmt.Errorf("sinks[%d]: type file needs file.path", i))
 		case s.Type == "file", s.Type == "stdout":
+		case s.Type == "elasticsearch" && s.Elasticsearch == nil:
+			errs = append(errs, fmt.Errorf("sinks[%d]: type elasticsearch needs an elasticsearch block", i))
+		case s.Type == "elasticsearch":
+			if err := s.Elasticsearch.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("sinks[%d]: %w", i, err))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file or stdout)", i, s.Type))
+			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file, stdout or elasticsearch)", i, s.Type))
 		}
 	}
 	switch {

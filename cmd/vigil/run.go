@@ -97,7 +97,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		return err
 	}
 	defer dlq.Close()
-	sink, err := buildSinks(cfg.Sinks, dlq, io)
+	sink, err := buildSinks(ctx, cfg.Sinks, dlq, io, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func buildSource(ctx context.Context, sc SourceConfig, tenants []string, io stdi
 }
 
 // buildSinks builds the configured sinks; sinks that reject single alerts (a mapping conflict) park them in dlq.
-func buildSinks(scs []SinkConfig, dlq vigil.DeadLetterQueue, io stdio) (sinks.Fanout, error) {
+func buildSinks(ctx context.Context, scs []SinkConfig, dlq vigil.DeadLetterQueue, io stdio, log *slog.Logger) (sinks.Fanout, error) {
 	var out sinks.Fanout
 	for _, sc := range scs {
 		switch sc.Type {
@@ -158,6 +158,13 @@ func buildSinks(scs []SinkConfig, dlq vigil.DeadLetterQueue, io stdio) (sinks.Fa
 			out = append(out, s)
 		case "stdout":
 			out = append(out, sinks.NewSummary(io.out))
+		case "elasticsearch":
+			s, err := sinks.NewElasticsearch(ctx, *sc.Elasticsearch, dlq, log.With("sink", "elasticsearch"))
+			if err != nil {
+				out.Close()
+				return nil, err
+			}
+			out = append(out, s)
 		default:
 			return nil, fmt.Errorf("sink: unknown type %q", sc.Type)
 		}

@@ -1,0 +1,475 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// Elasticsearch indexes alerts into Elasticsearch or OpenSearch with the bulk API (docs/alerts.md).
+//
+// Every alert is written with the `create` operation, its deterministic id, into <prefix>-<tenant>-YYYY.MM.DD (the
+// event's day, UTC), so writing the same alert twice leaves one document: a 409 counts as stored. Alerts the server
+// asks to retry (429, 5xx) and requests that fail as a whole (connection refused, timeouts, 429, 5xx) are retried
+// with exponential backoff and no limit; alerts it rejects (a 400 mapping conflict) are parked in the dead-letter
+// queue with the reason. Write returns only when each of its alerts is stored or parked, so while the cluster is down
+// the pipeline stops reading.
+//
+// A fixed pool of workers sends the bulk requests. Alerts from concurrent Writes (several batches or pipelines) share
+// requests: a worker sends once a request reaches FlushBytes or FlushInterval has passed.
+type Elasticsearch struct {
+	cfg    ElasticsearchConfig
+	tp     esapi.Transport
+	dlq    vigil.DeadLetterQueue
+	log    *slog.Logger
+	queue  chan []*bulkItem
+	ctx    context.Context // cancelled by Close: stops the workers and their requests
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// Stats counts the sink's work; safe to read while it runs.
+	Stats ElasticsearchStats
+}
+
+// ElasticsearchStats are the sink's counters.
+type ElasticsearchStats struct {
+	Requests      atomic.Int64 // bulk requests sent
+	RequestErrors atomic.Int64 // bulk requests that failed as a whole (and were retried)
+	Created       atomic.Int64 // alerts stored
+	Duplicates    atomic.Int64 // alerts that were already stored (409): retries and replays
+	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx)
+	DeadLettered  atomic.Int64 // alerts rejected by the server (or unindexable) and parked in the dead-letter queue
+}
+
+// ErrSinkClosed is returned by Write after Close.
+var ErrSinkClosed = errors.New("elasticsearch: sink closed")
+
+// bulkItem is one alert on its way into the index.
+type bulkItem struct {
+	alert *vigil.Alert
+	index string
+	lines []byte // the action line and the document line, each ending in \n
+	op    *writeOp
+}
+
+// writeOp tracks one Write: how many of its alerts are still unsettled, and the dead letters so far.
+type writeOp struct {
+	ctx     context.Context
+	mu      sync.Mutex
+	pending int
+	letters []vigil.DeadLetter
+	done    chan struct{}
+}
+
+// settle marks one alert of the write as stored (letter nil) or rejected.
+func (o *writeOp) settle(letter *vigil.DeadLetter) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if letter != nil {
+		o.letters = append(o.letters, *letter)
+	}
+	o.pending--
+	if o.pending == 0 {
+		close(o.done)
+	}
+}
+
+// NewElasticsearch connects to the cluster, installs or updates the index template (unless disabled), and starts
+// the workers. Rejected alerts are parked in dlq. While the cluster cannot be reached, it retries until ctx is done.
+// log may be nil.
+func NewElasticsearch(ctx context.Context, cfg ElasticsearchConfig, dlq vigil.DeadLetterQueue, log *slog.Logger) (*Elasticsearch, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.SetDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tp, err := NewSearchTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Elasticsearch{cfg: cfg, tp: tp, dlq: dlq, log: log, queue: make(chan []*bulkItem, cfg.Workers)}
+	if *cfg.InstallTemplate {
+		if err := s.installTemplate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range cfg.Workers {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s, nil
+}
+
+// Write implements vigil.Sink. It returns nil once every alert is stored or parked in the dead-letter queue; an
+// error (ctx done, the sink closed, the dead-letter queue failing) means the batch must not be acknowledged.
+func (s *Elasticsearch) Write(ctx context.Context, alerts []*vigil.Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	if s.ctx.Err() != nil {
+		return ErrSinkClosed
+	}
+	op := &writeOp{ctx: ctx, pending: len(alerts), done: make(chan struct{})}
+	var group []*bulkItem
+	size := 0
+	for _, a := range alerts {
+		it, letter := s.encode(a, op)
+		if letter != nil {
+			op.settle(letter)
+			continue
+		}
+		if size > 0 && size+len(it.lines) > s.cfg.FlushBytes {
+			if err := s.enqueue(ctx, group); err != nil {
+				return err
+			}
+			group, size = nil, 0
+		}
+		group = append(group, it)
+		size += len(it.lines)
+	}
+	if len(group) > 0 {
+		if err := s.enqueue(ctx, group); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-op.done:
+	case <-ctx.Done():
+		return fmt.Errorf("elasticsearch: %w", ctx.Err())
+	case <-s.ctx.Done():
+		return ErrSinkClosed
+	}
+	return s.park(ctx, op.letters)
+}
+
+func (s *Elasticsearch) enqueue(ctx context.Context, group []*bulkItem) error {
+	select {
+	case s.queue <- group:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("elasticsearch: %w", ctx.Err())
+	case <-s.ctx.Done():
+		return ErrSinkClosed
+	}
+}
+
+// park hands the rejected alerts to the dead-letter queue.
+func (s *Elasticsearch) park(ctx context.Context, letters []vigil.DeadLetter) error {
+	if len(letters) == 0 {
+		return nil
+	}
+	if s.dlq == nil {
+		return fmt.Errorf("elasticsearch: %d alerts rejected (first: %s) and no dead-letter queue configured", len(letters), letters[0].Detail)
+	}
+	if err := s.dlq.Park(ctx, letters); err != nil {
+		return fmt.Errorf("elasticsearch: park %d rejected alerts: %w", len(letters), err)
+	}
+	s.Stats.DeadLettered.Add(int64(len(letters)))
+	s.log.Warn("alerts rejected by the index, parked in the dead-letter queue", "count", len(letters),
+		"first_reason", letters[0].Reason, "first_detail", letters[0].Detail)
+	return nil
+}
+
+// encode makes the bulk lines of an alert, or the dead letter of an alert that cannot be indexed at all.
+func (s *Elasticsearch) encode(a *vigil.Alert, op *writeOp) (*bulkItem, *vigil.DeadLetter) {
+	if err := validateIndexPart(a.Tenant); err != nil {
+		return nil, alertLetter(a, nil, "tenant", fmt.Sprintf("tenant cannot be part of an index name: %v", err))
+	}
+	if a.ID == "" {
+		return nil, alertLetter(a, nil, "invalid", "alert has no id")
+	}
+	index := IndexName(s.cfg.IndexPrefix, a.Tenant, a.Time)
+	var buf bytes.Buffer
+	buf.WriteString(`{"create":{"_index":`)
+	writeJSONString(&buf, index)
+	buf.WriteString(`,"_id":`)
+	writeJSONString(&buf, a.ID)
+	buf.WriteString("}}\n")
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a.Doc); err != nil {
+		return nil, alertLetter(a, nil, "encode", fmt.Sprintf("alert document cannot be encoded: %v", err))
+	}
+	return &bulkItem{alert: a, index: index, lines: buf.Bytes(), op: op}, nil
+}
+
+// IndexName is the daily index of an alert: <prefix>-<tenant>-YYYY.MM.DD, the day of the event in UTC.
+func IndexName(prefix, tenant string, eventTime time.Time) string {
+	return prefix + "-" + tenant + "-" + eventTime.UTC().Format("2006.01.02")
+}
+
+func writeJSONString(buf *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // a string always encodes
+	buf.Write(b)
+}
+
+// alertLetter makes the dead letter of a rejected alert: the reason, the detail, and the whole alert document.
+func alertLetter(a *vigil.Alert, doc []byte, reason, detail string) *vigil.DeadLetter {
+	if doc == nil {
+		doc, _ = json.Marshal(a.Doc)
+	}
+	l := &vigil.DeadLetter{Kind: "alert", Reason: reason, Detail: detail, Payload: doc, Tenant: a.Tenant}
+	if a.Event != nil {
+		l.Origin = a.Event.Origin
+	}
+	return l
+}
+
+// worker collects queued alerts into bulk requests and sends them, until Close.
+func (s *Elasticsearch) worker() {
+	defer s.wg.Done()
+	var carry []*bulkItem
+	for {
+		batch := carry
+		carry = nil
+		if batch == nil {
+			select {
+			case batch = <-s.queue:
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		batch, carry = s.gather(batch)
+		s.send(batch)
+	}
+}
+
+// gather adds queued groups to batch until it reaches FlushBytes or FlushInterval has passed; a group that would
+// overflow the request is returned as carry, to start the next one.
+func (s *Elasticsearch) gather(batch []*bulkItem) (full, carry []*bulkItem) {
+	size := itemsSize(batch)
+	var linger <-chan time.Time
+	if d := *s.cfg.FlushInterval; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		linger = t.C
+	}
+	for size < s.cfg.FlushBytes {
+		var g []*bulkItem
+		if linger == nil {
+			select {
+			case g = <-s.queue:
+			default:
+				return batch, nil
+			}
+		} else {
+			select {
+			case g = <-s.queue:
+			case <-linger:
+				return batch, nil
+			case <-s.ctx.Done():
+				return batch, nil
+			}
+		}
+		gs := itemsSize(g)
+		if size+gs > s.cfg.FlushBytes {
+			return batch, g
+		}
+		size += gs
+		batch = append(batch, g...)
+	}
+	return batch, nil
+}
+
+func itemsSize(items []*bulkItem) int {
+	n := 0
+	for _, it := range items {
+		n += len(it.lines)
+	}
+	return n
+}
+
+// send delivers items: it retries failed requests and the alerts the server asks to retry until each is stored or
+// rejected, the Write waiting for it has given up, or the sink is closed.
+func (s *Elasticsearch) send(items []*bulkItem) {
+	failures := 0
+	for attempt := 0; ; attempt++ {
+		items = waited(items)
+		if len(items) == 0 || s.ctx.Err() != nil {
+			return
+		}
+		retry, err := s.bulk(items)
+		var se *statusError
+		if errors.As(err, &se) && se.status == http.StatusRequestEntityTooLarge {
+			s.splitTooLarge(items, se)
+			return
+		}
+		if err != nil {
+			failures++
+			s.Stats.RequestErrors.Add(1)
+			wait := s.backoff(attempt)
+			s.log.Warn("bulk request failed, retrying", "alerts", len(items), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+			if !s.sleep(wait) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			s.log.Info("bulk request succeeded after failures", "alerts", len(items), "failed_attempts", failures)
+			failures = 0
+		}
+		if len(retry) == 0 {
+			return
+		}
+		s.Stats.Retries.Add(int64(len(retry)))
+		wait := s.backoff(attempt)
+		s.log.Debug("alerts to retry", "alerts", len(retry), "attempt", attempt+1, "retry_in", wait)
+		if !s.sleep(wait) {
+			return
+		}
+		items = retry
+	}
+}
+
+// splitTooLarge handles a 413: the halves are sent separately; a single alert too large for the server is rejected.
+func (s *Elasticsearch) splitTooLarge(items []*bulkItem, se *statusError) {
+	if len(items) == 1 {
+		it := items[0]
+		it.op.settle(alertLetter(it.alert, docLine(it), "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
+		return
+	}
+	half := len(items) / 2
+	s.send(items[:half])
+	s.send(items[half:])
+}
+
+// docLine is the alert document of an encoded item, without its action line and newline.
+func docLine(it *bulkItem) []byte {
+	_, doc, _ := bytes.Cut(it.lines, []byte("\n"))
+	return bytes.TrimSuffix(doc, []byte("\n"))
+}
+
+// waited drops the items whose Write has already returned (its context ended): nobody waits for them and their
+// batch will not be acknowledged, so they will be read and written again.
+func waited(items []*bulkItem) []*bulkItem {
+	out := items[:0:0]
+	for _, it := range items {
+		if it.op.ctx.Err() == nil {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// sleep waits d, or returns false when the sink is closed first.
+func (s *Elasticsearch) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// backoff is the wait before retry number attempt+1: RetryInitialBackoff doubled per attempt, capped at
+// RetryMaxBackoff, with "equal jitter" (between half and all of it) so that workers do not retry in lockstep.
+func (s *Elasticsearch) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryMaxBackoff
+	if attempt < 32 {
+		if b := s.cfg.RetryInitialBackoff << attempt; b > 0 && b < d {
+			d = b
+		}
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Close stops the workers; Writes still waiting return ErrSinkClosed.
+func (s *Elasticsearch) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	s.log.Info("elasticsearch sink closed", "requests", s.Stats.Requests.Load(), "created", s.Stats.Created.Load(),
+		"duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
+		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load())
+	return nil
+}
+
+// installTemplate puts the index template, retrying while the cluster cannot be reached.
+func (s *Elasticsearch) installTemplate(ctx context.Context) error {
+	body, err := IndexTemplate(&s.cfg)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.putTemplate(ctx, body)
+		if err == nil {
+			return nil
+		}
+		if !transient(err) {
+			return fmt.Errorf("elasticsearch: install index template %s: %w", s.cfg.IndexPrefix, err)
+		}
+		wait := s.backoff(attempt)
+		s.log.Warn("cannot install the index template yet, retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("elasticsearch: install index template %s: %w (last error: %v)", s.cfg.IndexPrefix, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *Elasticsearch) putTemplate(ctx context.Context, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: s.cfg.IndexPrefix, Body: bytes.NewReader(body)}.Do(ctx, s.tp)
+	if err != nil {
+		return explainTransportError(err, s.cfg.Flavor)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return readStatusError(res)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return nil
+}
+
+// explainTransportError adds a hint to the client's refusal of a server that is not Elasticsearch.
+func explainTransportError(err error, flavor string) error {
+	if flavor == FlavorElasticsearch && strings.Contains(err.Error(), "not Elasticsearch") {
+		return fmt.Errorf("%w (for OpenSearch set flavor: %s)", err, FlavorOpenSearch)
+	}
+	return err
+}
+
+// transient says whether a failed start-up request may succeed later: network errors, timeouts, 408, 429 and 5xx
+// may; an error status, a certificate that does not verify, or a server that is not Elasticsearch will not.
+func transient(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return retryableStatus(se.status)
+	}
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return false
+	}
+	return !strings.Contains(err.Error(), "not Elasticsearch")
+}
+
+func retryableStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}

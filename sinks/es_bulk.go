@@ -1,0 +1,150 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+)
+
+// bulkFilterPath trims the bulk response to what the sink reads: per item its status and error, in request order.
+var bulkFilterPath = []string{"errors", "items.*.status", "items.*.error"}
+
+// bulkResponse is the trimmed response of a bulk request of create operations.
+type bulkResponse struct {
+	Errors bool `json:"errors"`
+	Items  []struct {
+		Create bulkResult `json:"create"`
+	} `json:"items"`
+}
+
+type bulkResult struct {
+	Status int      `json:"status"`
+	Error  *esError `json:"error"`
+}
+
+// esError is an error object of Elasticsearch or OpenSearch.
+type esError struct {
+	Type     string   `json:"type"`
+	Reason   string   `json:"reason"`
+	CausedBy *esError `json:"caused_by"`
+}
+
+func (e *esError) String() string {
+	if e == nil {
+		return "no error detail"
+	}
+	s := e.Type
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.CausedBy != nil {
+		s += " (caused by " + e.CausedBy.String() + ")"
+	}
+	return s
+}
+
+// statusError is a whole request answered with an error status.
+type statusError struct {
+	status int
+	err    *esError
+	body   string // the start of a body that is not an Elasticsearch error object
+}
+
+func (e *statusError) Error() string {
+	switch {
+	case e.err != nil:
+		return fmt.Sprintf("status %d: %s", e.status, e.err)
+	case e.body != "":
+		return fmt.Sprintf("status %d: %s", e.status, e.body)
+	}
+	return fmt.Sprintf("status %d", e.status)
+}
+
+// readStatusError reads the error body of a response (at most 64 KiB of it).
+func readStatusError(res *esapi.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, res.Body)
+	se := &statusError{status: res.StatusCode}
+	var obj struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &obj) == nil && len(obj.Error) > 0 {
+		var e esError
+		if json.Unmarshal(obj.Error, &e) == nil && e.Type != "" {
+			se.err = &e
+			return se
+		}
+		var msg string
+		if json.Unmarshal(obj.Error, &msg) == nil {
+			se.err = &esError{Type: "error", Reason: msg}
+			return se
+		}
+	}
+	se.body = strings.TrimSpace(string(data[:min(len(data), 200)]))
+	return se
+}
+
+// bulk sends items as one bulk request. It settles the alerts that are stored or rejected and returns the ones
+// the server asked to retry; an error means the request as a whole failed and no item was settled.
+func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
+	body := make([]byte, 0, itemsSize(items))
+	for _, it := range items {
+		body = append(body, it.lines...)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	s.Stats.Requests.Add(1)
+	res, err := esapi.BulkRequest{Body: bytes.NewReader(body), FilterPath: bulkFilterPath}.Do(ctx, s.tp)
+	if err != nil {
+		return nil, explainTransportError(err, s.cfg.Flavor)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return nil, readStatusError(res)
+	}
+	var br bulkResponse
+	if err := json.NewDecoder(res.Body).Decode(&br); err != nil {
+		return nil, fmt.Errorf("bulk response: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if len(br.Items) != len(items) {
+		return nil, fmt.Errorf("bulk response has %d items for %d alerts", len(br.Items), len(items))
+	}
+	var retry []*bulkItem
+	for i, r := range br.Items {
+		it, st := items[i], r.Create.Status
+		switch {
+		case st == http.StatusOK || st == http.StatusCreated:
+			s.Stats.Created.Add(1)
+			it.op.settle(nil)
+		case st == http.StatusConflict:
+			s.Stats.Duplicates.Add(1)
+			it.op.settle(nil)
+		case st == 0 || retryableStatus(st):
+			retry = append(retry, it)
+		default:
+			detail := fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Create.Error)
+			it.op.settle(alertLetter(it.alert, docLine(it), rejectReason(r.Create.Error), detail))
+		}
+	}
+	return retry, nil
+}
+
+// rejectReason is the dead-letter reason of an alert the server rejected: "mapping" when the document does not
+// fit the index mapping, else "rejected".
+func rejectReason(e *esError) string {
+	if e != nil {
+		switch e.Type {
+		case "mapper_parsing_exception", "document_parsing_exception", "strict_dynamic_mapping_exception",
+			"illegal_argument_exception", "mapper_exception", "document_source_missing_exception":
+			return "mapping"
+		}
+	}
+	return "rejected"
+}
