@@ -137,7 +137,9 @@ func TestKafkaConfigCheckTenants(t *testing.T) {
 func TestKafkaEvent(t *testing.T) {
 	cfg := KafkaConfig{MaxRecordBytes: 64, TenantHeader: "x-tenant"}
 	k := &Kafka{name: "src", cfg: cfg, fixed: map[string]string{"fixed": "acme"}, known: map[string]bool{"acme": true, "globex": true}}
-	hdr := func(v string) []kafka.Header { return []kafka.Header{{Key: "other", Value: []byte("x")}, {Key: "x-tenant", Value: []byte(v)}} }
+	hdr := func(v string) []kafka.Header {
+		return []kafka.Header{{Key: "other", Value: []byte("x")}, {Key: "x-tenant", Value: []byte(v)}}
+	}
 	tests := []struct {
 		name, topic, value string
 		headers            []kafka.Header
