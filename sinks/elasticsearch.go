@@ -3,16 +3,12 @@ package sinks
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -402,74 +398,4 @@ func (s *Elasticsearch) Close() error {
 		"duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
 		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load())
 	return nil
-}
-
-// installTemplate puts the index template, retrying while the cluster cannot be reached.
-func (s *Elasticsearch) installTemplate(ctx context.Context) error {
-	body, err := IndexTemplate(&s.cfg)
-	if err != nil {
-		return err
-	}
-	for attempt := 0; ; attempt++ {
-		err := s.putTemplate(ctx, body)
-		if err == nil {
-			return nil
-		}
-		if !transient(err) {
-			return fmt.Errorf("elasticsearch: install index template %s: %w", s.cfg.IndexPrefix, err)
-		}
-		wait := s.backoff(attempt)
-		s.log.Warn("cannot install the index template yet, retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("elasticsearch: install index template %s: %w (last error: %v)", s.cfg.IndexPrefix, ctx.Err(), err)
-		case <-time.After(wait):
-		}
-	}
-}
-
-func (s *Elasticsearch) putTemplate(ctx context.Context, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	res, err := esapi.IndicesPutIndexTemplateRequest{Name: s.cfg.IndexPrefix, Body: bytes.NewReader(body)}.Do(ctx, s.tp)
-	if err != nil {
-		return explainTransportError(err, s.cfg.Flavor)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return readStatusError(res)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	return nil
-}
-
-// explainTransportError adds a hint to the client's refusal of a server that is not Elasticsearch.
-func explainTransportError(err error, flavor string) error {
-	if flavor == FlavorElasticsearch && strings.Contains(err.Error(), "not Elasticsearch") {
-		return fmt.Errorf("%w (for OpenSearch set flavor: %s)", err, FlavorOpenSearch)
-	}
-	return err
-}
-
-// transient says whether a failed start-up request may succeed later: network errors, timeouts, 408, 429 and 5xx
-// may; an error status, a certificate that does not verify, or a server that is not Elasticsearch will not.
-func transient(err error) bool {
-	var se *statusError
-	if errors.As(err, &se) {
-		return retryableStatus(se.status)
-	}
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-	)
-	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) {
-		return false
-	}
-	return !strings.Contains(err.Error(), "not Elasticsearch")
-}
-
-func retryableStatus(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }

@@ -3,10 +3,12 @@ package sinks
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8"
@@ -82,4 +84,35 @@ func newHTTPTransport(cfg *ElasticsearchConfig) (*http.Transport, error) {
 		t.TLSClientConfig.RootCAs = pool
 	}
 	return t, nil
+}
+
+// explainTransportError adds a hint to the client's refusal of a server that is not Elasticsearch.
+func explainTransportError(err error, flavor string) error {
+	if flavor == FlavorElasticsearch && strings.Contains(err.Error(), "not Elasticsearch") {
+		return fmt.Errorf("%w (for OpenSearch set flavor: %s)", err, FlavorOpenSearch)
+	}
+	return err
+}
+
+// transient says whether a failed start-up request may succeed later: network errors, timeouts, 408, 429 and 5xx
+// may; an error status, a certificate that does not verify, or a server that is not Elasticsearch will not.
+func transient(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return retryableStatus(se.status)
+	}
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) {
+		return false
+	}
+	return !strings.Contains(err.Error(), "not Elasticsearch")
+}
+
+func retryableStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }

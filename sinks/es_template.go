@@ -1,9 +1,15 @@
 package sinks
 
 import (
+	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
 // esTemplate is the composable index template of the alert indices, written for the default prefix. It sticks to
@@ -31,4 +37,43 @@ func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 	index["number_of_shards"] = cfg.Shards
 	index["number_of_replicas"] = *cfg.Replicas
 	return json.Marshal(t)
+}
+
+// installTemplate puts the index template, retrying while the cluster cannot be reached.
+func (s *Elasticsearch) installTemplate(ctx context.Context) error {
+	body, err := IndexTemplate(&s.cfg)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := s.putTemplate(ctx, body)
+		if err == nil {
+			return nil
+		}
+		if !transient(err) {
+			return fmt.Errorf("elasticsearch: install index template %s: %w", s.cfg.IndexPrefix, err)
+		}
+		wait := s.backoff(attempt)
+		s.log.Warn("cannot install the index template yet, retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("elasticsearch: install index template %s: %w (last error: %v)", s.cfg.IndexPrefix, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *Elasticsearch) putTemplate(ctx context.Context, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: s.cfg.IndexPrefix, Body: bytes.NewReader(body)}.Do(ctx, s.tp)
+	if err != nil {
+		return explainTransportError(err, s.cfg.Flavor)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return readStatusError(res)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return nil
 }

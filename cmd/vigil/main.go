@@ -5,6 +5,7 @@
 //	vigil rules validate PATH...   compile rules without running them
 //	vigil rules test PATH...       run the rules' inline tests
 //	vigil sigma convert|test ...   import Sigma rules
+//	vigil alerts search ...        search the alert index (Elasticsearch/OpenSearch)
 //	vigil version
 package main
 
@@ -24,6 +25,7 @@ Usage:
   vigil rules test PATH...              run the rules' inline tests
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
+  vigil alerts search [flags] [QUERY]   search the alert index, newest first
   vigil version                         print the version
 
 Run 'vigil COMMAND --help' for the flags of a command.
@@ -53,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRules(args[1:], io)
 	case "sigma":
 		return cmdSigma(args[1:], io)
+	case "alerts":
+		return cmdAlerts(args[1:], io)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigil", version)
 		return 0
