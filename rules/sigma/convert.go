@@ -20,6 +20,10 @@ type Converter struct {
 	Placeholders map[string][]string
 	// Env, when set, compiles every converted rule, so a result is known to load.
 	Env *rules.Env
+	// EnableUnguarded keeps rules enabled whose log source the profile does not map. By default they are converted
+	// disabled: without a guard, a rule for (say) Cisco logs would run on every event, and a negated selection or a
+	// keyword search in it would fire on unrelated events.
+	EnableUnguarded bool
 }
 
 // Result is one converted rule.
@@ -33,6 +37,8 @@ type Result struct {
 	YAML []byte
 	// Notes are what a reviewer should know about the conversion, such as a log source the profile does not map.
 	Notes []string
+	// Unguarded says the profile does not map the rule's log source, so its condition has no guard.
+	Unguarded bool
 }
 
 // Convert converts one rule. A construct it cannot express is an *UnsupportedError.
@@ -49,11 +55,18 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 		return ue
 	}
 	res := &Result{Source: r}
-	cond, notes, err := c.condition(r)
+	cond, guarded, err := c.condition(r)
 	if err != nil {
 		return nil, fail(err)
 	}
-	res.Notes = notes
+	if !guarded {
+		res.Unguarded = true
+		note := fmt.Sprintf("log source %s is not mapped by profile %s: converted without a guard", r.Logsource, c.Profile.Name)
+		if !c.EnableUnguarded {
+			note += ", disabled"
+		}
+		res.Notes = append(res.Notes, note)
+	}
 	vr := &rules.Rule{
 		ID:             ruleID(r),
 		Name:           strings.TrimSpace(r.Title),
@@ -66,9 +79,12 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 		MitreAttack:    mitreAttack(r.Tags),
 		Condition:      cond,
 	}
-	if s := strings.ToLower(r.Status); s == "deprecated" || s == "unsupported" {
+	if s := strings.ToLower(r.Status); s == "deprecated" || s == "unsupported" || res.Unguarded && !c.EnableUnguarded {
 		off := false
 		vr.Enabled = &off
+	}
+	if res.Unguarded {
+		vr.Tags = append(vr.Tags, "sigma.unguarded")
 	}
 	if res.YAML, err = c.encode(r, vr); err != nil {
 		return nil, fail(err)
@@ -87,17 +103,16 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 }
 
 // condition is the rule's CEL condition: the log source guard and the detection. When the profile maps the log
-// source in several ways with different field names, each way gets its own detection.
-func (c *Converter) condition(r *Rule) (string, []string, error) {
+// source in several ways with different field names, each way gets its own detection. guarded is false when the
+// profile does not map the log source.
+func (c *Converter) condition(r *Rule) (cond string, guarded bool, err error) {
 	alts := c.Profile.match(r.Logsource)
 	if len(alts) == 0 {
 		det, err := c.detection(r, nil)
 		if err != nil {
-			return "", nil, err
+			return "", false, err
 		}
-		note := fmt.Sprintf("log source %s is not mapped by profile %s: converted without a log source guard",
-			r.Logsource, c.Profile.Name)
-		return layout(det), []string{note}, nil
+		return layout(det), false, nil
 	}
 	var guards orNode
 	var dets []node
@@ -105,20 +120,20 @@ func (c *Converter) condition(r *Rule) (string, []string, error) {
 	for _, l := range alts {
 		det, err := c.detection(r, l)
 		if err != nil {
-			return "", nil, err
+			return "", false, err
 		}
 		guards = append(guards, l.guard())
 		dets = append(dets, det)
 		same = same && emit(det, false) == emit(dets[0], false)
 	}
 	if same {
-		return layout(flatten(andNode{guards, dets[0]})), nil, nil
+		return layout(flatten(andNode{guards, dets[0]})), true, nil
 	}
 	var out orNode
 	for i := range alts {
 		out = append(out, flatten(andNode{guards[i], dets[i]}))
 	}
-	return layout(out), nil, nil
+	return layout(out), true, nil
 }
 
 // detection builds the detection of r with the field names of mapping l.

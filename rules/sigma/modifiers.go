@@ -169,11 +169,7 @@ func (c *itemCompiler) tests(target fieldPath, m modifiers, v any) ([][2]any, er
 			pattern = "(?" + m.reFlags + ")" + pattern
 		}
 		if _, err := regexp.Compile(pattern); err != nil {
-			reason := "regular expression"
-			if e, ok := err.(*syntax.Error); ok {
-				reason = "regular expression: " + string(e.Code)
-			}
-			return nil, &UnsupportedError{Reason: reason, Detail: fmt.Sprintf("%q is not RE2 syntax: %v", text, err)}
+			return nil, &UnsupportedError{Reason: regexReason(text, err), Detail: fmt.Sprintf("%q is not RE2 syntax: %v", text, err)}
 		}
 		return [][2]any{{"re", pattern}}, nil
 	case "cidr":
@@ -225,6 +221,28 @@ func (c *itemCompiler) tests(target fieldPath, m modifiers, v any) ([][2]any, er
 		}
 	}
 	return out, nil
+}
+
+var (
+	lookaround     = regexp.MustCompile(`\(\?<?[=!]`)
+	backreference  = regexp.MustCompile(`\\[1-9]`)
+	possessiveAtom = regexp.MustCompile(`\(\?>|[*+?}]\+`)
+)
+
+// regexReason names the PCRE feature RE2 lacks, so the summary counts lookarounds and backreferences apart.
+func regexReason(pattern string, err error) string {
+	switch {
+	case lookaround.MatchString(pattern):
+		return "regular expression: lookaround (not in RE2)"
+	case backreference.MatchString(pattern):
+		return "regular expression: backreference (not in RE2)"
+	case possessiveAtom.MatchString(pattern):
+		return "regular expression: atomic group or possessive quantifier (not in RE2)"
+	}
+	if e, ok := err.(*syntax.Error); ok {
+		return "regular expression: " + string(e.Code)
+	}
+	return "regular expression"
 }
 
 // groupTests joins tests: one call per function with the list of its patterns (OR), or one call per test (AND).
