@@ -142,7 +142,7 @@ func (a *Assets) Enrich(ctx context.Context, al *vigil.Alert) error {
 	for _, ent := range assetFields {
 		var found *Asset
 		for _, f := range ent.fields {
-			eachString(lookupPath(al.Doc, f), func(s string) {
+			eachStringAt(al.Doc, f, func(s string) {
 				if found == nil {
 					found = a.Lookup(al.Tenant, s)
 				}
@@ -159,13 +159,13 @@ func (a *Assets) Enrich(ctx context.Context, al *vigil.Alert) error {
 }
 
 func (e *Asset) doc() map[string]any {
-	d := map[string]any{"matched": e.Key}
-	for k, v := range map[string]string{"name": e.Name, "owner": e.Owner, "criticality": e.Criticality,
-		"business_unit": e.BusinessUnit, "environment": e.Environment} {
-		if v != "" {
-			d[k] = v
-		}
-	}
+	d := make(map[string]any, 6)
+	d["matched"] = e.Key
+	putString(d, "name", e.Name)
+	putString(d, "owner", e.Owner)
+	putString(d, "criticality", e.Criticality)
+	putString(d, "business_unit", e.BusinessUnit)
+	putString(d, "environment", e.Environment)
 	return d
 }
 

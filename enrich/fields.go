@@ -5,23 +5,29 @@ import (
 	"strings"
 )
 
-// lookupPath follows a dotted path of object keys in an alert document; nil when a step is missing.
-func lookupPath(doc map[string]any, path string) any {
-	var v any = doc
-	for path != "" {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		key := path
-		if i := strings.IndexByte(path, '.'); i >= 0 {
-			key, path = path[:i], path[i+1:]
-		} else {
-			path = ""
-		}
-		v = m[key]
+// eachStringAt calls fn for every string at a dotted path, descending into lists of objects on the way, as
+// Elasticsearch does: "dns.answers.data" reaches the data of every answer.
+func eachStringAt(v any, path string, fn func(string)) {
+	if path == "" {
+		eachString(v, fn)
+		return
 	}
-	return v
+	key, rest := path, ""
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		key, rest = path[:i], path[i+1:]
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if next, ok := x[key]; ok {
+			eachStringAt(next, rest, fn)
+		}
+	case []any:
+		for _, e := range x {
+			if m, ok := e.(map[string]any); ok {
+				eachStringAt(m, path, fn)
+			}
+		}
+	}
 }
 
 // eachString calls fn for a string value, or for every string of a list value.
@@ -51,6 +57,13 @@ func firstString(v any) string {
 		}
 	}
 	return ""
+}
+
+// putString sets m[key] to v unless v is empty.
+func putString(m map[string]any, key, v string) {
+	if v != "" {
+		m[key] = v
+	}
 }
 
 // objectAt returns the object at key in m, creating it (or replacing a non-object) when needed.

@@ -290,21 +290,16 @@ func (g *GeoIP) Enrich(ctx context.Context, a *vigil.Alert) error {
 
 // geoDoc is the ECS geo object; a fresh map for every alert.
 func geoDoc(info *GeoInfo) map[string]any {
-	geo := map[string]any{}
-	put := func(k, v string) {
-		if v != "" {
-			geo[k] = v
-		}
-	}
-	put("country_iso_code", info.CountryISOCode)
-	put("country_name", info.CountryName)
-	put("continent_code", info.ContinentCode)
-	put("continent_name", info.ContinentName)
-	put("region_iso_code", info.RegionISOCode)
-	put("region_name", info.RegionName)
-	put("city_name", info.CityName)
-	put("postal_code", info.PostalCode)
-	put("timezone", info.Timezone)
+	geo := make(map[string]any, 10)
+	putString(geo, "country_iso_code", info.CountryISOCode)
+	putString(geo, "country_name", info.CountryName)
+	putString(geo, "continent_code", info.ContinentCode)
+	putString(geo, "continent_name", info.ContinentName)
+	putString(geo, "region_iso_code", info.RegionISOCode)
+	putString(geo, "region_name", info.RegionName)
+	putString(geo, "city_name", info.CityName)
+	putString(geo, "postal_code", info.PostalCode)
+	putString(geo, "timezone", info.Timezone)
 	if info.HasLocation {
 		geo["location"] = map[string]any{"lat": info.Lat, "lon": info.Lon}
 	}

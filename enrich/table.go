@@ -53,6 +53,9 @@ func (t *Table[T]) Name() string { return t.name }
 // Files are the files the table is built from.
 func (t *Table[T]) Files() []string { return t.files }
 
+// TableStats returns the table's counters.
+func (t *Table[T]) TableStats() *TableStats { return &t.Stats }
+
 // Get returns the current version, or nil when none has loaded. Safe for concurrent use; never blocks.
 func (t *Table[T]) Get() *T {
 	if t == nil {
@@ -143,6 +146,7 @@ type Reloadable interface {
 	Name() string
 	Files() []string
 	ReloadIfChanged() (bool, error)
+	TableStats() *TableStats
 }
 
 // Watcher reloads tables whose files change. It watches the files' folders rather than the files, so editors that

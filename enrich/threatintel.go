@@ -33,9 +33,9 @@ type ThreatIntel struct {
 
 // DefaultThreatFields are the alert fields searched for each kind of indicator.
 var DefaultThreatFields = map[string][]string{
-	"ip": {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "dns.resolved_ip"},
-	"domain": {"dns.question.name", "url.domain", "destination.domain", "source.domain", "client.domain",
-		"server.domain", "tls.client.server_name"},
+	"ip": {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "dns.resolved_ip", "dns.answers.data"},
+	"domain": {"dns.question.name", "dns.answers.data", "url.domain", "destination.domain", "source.domain",
+		"client.domain", "server.domain", "tls.client.server_name"},
 	"url": {"url.full", "url.original"},
 	"hash": {"file.hash.md5", "file.hash.sha1", "file.hash.sha256", "process.hash.md5", "process.hash.sha1",
 		"process.hash.sha256", "dll.hash.md5", "dll.hash.sha1", "dll.hash.sha256"},
@@ -285,7 +285,7 @@ func (t *ThreatIntel) Enrich(ctx context.Context, a *vigil.Alert) error {
 	var seen []hit
 	for _, kind := range threatKinds {
 		for _, field := range t.fields[kind] {
-			eachString(lookupPath(a.Doc, field), func(atomic string) {
+			eachStringAt(a.Doc, field, func(atomic string) {
 				i := s.match(kind, atomic, now)
 				for ; i >= 0; i = s.ind[i].next {
 					ind := &s.ind[i]
@@ -340,12 +340,10 @@ func enrichmentDoc(ind *Indicator, atomic, field string) map[string]any {
 	}
 	matched := map[string]any{"atomic": atomic, "field": field, "type": "indicator_match_enrichment"}
 	if m := ind.Meta; m != nil {
-		for k, v := range map[string]string{"provider": m.Provider, "confidence": m.Confidence,
-			"description": m.Description, "reference": m.Reference} {
-			if v != "" {
-				indicator[k] = v
-			}
-		}
+		putString(indicator, "provider", m.Provider)
+		putString(indicator, "confidence", m.Confidence)
+		putString(indicator, "description", m.Description)
+		putString(indicator, "reference", m.Reference)
 		if m.ID != "" {
 			matched["id"] = m.ID
 		}

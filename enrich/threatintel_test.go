@@ -143,7 +143,8 @@ func TestThreatIntelEnrich(t *testing.T) {
 		"threat": {"framework": "MITRE ATT&CK"},
 		"source": {"ip": "10.0.0.5"},
 		"destination": {"ip": "203.0.113.7", "domain": "cdn.evil.example"},
-		"dns": {"question": {"name": "cdn.evil.example"}, "resolved_ip": ["192.0.2.1", "203.0.113.66"]},
+		"dns": {"question": {"name": "cdn.evil.example"}, "resolved_ip": ["192.0.2.1", "203.0.113.66"],
+			"answers": [{"type": "CNAME", "data": "edge.EVIL.example"}, {"type": "A", "data": "198.51.100.5"}]},
 		"url": {"full": "http://EVIL.example/payload.exe"},
 		"file": {"hash": {"md5": "44D88612FEA8A8F36DE82E1278ABB02F"}}
 	}`)
@@ -165,6 +166,8 @@ func TestThreatIntelEnrich(t *testing.T) {
 			`{"confidence":"High","description":"Known C2","ip":"203.0.113.7","name":"203.0.113.7","provider":"FeedA","reference":"https://feeds.example/a/1","type":"ipv4-addr"};`,
 		"dns.resolved_ip 203.0.113.66":                   `{"confidence":"High","description":"Command and control server of the Ruritanian crew","ip":"203.0.113.66","name":"203.0.113.66","provider":"Example CERT","reference":"https://cert.example/reports/42","type":"ipv4-addr"};`,
 		"dns.question.name cdn.evil.example":             `{"confidence":"Medium","description":"Malware distribution","name":"evil.example","provider":"FeedB","type":"domain-name","url":{"domain":"evil.example"}};`,
+		"dns.answers.data edge.EVIL.example":             `{"confidence":"Medium","description":"Malware distribution","name":"evil.example","provider":"FeedB","type":"domain-name","url":{"domain":"evil.example"}};`,
+		"dns.answers.data 198.51.100.5":                  `{"confidence":"High","description":"Bulletproof hoster","name":"198.51.100.0/28","provider":"FeedA","type":"ipv4-addr"};`,
 		"destination.domain cdn.evil.example":            `{"confidence":"Medium","description":"Malware distribution","name":"evil.example","provider":"FeedB","type":"domain-name","url":{"domain":"evil.example"}};`,
 		"url.full http://EVIL.example/payload.exe":       `{"name":"http://evil.example/payload.exe","provider":"FeedB","type":"url","url":{"full":"http://evil.example/payload.exe"}};`,
 		"file.hash.md5 44D88612FEA8A8F36DE82E1278ABB02F": `{"description":"EICAR","file":{"hash":{"md5":"44d88612fea8a8f36de82e1278abb02f"}},"name":"44d88612fea8a8f36de82e1278abb02f","provider":"FeedC","type":"file"};`,

@@ -16,18 +16,20 @@ import (
 	"github.com/vigilsoc/vigil/enrich/internal/geodb"
 )
 
-// networks is the quickstart's geography. Freedonia is home to the sample tenant; Ruritania and Borduria are abroad.
-// The ASNs are from the documentation range (RFC 5398).
+// networks is the quickstart's geography, made to fit configs/samples: the sample company's offices and its managed
+// service provider reach the internet from Freedonia (198.51.100.0/24); the attackers' servers are in Ruritania
+// (203.0.113.0/24, and 2001:db8::/32) and Borduria (192.0.2.0/24). The ASNs are from the documentation range
+// (RFC 5398); the country codes are from the user-assigned range (X*), so no real country is named.
 var networks = []geodb.Network{
-	{CIDR: "192.0.2.0/24", CountryISO: "XF", CountryName: "Freedonia", ContinentCode: "EU", ContinentName: "Europe",
+	{CIDR: "198.51.100.0/24", CountryISO: "XF", CountryName: "Freedonia", ContinentCode: "EU", ContinentName: "Europe",
 		RegionISO: "FC", RegionName: "Capital District", CityName: "Fredonia City", TimeZone: "Europe/Freedonia",
 		Lat: 48.5, Lon: 11.25, HasLocation: true, ASN: 64496, ASOrg: "Freedonia Broadband"},
-	{CIDR: "198.51.100.0/24", CountryISO: "XB", CountryName: "Borduria", ContinentCode: "EU", ContinentName: "Europe",
-		RegionISO: "SZ", RegionName: "Szohod", CityName: "Szohod", TimeZone: "Europe/Borduria",
-		Lat: 45.75, Lon: 21.5, HasLocation: true, ASN: 64499, ASOrg: "Bordurian State Telecom"},
 	{CIDR: "203.0.113.0/24", CountryISO: "XR", CountryName: "Ruritania", ContinentCode: "EU", ContinentName: "Europe",
 		RegionISO: "ST", RegionName: "Strelsau", CityName: "Strelsau", TimeZone: "Europe/Ruritania",
 		Lat: 50.25, Lon: 14.5, HasLocation: true, ASN: 64511, ASOrg: "Ruritania Bulletproof Hosting"},
+	{CIDR: "192.0.2.0/24", CountryISO: "XB", CountryName: "Borduria", ContinentCode: "EU", ContinentName: "Europe",
+		RegionISO: "SZ", RegionName: "Szohod", CityName: "Szohod", TimeZone: "Europe/Borduria",
+		Lat: 45.75, Lon: 21.5, HasLocation: true, ASN: 64499, ASOrg: "Bordurian State Telecom"},
 	{CIDR: "2001:db8::/32", CountryISO: "XR", CountryName: "Ruritania", ContinentCode: "EU", ContinentName: "Europe",
 		CityName: "Strelsau", Lat: 50.25, Lon: 14.5, HasLocation: true, ASN: 64511, ASOrg: "Ruritania Bulletproof Hosting"},
 }
