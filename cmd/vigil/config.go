@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigilsoc/vigil/enrich"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/sinks"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
 	// Pipeline tunes concurrency and shutdown.
 	Pipeline PipelineConfig `yaml:"pipeline"`
+	// Enrich names the GeoIP databases, asset inventories and threat-intel files that add context to alerts and
+	// that rules read through lookup functions; empty means no enrichment.
+	Enrich enrich.Config `yaml:"enrich"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
 }
@@ -129,6 +133,7 @@ func (c *Config) setDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "auto"
 	}
+	c.Enrich.SetDefaults()
 }
 
 // Validate checks the configuration without any I/O.
@@ -190,6 +195,9 @@ func (c *Config) Validate() error {
 		}
 	case c.DeadLetter.Type != "file":
 		errs = append(errs, fmt.Errorf("dead_letter.type: unknown type %q (want file or kafka)", c.DeadLetter.Type))
+	}
+	if err := c.Enrich.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -17,11 +17,12 @@ import (
 )
 
 func cmdReplay(args []string, io stdio) int {
-	fs := newFlags("vigil replay", "vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME]", io)
+	fs := newFlags("vigil replay", "vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME] [--enrich CONFIG]", io)
 	rulePaths := fs.StringSlice("rules", nil, "rule files or folders (repeatable, or comma-separated)")
 	input := fs.String("input", "", "file of JSON events, one per line or concatenated; - for stdin")
 	output := fs.String("output", "-", "where to write alert documents, one JSON object per line; - for stdout")
 	tenant := fs.String("tenant", rules.DefaultTenant, "tenant of the replayed events")
+	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; alerts are enriched too")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -29,7 +30,12 @@ func cmdReplay(args []string, io stdio) int {
 		fs.Usage()
 		return 2
 	}
-	env, err := newRuleEnv()
+	enr, err := enrichmentFromFlag(*enrichPath)
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
+	env, err := newRuleEnv(enr.ruleLibrary())
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1
@@ -52,7 +58,8 @@ func cmdReplay(args []string, io stdio) int {
 		return 1
 	}
 	skipped := &skipReporter{io: io}
-	p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: skipped}
+	p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: skipped,
+		Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()

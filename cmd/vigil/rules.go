@@ -90,7 +90,8 @@ func cmdRulesValidate(args []string, io stdio) int {
 }
 
 func cmdRulesTest(args []string, io stdio) int {
-	fs := newFlags("vigil rules test", "vigil rules test PATH...", io)
+	fs := newFlags("vigil rules test", "vigil rules test [--enrich CONFIG] PATH...", io)
+	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; without it lookups find nothing")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -98,7 +99,12 @@ func cmdRulesTest(args []string, io stdio) int {
 		fs.Usage()
 		return 2
 	}
-	env, err := newRuleEnv()
+	enr, err := enrichmentFromFlag(*enrichPath)
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
+	env, err := newRuleEnv(enr.ruleLibrary())
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1
@@ -122,7 +128,7 @@ func cmdRulesTest(args []string, io stdio) int {
 		for _, res := range rules.RunTests(c) {
 			if res.Err != nil {
 				failed++
-				fmt.Fprintf(io.out, "FAIL %s %s: %s: %v\n", res.Pos(), r.ID, res.Test.Name, res.Err)
+				fmt.Fprintf(io.out, "FAIL %s %s: %s: %v%s\n", res.Pos(), r.ID, res.Test.Name, res.Err, lookupHint(enr, r))
 				continue
 			}
 			passed++

@@ -82,7 +82,15 @@ func handleSignals(ctx context.Context, cancel context.CancelFunc, log *slog.Log
 // runPipelines builds the shared rule engine, sinks and dead-letter queue, and runs one pipeline per source until
 // they all end.
 func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) error {
-	env, err := newRuleEnv(rules.WithCostLimit(cfg.Rules.CostLimit))
+	enr, err := newEnrichment(cfg.Enrich)
+	if err != nil {
+		return err
+	}
+	enr.logLoaded(log)
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go enr.watch(watchCtx, log)
+	env, err := newRuleEnv(rules.WithCostLimit(cfg.Rules.CostLimit), enr.ruleLibrary())
 	if err != nil {
 		return err
 	}
@@ -113,7 +121,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		defer src.Close()
 		p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
-			DrainTimeout: cfg.Pipeline.ShutdownTimeout}
+			DrainTimeout: cfg.Pipeline.ShutdownTimeout, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
 		if k, ok := src.(*ingest.Kafka); ok {
 			go logKafkaLag(ctx, k, sc.Kafka.WithDefaults().LagInterval, log.With("source", sc.Name))
 		}
@@ -123,7 +131,8 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 			log.Info("source started", "source", sc.Name, "type", sc.Type)
 			errs[i] = p.Run(ctx)
 			log.Info("source finished", "source", sc.Name, "events", p.Stats.Events.Load(),
-				"alerts", p.Stats.Alerts.Load(), "dead_letters", p.Stats.DeadLetters.Load())
+				"alerts", p.Stats.Alerts.Load(), "dead_letters", p.Stats.DeadLetters.Load(),
+				"enrichments_skipped", p.Stats.EnrichSkips.Load())
 		}()
 	}
 	wg.Wait()
