@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Decode parses one JSON object into the field tree rules are evaluated on. It is the only place events are decoded.
@@ -16,6 +17,9 @@ import (
 // expanded into nested objects, as Elasticsearch does: {"file.path": "x"} and {"file": {"path": "x"}} are the same
 // event. When both forms give the same leaf, the later one wins. The decoder is hand-written because it runs once per
 // event on the hot path: it is several times faster than encoding/json into map[string]any (see BenchmarkDecode).
+//
+// Keys and string values without escapes are not copied: they point into data, which the caller must therefore never
+// modify afterwards (an Event keeps its Raw bytes for its whole life, so this holds for events).
 func Decode(data []byte) (map[string]any, error) {
 	d := decoder{data: data}
 	d.skipSpace()
@@ -203,7 +207,10 @@ func (d *decoder) string() (string, error) {
 			if !utf8.Valid(s) {
 				return strings.ToValidUTF8(string(s), "\uFFFD"), nil
 			}
-			return string(s), nil
+			if len(s) == 0 {
+				return "", nil
+			}
+			return unsafe.String(&s[0], len(s)), nil
 		case c == '\\':
 			return d.escapedString(start)
 		case c < 0x20:

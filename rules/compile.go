@@ -19,6 +19,7 @@ type Compiled struct {
 
 	cond       cel.Program
 	exceptions []cel.Program
+	requires   []group // for the prefilter index; nil when the condition has no indexable literal
 	tenants    map[string]bool
 	stats      *Stats
 	// ruleDoc and threatDoc are the alert fields that depend only on the rule, built once.
@@ -31,6 +32,7 @@ type RuleSet struct {
 	rules    []*Compiled
 	byID     map[string]*Compiled
 	disabled int
+	index    *index
 }
 
 // Rules returns the enabled rules in load order.
@@ -49,13 +51,15 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 		errs = append(errs, &Error{Pos: Position{r.Source.File, r.line(key)}, RuleID: r.ID, Msg: err.Error()})
 	}
 	c := &Compiled{Rule: r, Version: version(r.Text)}
-	prg, est, err := e.program(r.Condition)
+	prg, checked, est, err := e.program(r.Condition)
 	if err != nil {
 		fail("condition", fmt.Errorf("condition: %w", err))
+	} else {
+		c.requires = requirementGroups(checked.NativeRep().Expr())
 	}
 	c.cond, c.Cost = prg, est
 	for i, x := range r.Exceptions {
-		prg, _, err := e.program(x)
+		prg, _, _, err := e.program(x)
 		if err != nil {
 			fail("exceptions", fmt.Errorf("exception %d: %w", i+1, err))
 		}
@@ -102,7 +106,26 @@ func (e *Env) CompileSet(rules []*Rule) (*RuleSet, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	set.index = buildIndex(set.rules)
 	return set, nil
+}
+
+// Unindexed returns the same rules without the prefilter index: every rule is evaluated on every event. It is the
+// reference the index is tested against, and a baseline for benchmarks.
+func (s *RuleSet) Unindexed() *RuleSet {
+	plain := *s
+	plain.index = &index{}
+	for i := range s.rules {
+		plain.index.always = append(plain.index.always, int32(i))
+	}
+	plain.index.pool.New = func() any { return &scratch{} }
+	return &plain
+}
+
+// IndexStats describes the prefilter index: how many rules are indexed, how many are evaluated on every event, and
+// on how many distinct fields.
+func (s *RuleSet) IndexStats() (indexed, always, fields int) {
+	return len(s.rules) - len(s.index.always), len(s.index.always), len(s.index.fields)
 }
 
 // version is the first 16 hex digits of the SHA-256 of the rule text.

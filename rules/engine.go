@@ -73,7 +73,10 @@ func (e *Engine) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
 	set := e.set.Load()
 	act := activation{fields: ev.Fields}
 	var now time.Time
-	for _, c := range set.rules {
+	s := set.index.pool.Get().(*scratch)
+	defer set.index.pool.Put(s)
+	for _, i := range set.index.candidates(ev.Fields, s) {
+		c := set.rules[i]
 		if c.tenants != nil && !c.tenants[ev.Tenant] {
 			continue
 		}
@@ -152,3 +155,18 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// NaiveMatch evaluates the rule the simple way, handing fields to CEL as a map that it wraps in a new activation on
+// every call, with no index and no tenant check. It is the baseline of `vigil bench`, not for production use.
+func (c *Compiled) NaiveMatch(fields map[string]any) bool {
+	out, _, err := c.cond.Eval(fields)
+	if err != nil || out != types.True {
+		return false
+	}
+	for _, x := range c.exceptions {
+		if out, _, err := x.Eval(fields); err == nil && out == types.True {
+			return false
+		}
+	}
+	return true
+}

@@ -17,12 +17,13 @@ const RootVariable = "_event"
 
 // DefaultCostLimit bounds the statically estimated worst-case cost of a condition. A condition whose estimate exceeds
 // it (nested comprehensions over event lists, for example) is rejected at load, so no rule can stall the pipeline.
-// Typical rules estimate below 10,000; one loop over a list with a string test in it, about 2,000,000.
+// Typical rules estimate below 10,000; a loop over a list with string functions in it, about 300,000; two nested
+// loops, a few million; three nested loops exceed it.
 const DefaultCostLimit = 10_000_000
 
 // assumedSize is the size assumed for any list, map or string of the event when estimating cost. Static estimation
-// cannot know real sizes; this bound makes single loops and string functions acceptable and nested loops not.
-const assumedSize = 4096
+// cannot know real sizes; this bound makes loops and string functions acceptable and deeply nested loops not.
+const assumedSize = 1024
 
 // Env is the CEL environment rules are compiled in: the standard library plus Vigil's extensions. Build it once and
 // share it; it is safe for concurrent use.
@@ -82,10 +83,10 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 
 // program compiles one expression. Its free identifiers are declared as dynamic event fields; the expression must be
 // of type bool and its estimated cost within the limit.
-func (e *Env) program(expr string) (cel.Program, uint64, error) {
+func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	parsed, iss := e.base.Parse(expr)
 	if iss.Err() != nil {
-		return nil, 0, fmt.Errorf("syntax: %s", iss.Err())
+		return nil, nil, 0, fmt.Errorf("syntax: %s", iss.Err())
 	}
 	vars := e.freeIdents(parsed.NativeRep().Expr())
 	env := e.base
@@ -96,28 +97,28 @@ func (e *Env) program(expr string) (cel.Program, uint64, error) {
 		}
 		var err error
 		if env, err = e.base.Extend(decls...); err != nil {
-			return nil, 0, fmt.Errorf("declare fields: %w", err)
+			return nil, nil, 0, fmt.Errorf("declare fields: %w", err)
 		}
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
-		return nil, 0, fmt.Errorf("type check: %s", iss.Err())
+		return nil, nil, 0, fmt.Errorf("type check: %s", iss.Err())
 	}
 	if !checked.OutputType().IsExactType(types.BoolType) {
-		return nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())
+		return nil, nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())
 	}
 	est, err := env.EstimateCost(checked, sizeEstimator{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("estimate cost: %w", err)
+		return nil, nil, 0, fmt.Errorf("estimate cost: %w", err)
 	}
 	if est.Max > e.costLimit {
-		return nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d (avoid nested loops over event lists)", est.Max, e.costLimit)
+		return nil, nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d (avoid nested loops over event lists)", est.Max, e.costLimit)
 	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, 0, fmt.Errorf("plan: %w", err)
+		return nil, nil, 0, fmt.Errorf("plan: %w", err)
 	}
-	return prg, est.Max, nil
+	return prg, checked, est.Max, nil
 }
 
 // freeIdents returns the identifiers an expression reads that are neither comprehension variables nor the namespace

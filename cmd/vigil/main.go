@@ -26,6 +26,7 @@ Usage:
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
   vigil alerts search [flags] [QUERY]   search the alert index, newest first
+  vigil bench [--json]                  measure detection speed against a naive baseline
   vigil version                         print the version
 
 Run 'vigil COMMAND --help' for the flags of a command.
@@ -57,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSigma(args[1:], io)
 	case "alerts":
 		return cmdAlerts(args[1:], io)
+	case "bench":
+		return cmdBench(args[1:], io)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigil", version)
 		return 0

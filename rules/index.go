@@ -1,0 +1,499 @@
+package rules
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+)
+
+// The prefilter index (docs/benchmarks.md). From each condition we extract requirements: literal facts the event
+// must satisfy for the condition to be true. A requirement is a field equal to a constant (`event.action ==
+// "logon"`, `x in ["a", "b"]`, `"a" in x`), or a field containing a string (`contains`, `startsWith`, `endsWith`),
+// either directly or through lowerAscii(). Each top-level conjunct (&&) that has requirements gives one group; a
+// disjunction (||) gives a group only when every branch has one, made of the union of the branches' alternatives.
+//
+// Per event, the index looks up each indexed field once (a map lookup for values, one Aho-Corasick pass for
+// substrings), counts the satisfied groups of each rule, and returns the rules whose every group is satisfied, plus
+// the rules without requirements. Since every group is necessary for the condition to be true, a rule that is not
+// returned cannot match: the index only narrows the rules evaluated and never changes the result (checked against
+// the unindexed engine on every benchmark workload in bench/equivalence_test.go).
+
+// alt is one alternative of a group: the field at path, ASCII-lowercased when fold, equals value, or (substr)
+// contains the string value, or (present) merely exists.
+type alt struct {
+	path    []string
+	fold    bool
+	substr  bool
+	present bool
+	value   ref.Val
+}
+
+// group is a set of alternatives of which at least one must hold.
+type group []alt
+
+// maxGroups bounds the groups kept per rule (the most selective ones).
+const maxGroups = 4
+
+// requirementGroups returns the requirement groups of a condition.
+func requirementGroups(e ast.Expr) []group {
+	var conjuncts []ast.Expr
+	var flatten func(ast.Expr)
+	flatten = func(x ast.Expr) {
+		if x.Kind() == ast.CallKind && x.AsCall().FunctionName() == operators.LogicalAnd {
+			for _, a := range x.AsCall().Args() {
+				flatten(a)
+			}
+			return
+		}
+		conjuncts = append(conjuncts, x)
+	}
+	flatten(e)
+	var groups []group
+	for _, c := range conjuncts {
+		if g := alternatives(c); g != nil {
+			groups = append(groups, g)
+		}
+	}
+	slices.SortStableFunc(groups, func(a, b group) int { return score(a) - score(b) })
+	if len(groups) > maxGroups {
+		groups = groups[:maxGroups]
+	}
+	return groups
+}
+
+// alternatives returns a group of which one alternative must hold for e to be true, or nil.
+func alternatives(e ast.Expr) group {
+	if e.Kind() == ast.ComprehensionKind {
+		// A loop over a missing field is an error, never true.
+		if path, _, ok := fieldPath(e.AsComprehension().IterRange()); ok {
+			return group{{path: path, present: true}}
+		}
+		return nil
+	}
+	if e.Kind() != ast.CallKind {
+		return nil
+	}
+	call := e.AsCall()
+	args := call.Args()
+	switch fn := call.FunctionName(); fn {
+	case operators.LogicalAnd:
+		var best group
+		for _, a := range args {
+			if g := alternatives(a); g != nil && (best == nil || score(g) < score(best)) {
+				best = g
+			}
+		}
+		return best
+	case operators.LogicalOr:
+		var all group
+		for _, a := range args {
+			g := alternatives(a)
+			if g == nil {
+				return nil
+			}
+			all = append(all, g...)
+		}
+		return all
+	case operators.Equals:
+		if len(args) != 2 {
+			return nil
+		}
+		for _, pair := range [][2]ast.Expr{{args[0], args[1]}, {args[1], args[0]}} {
+			if path, fold, ok := fieldPath(pair[0]); ok {
+				if v, ok := literal(pair[1]); ok {
+					return group{{path: path, fold: fold, value: v}}
+				}
+			}
+		}
+	case operators.In:
+		if len(args) != 2 {
+			return nil
+		}
+		if path, fold, ok := fieldPath(args[0]); ok && args[1].Kind() == ast.ListKind {
+			var g group
+			for _, el := range args[1].AsList().Elements() {
+				v, ok := literal(el)
+				if !ok {
+					return nil
+				}
+				g = append(g, alt{path: path, fold: fold, value: v})
+			}
+			return g
+		}
+		// "x" in field: the field is a list holding x, or a map with the key x; the lookup takes both.
+		if v, ok := literal(args[0]); ok {
+			if path, fold, ok := fieldPath(args[1]); ok && !fold {
+				return group{{path: path, value: v}}
+			}
+		}
+	case operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals, operators.NotEquals,
+		operators.LogicalNot, "containsIP", "size":
+		// These are errors, never true, when a field they read directly is missing.
+		operands := slices.Clone(args)
+		if call.IsMemberFunction() {
+			operands = append(operands, call.Target())
+		}
+		for _, a := range operands {
+			if path, _, ok := fieldPath(a); ok {
+				return group{{path: path, present: true}}
+			}
+			if fn == operators.LogicalNot && strict(a) {
+				// !x is an error when x is, so x's fields must be present; their values are no requirement.
+				if g := alternatives(a); len(g) > 0 {
+					return group{{path: g[0].path, present: true}}
+				}
+			}
+		}
+	case "contains", "startsWith", "endsWith", "matches":
+		target, arg := args, ast.Expr(nil)
+		switch {
+		case call.IsMemberFunction() && len(args) == 1:
+			target, arg = []ast.Expr{call.Target()}, args[0]
+		case fn == "matches" && len(args) == 2:
+			target, arg = args[:1], args[1]
+		default:
+			return nil
+		}
+		path, fold, ok := fieldPath(target[0])
+		v, lit := literal(arg)
+		s, isStr := v.(types.String)
+		if !ok || !lit || !isStr {
+			return nil
+		}
+		if fn == "matches" {
+			// A literal the pattern requires, lowercased: the lowercased value must contain it.
+			if req := regexLiteral(string(s)); req != "" {
+				return group{{path: path, fold: true, substr: true, value: types.String(req)}}
+			}
+			return nil
+		}
+		if s != "" {
+			return group{{path: path, fold: fold, substr: true, value: s}}
+		}
+	}
+	return nil
+}
+
+// strict reports whether e is an error whenever a field it reads directly is missing: a comparison, membership or
+// string test, or a loop, but not && or || (which can decide without the missing side) nor ! of them.
+func strict(e ast.Expr) bool {
+	if e.Kind() == ast.ComprehensionKind {
+		return true
+	}
+	if e.Kind() != ast.CallKind {
+		return false
+	}
+	switch e.AsCall().FunctionName() {
+	case operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot, operators.Conditional:
+		return false
+	}
+	return true
+}
+
+// lowCardinality names fields with few distinct values, whose requirements narrow little.
+var lowCardinality = map[string]bool{"event.category": true, "event.kind": true, "event.type": true,
+	"event.outcome": true, "network.transport": true, "network.direction": true, "EventID": true, "Channel": true}
+
+// score estimates how many events satisfy a group: lower is more selective.
+func score(g group) int {
+	n := 0
+	for _, a := range g {
+		w := 2
+		switch {
+		case a.present:
+			w = 24
+		case lowCardinality[strings.Join(a.path, ".")]:
+			w = 16
+		case a.substr && len(string(a.value.(types.String))) < 4:
+			w = 8
+		case a.substr:
+			w = 3
+		}
+		n += w
+	}
+	return n
+}
+
+// fieldPath recognizes a chain of field selections from a variable (event.category), optionally wrapped in a
+// lowerAscii() call.
+func fieldPath(e ast.Expr) (path []string, fold bool, ok bool) {
+	if e.Kind() == ast.CallKind {
+		c := e.AsCall()
+		if c.FunctionName() != "lowerAscii" || !c.IsMemberFunction() || len(c.Args()) != 0 {
+			return nil, false, false
+		}
+		e, fold = c.Target(), true
+	}
+	for {
+		switch e.Kind() {
+		case ast.SelectKind:
+			s := e.AsSelect()
+			if s.IsTestOnly() {
+				return nil, false, false
+			}
+			path = append(path, s.FieldName())
+			e = s.Operand()
+		case ast.IdentKind:
+			if e.AsIdent() == RootVariable {
+				return nil, false, false
+			}
+			path = append(path, e.AsIdent())
+			slices.Reverse(path)
+			return path, fold, true
+		default:
+			return nil, false, false
+		}
+	}
+}
+
+func literal(e ast.Expr) (ref.Val, bool) {
+	if e.Kind() != ast.LiteralKind {
+		return nil, false
+	}
+	switch v := e.AsLiteral().(type) {
+	case types.String, types.Int, types.Uint, types.Double, types.Bool:
+		return v, true
+	}
+	return nil, false
+}
+
+// index finds the candidate rules of an event.
+type index struct {
+	fields []*fieldIndex
+	always []int32 // rules without requirements, evaluated on every event
+	need   []uint8 // per rule: how many groups must be satisfied
+	owner  []int32 // per group: its rule
+	pool   sync.Pool
+}
+
+// fieldIndex holds the requirements on one field (and one fold mode).
+type fieldIndex struct {
+	path    []string
+	fold    bool
+	strings map[string][]int32  // value → groups
+	numbers map[float64][]int32 // ints and doubles by value, as CEL compares them
+	bools   [2][]int32
+	present []int32 // groups satisfied by the field merely existing
+	subs    *substrings
+	subLits []string
+	subGrps [][]int32 // literal → groups
+}
+
+func buildIndex(rs []*Compiled) *index {
+	ix := &index{need: make([]uint8, len(rs))}
+	byKey := map[string]*fieldIndex{}
+	litIDs := map[*fieldIndex]map[string]int32{}
+	for i, c := range rs {
+		if len(c.requires) == 0 {
+			ix.always = append(ix.always, int32(i))
+			continue
+		}
+		ix.need[i] = uint8(len(c.requires))
+		for _, g := range c.requires {
+			gid := int32(len(ix.owner))
+			ix.owner = append(ix.owner, int32(i))
+			for _, a := range g {
+				f := ix.field(byKey, a)
+				switch {
+				case a.present:
+					f.present = appendOnce(f.present, gid)
+					continue
+				case !a.substr:
+					f.add(a.value, gid)
+					continue
+				}
+				s := string(a.value.(types.String))
+				if litIDs[f] == nil {
+					litIDs[f] = map[string]int32{}
+				}
+				id, ok := litIDs[f][s]
+				if !ok {
+					id = int32(len(f.subLits))
+					litIDs[f][s] = id
+					f.subLits = append(f.subLits, s)
+					f.subGrps = append(f.subGrps, nil)
+				}
+				f.subGrps[id] = appendOnce(f.subGrps[id], gid)
+			}
+		}
+	}
+	for _, f := range ix.fields {
+		if len(f.subLits) > 0 {
+			f.subs = newSubstrings(f.subLits)
+		}
+	}
+	nRules, nGroups := len(rs), len(ix.owner)
+	ix.pool.New = func() any {
+		return &scratch{groupMark: make([]uint32, nGroups), ruleMark: make([]uint32, nRules), count: make([]uint8, nRules)}
+	}
+	return ix
+}
+
+func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
+	key := strings.Join(a.path, "\x00")
+	if a.fold {
+		key += "\x00|lower"
+	}
+	f := byKey[key]
+	if f == nil {
+		f = &fieldIndex{path: a.path, fold: a.fold, strings: map[string][]int32{}, numbers: map[float64][]int32{}}
+		byKey[key] = f
+		ix.fields = append(ix.fields, f)
+	}
+	return f
+}
+
+func (f *fieldIndex) add(v ref.Val, gid int32) {
+	switch x := v.(type) {
+	case types.String:
+		f.strings[string(x)] = appendOnce(f.strings[string(x)], gid)
+	case types.Int:
+		f.numbers[float64(x)] = appendOnce(f.numbers[float64(x)], gid)
+	case types.Uint:
+		f.numbers[float64(x)] = appendOnce(f.numbers[float64(x)], gid)
+	case types.Double:
+		f.numbers[float64(x)] = appendOnce(f.numbers[float64(x)], gid)
+	case types.Bool:
+		b := 0
+		if x {
+			b = 1
+		}
+		f.bools[b] = appendOnce(f.bools[b], gid)
+	}
+}
+
+func appendOnce(s []int32, v int32) []int32 {
+	if len(s) > 0 && s[len(s)-1] == v {
+		return s
+	}
+	return append(s, v)
+}
+
+// scratch is per-goroutine state for collecting candidates without allocating. A mark equal to gen means "set for
+// this event"; count is valid for a rule only when its ruleMark is gen.
+type scratch struct {
+	gen       uint32
+	groupMark []uint32
+	ruleMark  []uint32
+	count     []uint8
+	cands     []int32
+	lits      []int32
+	buf       []byte
+}
+
+// candidates returns the indexes, in rule order, of the rules that may match fields. The slice belongs to s.
+func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
+	s.gen++
+	if s.gen == 0 { // wrapped around: reset the marks
+		clear(s.groupMark)
+		clear(s.ruleMark)
+		s.gen = 1
+	}
+	s.cands = append(s.cands[:0], ix.always...)
+	for _, f := range ix.fields {
+		v, ok := valueAt(fields, f.path)
+		if !ok {
+			continue
+		}
+		ix.satisfy(f.present, s)
+		switch x := v.(type) {
+		case []any:
+			for _, el := range x {
+				f.collect(ix, el, s)
+			}
+		case map[string]any:
+			for k := range x {
+				f.collect(ix, k, s)
+			}
+		default:
+			f.collect(ix, x, s)
+		}
+	}
+	if len(s.cands) > len(ix.always) {
+		slices.Sort(s.cands)
+	}
+	return s.cands
+}
+
+func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
+	switch x := v.(type) {
+	case string:
+		if f.fold {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			x = unsafeString(s.buf)
+		}
+		ix.satisfy(f.strings[x], s)
+		if f.subs != nil {
+			s.lits = f.subs.scan(x, s.lits[:0])
+			for _, lit := range s.lits {
+				ix.satisfy(f.subGrps[lit], s)
+			}
+		}
+	case int64:
+		ix.satisfy(f.numbers[float64(x)], s)
+	case uint64:
+		ix.satisfy(f.numbers[float64(x)], s)
+	case float64:
+		ix.satisfy(f.numbers[x], s)
+	case bool:
+		if x {
+			ix.satisfy(f.bools[1], s)
+		} else {
+			ix.satisfy(f.bools[0], s)
+		}
+	}
+}
+
+// satisfy marks groups as satisfied and makes a rule a candidate when its last group is.
+func (ix *index) satisfy(groups []int32, s *scratch) {
+	for _, g := range groups {
+		if s.groupMark[g] == s.gen {
+			continue
+		}
+		s.groupMark[g] = s.gen
+		r := ix.owner[g]
+		if s.ruleMark[r] != s.gen {
+			s.ruleMark[r] = s.gen
+			s.count[r] = 0
+		}
+		s.count[r]++
+		if s.count[r] == ix.need[r] {
+			s.cands = append(s.cands, r)
+		}
+	}
+}
+
+func valueAt(fields map[string]any, path []string) (any, bool) {
+	var v any = fields
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// appendLowerASCII lowercases A-Z only, exactly as CEL's lowerAscii does.
+func appendLowerASCII(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// unsafeString views b as a string without copying; the string must not outlive the next change to b.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

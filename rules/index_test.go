@@ -1,0 +1,96 @@
+package rules
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSubstrings(t *testing.T) {
+	lits := []string{"he", "she", "his", "hers", "", "cmd.exe", "e"}
+	a := newSubstrings(lits)
+	for _, text := range []string{"ushers", "C:\\windows\\cmd.exe /c", "", "xyz", "hishe"} {
+		got := a.scan(text, nil)
+		slices.Sort(got)
+		got = slices.Compact(got)
+		var want []int32
+		for i, l := range lits {
+			if l != "" && strings.Contains(text, l) {
+				want = append(want, int32(i))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("scan(%q): got %v, want %v", text, got, want)
+		}
+	}
+}
+
+func TestRegexLiteral(t *testing.T) {
+	cases := []struct{ pattern, want string }{
+		{`(?i)invoke-expression`, "e-expre"}, // cut at k and s: (?i)k also matches U+212A, s U+017F
+		{`(?i)downloadstring\(`, "download"},
+		{`^C:\\Windows\\Temp\\.*\.exe$`, `c:\windows\temp\`},
+		{`a|b`, ""},
+		{`(?i)[a-z]+`, ""},
+		{`(mimikatz)`, "mimikatz"},
+		{`(?i)ÉTÉ`, "t"},
+		{`[`, ""},
+	}
+	for _, tc := range cases {
+		got := regexLiteral(tc.pattern)
+		if got != tc.want {
+			t.Errorf("regexLiteral(%q): got %q, want %q", tc.pattern, got, tc.want)
+		}
+		// The literal is a necessary condition: any text the pattern matches contains it once lowercased.
+		if re, err := regexp.Compile(tc.pattern); err == nil && got != "" {
+			for _, text := range []string{"INVOKE-EXPRESSION", "DownloadString(", `C:\Windows\Temp\x.exe`, "MIMIKATZ mimikatz"} {
+				if re.MatchString(text) && !strings.Contains(string(appendLowerASCII(nil, text)), got) {
+					t.Errorf("%q matches %q but its lowercase lacks %q", tc.pattern, text, got)
+				}
+			}
+		}
+	}
+}
+
+// TestIndexRequirements checks which conditions the index can narrow, and that each narrowing keeps every match.
+func TestIndexRequirements(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		cond    string
+		indexed bool
+		match   string
+	}{
+		{`event.category == "process" && process.name == "x"`, true, `{"event":{"category":"process"},"process":{"name":"x"}}`},
+		{`"process" in event.category && process.name in ["a", "x"]`, true, `{"event":{"category":["process"]},"process":{"name":"x"}}`},
+		{`process.name.lowerAscii() == "cmd.exe"`, true, `{"process":{"name":"CMD.EXE"}}`},
+		{`process.command_line.lowerAscii().contains("-enc")`, true, `{"process":{"command_line":"PS -ENC x"}}`},
+		{`file.path.endsWith(".ps1") || event.code == 4104`, true, `{"event":{"code":4104.0}}`},
+		{`process.command_line.matches("(?i)iex.*webclient")`, true, `{"process":{"command_line":"IEX (New-Object Net.WebClient)"}}`},
+		{`network.bytes > 1000 && !cidr("10.0.0.0/8").containsIP(destination.ip)`, true, `{"network":{"bytes":5000},"destination":{"ip":"8.8.8.8"}}`},
+		{`process.args.exists(a, a == "-nop")`, true, `{"process":{"args":["-nop"]}}`},
+		{`EventID == 4688 || user.name == "root"`, true, `{"user":{"name":"root"}}`},
+		{`!(process.name == "x")`, true, `{"process":{"name":"y"}}`},
+		{`!(process.name == "x" && user.name == "y")`, false, `{"user":{"name":"z"}}`},
+		{`process.name == "x" || has(process.pid)`, false, `{"process":{"pid":1}}`},
+		{`has(threat.indicator)`, false, `{"threat":{"indicator":{}}}`},
+		{`_event["user-agent"] == "curl"`, false, `{"user-agent":"curl"}`},
+	}
+	for _, tc := range cases {
+		c := compileCond(t, env, tc.cond)
+		if got := c.requires != nil; got != tc.indexed {
+			t.Errorf("%s: got indexed=%v, want %v (groups %v)", tc.cond, got, tc.indexed, c.requires)
+		}
+		set, err := env.CompileSet([]*Rule{c.Rule})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := event(t, tc.match)
+		if got := NewEngine(set).Detect(ev, nil); len(got) != 1 {
+			t.Errorf("%s on %s: got %d alerts through the index, want 1", tc.cond, tc.match, len(got))
+		}
+	}
+}
