@@ -1,9 +1,9 @@
 // Command probe is testenv/run's readiness check: one quick probe per invocation, exit status 0 when the server is
 // ready, 1 (with the reason on stderr) when it is not yet.
 //
-//	probe kafka HOST:PORT [USER PASSWORD]   Kafka answers a metadata request listing at least one broker
-//	                                        (with USER and PASSWORD: after SASL/PLAIN authentication; without:
-//	                                        and finds a consumer group coordinator)
+//	probe kafka HOST:PORT [USER]   Kafka answers a metadata request listing at least one broker (with USER: after
+//	                               SASL/PLAIN authentication with the password in $PROBE_KAFKA_PASSWORD; without:
+//	                               and finds a consumer group coordinator)
 //	probe search URL                        GET URL/_cluster/health answers 200 with status yellow or green
 package main
 
@@ -32,12 +32,12 @@ func main() {
 	switch {
 	case len(args) == 2 && args[0] == "kafka":
 		err = probeKafka(ctx, args[1], "", "")
-	case len(args) == 4 && args[0] == "kafka":
-		err = probeKafka(ctx, args[1], args[2], args[3])
+	case len(args) == 3 && args[0] == "kafka":
+		err = probeKafka(ctx, args[1], args[2], os.Getenv("PROBE_KAFKA_PASSWORD"))
 	case len(args) == 2 && args[0] == "search":
 		err = probeSearch(ctx, args[1])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: probe kafka HOST:PORT [USER PASSWORD] | probe search URL")
+		fmt.Fprintln(os.Stderr, "usage: probe kafka HOST:PORT [USER] | probe search URL")
 		os.Exit(2)
 	}
 	if err != nil {
