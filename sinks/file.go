@@ -18,10 +18,11 @@ import (
 // File writes one alert document per line to a file (appending) or, for the path "-", to an io.Writer such as
 // standard output. Each Write is flushed and, for a file, synced to disk before it returns.
 type File struct {
-	mu   sync.Mutex
-	path string
-	f    *os.File
-	w    *bufio.Writer
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	w       *bufio.Writer
+	regular bool // only regular files are synced: /dev/null or a pipe cannot be
 }
 
 // NewFile opens path for appending, creating it (mode 0640) if needed; "-" writes to stdout.
@@ -36,6 +37,9 @@ func NewFile(path string, stdout io.Writer) (*File, error) {
 		return nil, fmt.Errorf("file sink: %w", err)
 	}
 	s.f, s.w = f, bufio.NewWriter(f)
+	if info, err := f.Stat(); err == nil {
+		s.regular = info.Mode().IsRegular()
+	}
 	return s, nil
 }
 
@@ -55,7 +59,7 @@ func (s *File) flush() error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("file sink %s: %w", s.path, err)
 	}
-	if s.f != nil {
+	if s.f != nil && s.regular {
 		if err := s.f.Sync(); err != nil {
 			return fmt.Errorf("file sink %s: sync: %w", s.path, err)
 		}

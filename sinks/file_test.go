@@ -1,0 +1,109 @@
+package sinks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+)
+
+func fileTestAlerts() []*vigil.Alert {
+	return []*vigil.Alert{
+		{ID: "a1", Tenant: "acme", RuleID: "r.one", Time: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC),
+			Doc: map[string]any{"vigil": map[string]any{"alert": map[string]any{"id": "a1", "severity": "high"}},
+				"host": map[string]any{"name": "web-01"}, "process": map[string]any{"command_line": "a && b <c>"}}},
+		{ID: "a2", Tenant: "acme", RuleID: "r.two", Doc: map[string]any{"vigil": map[string]any{"alert": map[string]any{"id": "a2"}}}},
+	}
+}
+
+func TestFileSinkAppendsOneDocumentPerLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	for range 2 { // a second run appends
+		s, err := NewFile(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(context.Background(), fileTestAlerts()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 4", len(lines))
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(lines[0], `"a && b <c>"`) {
+		t.Errorf("got %s, want characters written as they are, not HTML-escaped", lines[0])
+	}
+}
+
+func TestFileSinkToDevNullAndStdout(t *testing.T) {
+	s, err := NewFile(os.DevNull, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), fileTestAlerts()); err != nil {
+		t.Errorf("writing to %s: %v", os.DevNull, err)
+	}
+	s.Close()
+	var buf bytes.Buffer
+	s, _ = NewFile("-", &buf)
+	s.Write(context.Background(), fileTestAlerts())
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 2 {
+		t.Errorf("stdout: got %d lines, want 2", n)
+	}
+}
+
+func TestSummaryLine(t *testing.T) {
+	got := SummaryLine(fileTestAlerts()[0])
+	want := "2026-11-24T09:00:00Z high     acme       r.one host.name=web-01"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestDeadLetterFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dl.jsonl")
+	q, err := NewDeadLetterFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Park(context.Background(), []vigil.DeadLetter{
+		{Kind: "event", Reason: "decode", Detail: "decode: not a JSON object", Payload: []byte("not json"),
+			Origin: vigil.Origin{Source: "f", File: "in.jsonl", Line: 7}, Tenant: "acme"},
+		{Kind: "event", Reason: "decode", Payload: []byte{0xff, 0xfe}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	f, _ := os.Open(path)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var docs []map[string]any
+	for sc.Scan() {
+		var d map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	if len(docs) != 2 || docs[0]["payload"] != "not json" || docs[0]["reason"] != "decode" ||
+		docs[0]["origin"].(map[string]any)["line"] != 7.0 || docs[1]["payload_base64"] != "//4=" {
+		t.Errorf("got %v", docs)
+	}
+}
