@@ -184,11 +184,12 @@ type sigmaMatcher struct {
 }
 
 type sigmaLiteral struct {
-	s     string   // lowered unless cased
-	glob  []string // for opLike: the text between wildcards; wild[i] precedes glob[i+1]
-	wild  []byte   // '*' or '?'
-	num   float64  // numeric value, when isNum
-	isNum bool
+	s      string   // lowered unless cased
+	glob   []string // for opLike: the text between wildcards; wild[i] precedes glob[i+1]
+	wild   []byte   // '*' or '?'
+	num    float64  // numeric value, when isNum
+	isNum  bool
+	anchor int // for opContains: see anchorOf
 }
 
 func newSigmaMatcher(f sigmaFunc, pattern ref.Val) (*sigmaMatcher, error) {
@@ -244,6 +245,7 @@ func (m *sigmaMatcher) addPattern(v ref.Val) error {
 	}
 	lit := sigmaLiteral{s: s}
 	lit.num, lit.isNum = parseNumber(s)
+	lit.anchor = anchorOf(s)
 	if m.op == opLike {
 		lit.glob, lit.wild = splitGlob(s)
 	}
@@ -394,7 +396,10 @@ func (m *sigmaMatcher) matchLiteral(l *sigmaLiteral, s string, fold bool) bool {
 	case opSuffix:
 		return len(s) >= len(l.s) && equalText(s[len(s)-len(l.s):], l.s, fold)
 	case opContains:
-		return indexText(s, l.s, fold) >= 0
+		if fold {
+			return indexFold(s, l.s, l.anchor) >= 0
+		}
+		return strings.Contains(s, l.s)
 	case opLike:
 		return matchGlob(s, l.glob, l.wild, fold)
 	}
@@ -418,19 +423,70 @@ func indexText(s, lit string, fold bool) int {
 	if !fold {
 		return strings.Index(s, lit)
 	}
+	return indexFold(s, lit, anchorOf(lit))
+}
+
+// indexFold finds the lowered lit in ASCII s. Candidates are the places of lit's anchor byte (its rarest byte in
+// typical text), found with strings.IndexByte, which is vectorized, once for each letter case; so long text such as
+// a PowerShell script block is scanned quickly.
+func indexFold(s, lit string, anchor int) int {
 	if len(lit) == 0 {
 		return 0
 	}
-	first, upper := lit[0], lit[0]
-	if 'a' <= first && first <= 'z' {
-		upper = first - 'a' + 'A'
+	if len(s) < len(lit) {
+		return -1
 	}
-	for i := 0; i+len(lit) <= len(s); i++ {
-		if c := s[i]; (c == first || c == upper) && equalText(s[i+1:i+len(lit)], lit[1:], true) {
+	c, other := lit[anchor], lit[anchor]
+	if 'a' <= c && c <= 'z' {
+		other = c - 'a' + 'A'
+	}
+	window := s[anchor : len(s)-len(lit)+anchor+1] // where the anchor byte of a match can be
+	next, nextOther := -1, -1
+	for i := 0; i < len(window); i++ {
+		if next < i {
+			if next = indexByteFrom(window, c, i); next < 0 {
+				next = len(window)
+			}
+		}
+		if nextOther < i {
+			if nextOther = indexByteFrom(window, other, i); nextOther < 0 {
+				nextOther = len(window)
+			}
+		}
+		if i = min(next, nextOther); i >= len(window) {
+			return -1
+		}
+		if equalText(s[i:i+len(lit)], lit, true) {
 			return i
 		}
 	}
 	return -1
+}
+
+func indexByteFrom(s string, c byte, from int) int {
+	if j := strings.IndexByte(s[from:], c); j >= 0 {
+		return from + j
+	}
+	return -1
+}
+
+// commonBytes orders bytes from most to least frequent in command lines, paths and scripts, roughly; a byte not
+// listed counts as rare.
+const commonBytes = " etaoinsrhldcumfpgwybvk.\\-/:_x0123456789=\"'$(){};,jqz"
+
+// anchorOf picks the byte of a lowered literal that is rarest in typical text.
+func anchorOf(lit string) int {
+	best, bestRank := 0, -1
+	for i := 0; i < len(lit); i++ {
+		rank := strings.IndexByte(commonBytes, lit[i])
+		if rank < 0 {
+			rank = len(commonBytes)
+		}
+		if rank > bestRank {
+			best, bestRank = i, rank
+		}
+	}
+	return best
 }
 
 // matchGlob matches s against the parts of a glob joined by wild ('*' any run, '?' one character), backtracking
@@ -485,7 +541,14 @@ func lowerASCII(c byte) byte {
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 { // eight bytes at a time: the high bits of all of them at once
+		if (uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|uint64(s[i+4])<<32|
+			uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
 		}

@@ -29,6 +29,8 @@ func TestSigmaFunctions(t *testing.T) {
 		{"icontains", `CommandLine.icontains([" -ENC", "-e "])`,
 			`{"CommandLine":"powershell -enc AAA"}`, `{"CommandLine":"powershell -c x"}`},
 		{"icontains at end", `CommandLine.icontains("xyz")`, `{"CommandLine":"abXYZ"}`, `{"CommandLine":"abXY"}`},
+		{"icontains after false starts", `CommandLine.icontains("xxy")`, `{"CommandLine":"xXxXxY"}`, `{"CommandLine":"xXxXx"}`},
+		{"icontains non-letter start", `CommandLine.icontains("\\temp\\")`, `{"CommandLine":"C:\\TEMP\\x"}`, `{"CommandLine":"C:\\TEMPx"}`},
 		{"istartsWith", `Image.istartsWith("c:\\users\\")`, `{"Image":"C:\\Users\\a.exe"}`, `{"Image":"D:\\Users\\a.exe"}`},
 		{"iendsWith", `Image.iendsWith(["\\powershell.exe", "\\pwsh.exe"])`,
 			`{"Image":"C:\\x\\PWSH.exe"}`, `{"Image":"C:\\x\\pwsh.exe.bak"}`},
@@ -92,7 +94,8 @@ func BenchmarkSigmaFunctions(b *testing.B) {
 	}
 	ev := event(b, `{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational",`+
 		`"Image":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",`+
-		`"CommandLine":"powershell.exe -NoProfile -ExecutionPolicy Bypass -Command Get-ChildItem C:\\Users"}`)
+		`"CommandLine":"powershell.exe -NoProfile -ExecutionPolicy Bypass -Command Get-ChildItem C:\\Users",`+
+		`"ScriptBlock":"`+strings.Repeat(`$Items = Get-ChildItem -Path $Env:TEMP | Where-Object { $_.Length -gt 100 }; `, 200)+`"}`)
 	for _, cond := range []string{
 		`EventID == 1 && Image.endsWith("\\powershell.exe")`,
 		`EventID.ieq(1) && Image.iendsWith("\\powershell.exe")`,
@@ -100,6 +103,7 @@ func BenchmarkSigmaFunctions(b *testing.B) {
 		`Image.iendsWith("\\powershell.exe") && CommandLine.icontains(" -enc")`,
 		`CommandLine.matches("(?i) -enc")`,
 		`CommandLine.ilike("*-executionpolicy*bypass*")`,
+		`ScriptBlock.icontains(["invoke-mimikatz", "sekurlsa::", "-encodedcommand", "downloadstring(", "frombase64string("])`,
 	} {
 		c := compileCond(b, env, cond)
 		b.Run(cond, func(b *testing.B) {
