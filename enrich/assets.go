@@ -215,6 +215,7 @@ func (b *inventoryBuilder) str(s string) string {
 	if v, ok := b.intern[s]; ok {
 		return v
 	}
+	s = strings.Clone(s) // do not keep the whole CSV record alive
 	b.intern[s] = s
 	return s
 }
@@ -233,19 +234,19 @@ func (b *inventoryBuilder) add(file string, line int, r assetRow) error {
 	case isPrefix:
 		key = p.String()
 	case validHostname(host):
-		key = host
+		key = strings.Clone(host)
 	default:
 		return lineErr(file, line, "asset %q: want an IP address, a CIDR or a hostname", r.Asset)
 	}
 	idx := int32(len(b.inv.assets))
 	b.inv.assets = append(b.inv.assets, Asset{})
 	e := &b.inv.assets[idx]
-	e.Key, e.Name, e.Owner, e.Criticality = key, strings.TrimSpace(r.Name), b.str(r.Owner), b.str(crit)
+	e.Key, e.Name, e.Owner, e.Criticality = key, strings.Clone(strings.TrimSpace(r.Name)), b.str(r.Owner), b.str(crit)
 	e.BusinessUnit, e.Environment = b.str(r.BusinessUnit), b.str(r.Environment)
 	if isPrefix {
 		b.inv.prefixes.insert(p, idx)
 	} else {
-		b.inv.hosts[host] = idx
+		b.inv.hosts[key] = idx
 	}
 	return nil
 }

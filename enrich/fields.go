@@ -78,7 +78,7 @@ func objectAt(m map[string]any, key string) map[string]any {
 
 // parseAddr parses an IP address as events carry it: plain, IPv4-mapped IPv6 (unmapped), or with a zone (dropped).
 func parseAddr(s string) (netip.Addr, bool) {
-	if s == "" {
+	if !maybeAddr(s) {
 		return netip.Addr{}, false
 	}
 	a, err := netip.ParseAddr(s)
@@ -86,4 +86,22 @@ func parseAddr(s string) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap().WithZone(""), true
+}
+
+// maybeAddr rejects, without allocating, strings that cannot be addresses (hostnames, mostly), so that parseAddr does
+// not build an error for them.
+func maybeAddr(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == '.', c == ':':
+		case c == '%': // a zone: anything may follow
+			return true
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -46,11 +46,11 @@ func (l *library) CompileOptions() []cel.EnvOption {
 	return []cel.EnvOption{
 		iocFn("ioc.ip", func(s string) bool {
 			a, ok := parseAddr(s)
-			return ok && ti.MatchIP(a) != nil
-		}, func(a netip.Addr) bool { return ti.MatchIP(a) != nil }),
-		iocFn("ioc.domain", func(s string) bool { return ti.MatchDomain(s) != nil }, nil),
-		iocFn("ioc.url", func(s string) bool { return ti.MatchURL(s) != nil }, nil),
-		iocFn("ioc.hash", func(s string) bool { return ti.MatchHash(s) != nil }, nil),
+			return ok && found(ti.MatchIP(a))
+		}, func(a netip.Addr) bool { return found(ti.MatchIP(a)) }),
+		iocFn("ioc.domain", func(s string) bool { return found(ti.MatchDomain(s)) }, nil),
+		iocFn("ioc.url", func(s string) bool { return found(ti.MatchURL(s)) }, nil),
+		iocFn("ioc.hash", func(s string) bool { return found(ti.MatchHash(s)) }, nil),
 		cel.Function("asset",
 			cel.Overload("asset_dyn", []*cel.Type{cel.DynType}, stringMap,
 				cel.UnaryBinding(func(v ref.Val) ref.Val { return l.asset(v, "") })),
@@ -64,6 +64,8 @@ func (l *library) CompileOptions() []cel.EnvOption {
 				cel.UnaryBinding(l.geoip))),
 	}
 }
+
+func found(_ Indicator, ok bool) bool { return ok }
 
 func (*library) ProgramOptions() []cel.ProgramOption { return nil }
 

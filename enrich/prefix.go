@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sort"
+	"strings"
 )
 
 // prefixMap maps IP prefixes to values with longest-prefix matching; a single address is a /32 or /128 prefix. It is
@@ -106,6 +107,10 @@ func mask4(bits int) uint32 {
 
 // parsePrefix reads an address or a CIDR; an address becomes a full-length prefix. IPv4-mapped IPv6 is unmapped.
 func parsePrefix(s string) (netip.Prefix, bool) {
+	addr, bits, isPrefix := strings.Cut(s, "/")
+	if !maybeAddr(addr) || isPrefix && strings.Trim(bits, "0123456789") != "" {
+		return netip.Prefix{}, false // not an address: spare the parsers' error allocations
+	}
 	if p, err := netip.ParsePrefix(s); err == nil {
 		if p.Addr().Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)

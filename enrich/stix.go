@@ -75,7 +75,7 @@ func (b *indicatorBuilder) readSTIX(file string, data []byte) error {
 	return nil
 }
 
-func (b *indicatorBuilder) stixMeta(o stixObject, identities map[string]string, provider string) (*IndicatorMeta, int64, error) {
+func (b *indicatorBuilder) stixMeta(o stixObject, identities map[string]string, provider string) (uint32, int64, error) {
 	if name := identities[o.CreatedByRef]; name != "" {
 		provider = name
 	}
@@ -86,7 +86,7 @@ func (b *indicatorBuilder) stixMeta(o stixObject, identities map[string]string, 
 	if o.Confidence != nil {
 		w, err := confidenceWord(fmt.Sprint(*o.Confidence))
 		if err != nil {
-			return nil, 0, err
+			return 0, 0, err
 		}
 		m.Confidence = w
 	}
@@ -100,7 +100,7 @@ func (b *indicatorBuilder) stixMeta(o stixObject, identities map[string]string, 
 	if o.ValidUntil != "" {
 		t, err := time.Parse(time.RFC3339Nano, o.ValidUntil)
 		if err != nil {
-			return nil, 0, fmt.Errorf("valid_until %q: want an RFC 3339 time", o.ValidUntil)
+			return 0, 0, fmt.Errorf("valid_until %q: want an RFC 3339 time", o.ValidUntil)
 		}
 		expires = t.Unix()
 	}

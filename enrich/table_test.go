@@ -43,14 +43,14 @@ func TestTableReloadKeepsOldVersionOnError(t *testing.T) {
 		if s.wantErr == "" && err != nil || s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)) {
 			t.Fatalf("step %d: got error %v, want %q", i, err, s.wantErr)
 		}
-		if s.wantMatch != "" && ti.MatchIP(netip.MustParseAddr(s.wantMatch)) == nil {
+		if s.wantMatch != "" && !found(ti.MatchIP(netip.MustParseAddr(s.wantMatch))) {
 			t.Errorf("step %d: %s does not match", i, s.wantMatch)
 		}
 		if changed, _ := tb.ReloadIfChanged(); changed {
 			t.Errorf("step %d: an unchanged file was reloaded again", i)
 		}
 	}
-	if ti.MatchIP(netip.MustParseAddr("203.0.113.2")) != nil {
+	if found(ti.MatchIP(netip.MustParseAddr("203.0.113.2"))) {
 		t.Error("203.0.113.2 still matches after the last valid reload")
 	}
 	if got, want := tb.Stats.Loads.Load(), int64(4); got != want {
@@ -125,10 +125,10 @@ func TestWatcher(t *testing.T) {
 			}()
 			time.Sleep(20 * time.Millisecond) // let the watcher start
 			tc.write(t, path, "203.0.113.1\n203.0.113.2\n")
-			waitFor(t, "the new indicator", func() bool { return ti.MatchIP(netip.MustParseAddr("203.0.113.2")) != nil })
+			waitFor(t, "the new indicator", func() bool { return found(ti.MatchIP(netip.MustParseAddr("203.0.113.2"))) })
 			tc.write(t, path, "not an indicator\n")
 			waitFor(t, "the failed reload", func() bool { return ti.Table.Stats.Errors.Load() == 1 })
-			if ti.MatchIP(netip.MustParseAddr("203.0.113.2")) == nil {
+			if !found(ti.MatchIP(netip.MustParseAddr("203.0.113.2"))) {
 				t.Error("the previous version was not kept")
 			}
 		})
@@ -221,7 +221,7 @@ func TestReloadWhileAlertsFlow(t *testing.T) {
 	if got := ti.Table.Stats.Loads.Load(); got != 5 {
 		t.Errorf("got %d loads, want 5 (the first and four valid versions)", got)
 	}
-	if ti.MatchIP(netip.MustParseAddr("203.0.113.1")) == nil {
+	if !found(ti.MatchIP(netip.MustParseAddr("203.0.113.1"))) {
 		t.Error("the last valid version (A) is not in place")
 	}
 }

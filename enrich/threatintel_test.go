@@ -94,21 +94,22 @@ func TestThreatIntelMatch(t *testing.T) {
 		{"hash", "0000000000000000000000000000000000000000", "", ""},
 	}
 	for _, tt := range tests {
-		var ind *Indicator
+		var ind Indicator
+		var ok bool
 		switch tt.kind {
 		case "ip":
 			if a, err := netip.ParseAddr(tt.value); err == nil {
-				ind = ti.MatchIP(a)
+				ind, ok = ti.MatchIP(a)
 			}
 		case "domain":
-			ind = ti.MatchDomain(tt.value)
+			ind, ok = ti.MatchDomain(tt.value)
 		case "url":
-			ind = ti.MatchURL(tt.value)
+			ind, ok = ti.MatchURL(tt.value)
 		case "hash":
-			ind = ti.MatchHash(tt.value)
+			ind, ok = ti.MatchHash(tt.value)
 		}
 		gotValue, gotProvider := "", ""
-		if ind != nil {
+		if ok {
 			gotValue, gotProvider = ind.Value, ind.Meta.Provider
 		}
 		if gotValue != tt.wantValue || gotProvider != tt.wantProvider {
@@ -130,7 +131,7 @@ func TestThreatIntelExpiry(t *testing.T) {
 		want bool
 	}{{expiry.Add(-time.Second), true}, {expiry, false}, {expiry.Add(time.Hour), false}} {
 		ti.now = func() time.Time { return tt.now }
-		if got := ti.MatchIP(ip) != nil; got != tt.want {
+		if got := found(ti.MatchIP(ip)); got != tt.want {
 			t.Errorf("at %s: got match %v, want %v", tt.now, got, tt.want)
 		}
 	}
