@@ -51,7 +51,7 @@ type KafkaConfig struct {
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	// RevokeTimeout is how long, when a rebalance starts, the member waits for its batches in flight to be acked
 	// and committed before it gives up its partitions. Batches acked later are not committed and are read again
-	// by the partitions' next owner. Default 10s; must be below RebalanceTimeout.
+	// by the partitions' next owner. Default 10s; must be below RebalanceTimeout and SessionTimeout.
 	RevokeTimeout time.Duration `yaml:"revoke_timeout"`
 	// LagInterval is how often the partitions' end offsets are read to compute consumer lag (and how often
 	// `vigil run` logs it). Default 30s.
@@ -196,9 +196,10 @@ func (c *KafkaConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("heartbeat_interval (%s) must be below session_timeout (%s)",
 			d.HeartbeatInterval, d.SessionTimeout))
 	}
-	if d.RevokeTimeout >= d.RebalanceTimeout {
-		errs = append(errs, fmt.Errorf("revoke_timeout (%s) must be below rebalance_timeout (%s)",
-			d.RevokeTimeout, d.RebalanceTimeout))
+	if d.RevokeTimeout >= min(d.RebalanceTimeout, d.SessionTimeout) {
+		// The member sends no heartbeat while it waits for its batches in flight, and must rejoin in time.
+		errs = append(errs, fmt.Errorf("revoke_timeout (%s) must be below rebalance_timeout (%s) and session_timeout (%s)",
+			d.RevokeTimeout, d.RebalanceTimeout, d.SessionTimeout))
 	}
 	return errors.Join(errs...)
 }

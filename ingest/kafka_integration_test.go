@@ -23,7 +23,7 @@ import (
 
 // These tests prove the Kafka source's delivery behaviour on the real broker started by testenv/run.
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("VIGIL_TEST_VERBOSE") == "" {
 		return nil
 	}
@@ -545,7 +545,7 @@ func TestKafkaIntegrationRevokeCommitsInFlight(t *testing.T) {
 	group := testenv.UniqueName(t, "vigil-group-")
 	produce(t, addr, topic, jsonEvents(topic, 0, 50, "")...)
 	cfg := fastGroup(addr, group, ingest.KafkaTopic{Name: topic, Tenant: "acme"})
-	cfg.RevokeTimeout = 8 * time.Second
+	cfg.RevokeTimeout, cfg.SessionTimeout = 8*time.Second, 10*time.Second
 
 	a := newSource(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -620,4 +620,60 @@ func TestKafkaIntegrationSASLWrongPassword(t *testing.T) {
 		t.Errorf("NewKafkaDeadLetter with a wrong password: err = %v, want a SASL authentication error", err)
 	}
 	t.Logf("refused in %s: %v", took.Round(time.Millisecond), err)
+}
+
+type nopDetector struct{}
+
+func (nopDetector) Detect(_ *vigil.Event, dst []*vigil.Alert) []*vigil.Alert { return dst }
+
+// BenchmarkKafkaSource measures the Kafka source alone (fetch, decode, tenant, batch, commit) through the pipeline
+// with no rules: the ceiling that Kafka ingestion puts on Vigil.
+//
+//	testenv/run -- go test -tags integration -run '^$' -bench KafkaSource -benchtime 1x ./ingest
+func BenchmarkKafkaSource(b *testing.B) {
+	addr := testenv.Kafka(b)
+	const total = 200000
+	topic := testenv.CreateTopic(b, addr, 3)
+	var msgs []kafka.Message
+	for i := 0; i < total; i++ {
+		v := fmt.Sprintf(`{"@timestamp":"2026-03-01T00:00:00Z","event":{"id":"e-%d","category":["process"],"type":["start"]},`+
+			`"host":{"name":"host-%d","ip":["10.0.0.%d"]},"process":{"name":"bash","pid":%d,"command_line":"/bin/bash -c true"},`+
+			`"user":{"name":"u%d"}}`, i, i%50, i%250, i, i%20)
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: []byte(v)})
+	}
+	for i := 0; i < total; i += 20000 {
+		produceB(b, addr, topic, msgs[i:i+20000])
+	}
+	cfg := fastGroup(addr, testenv.UniqueName(b, "vigil-bench-"), ingest.KafkaTopic{Name: topic, Tenant: "acme"})
+	cfg.BatchSize = 1000
+	b.ResetTimer()
+	start := time.Now()
+	k, err := ingest.NewKafka(context.Background(), "bench", cfg, ingest.KafkaOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &vigil.Pipeline{Source: k, Detector: nopDetector{}, Sink: newRecordingSink("nop"), MaxInFlight: 4}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for p.Stats.Acked.Load() < total {
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+	b.Logf("%d events in %s (with the group join): %.0f events/s, %d commits", total, took.Round(time.Millisecond),
+		float64(total)/took.Seconds(), k.Stats.Commits.Load())
+}
+
+func produceB(b *testing.B, addr, topic string, msgs []kafka.Message) {
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond,
+		BatchSize: 2000, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		b.Fatalf("produce: %.300s", err)
+	}
 }

@@ -173,6 +173,7 @@ func (q *KafkaDeadLetter) Park(ctx context.Context, letters []vigil.DeadLetter) 
 			for i, e := range werrs {
 				if e != nil {
 					failed = append(failed, msgs[i])
+					err = e // one error stands for all: the list can be thousands long
 				}
 			}
 			q.Parked.Add(int64(len(msgs) - len(failed)))

@@ -26,7 +26,7 @@ import (
 // These tests run the vigil binary, as a user does, against the real Kafka broker started by testenv/run.
 
 // buildVigil compiles the command into a temporary folder.
-func buildVigil(t *testing.T) string {
+func buildVigil(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "vigil")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -95,7 +95,7 @@ func (p *vigilProc) stop(t *testing.T, sig syscall.Signal) error {
 	}
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -105,27 +105,27 @@ func repoRoot(t *testing.T) string {
 }
 
 // kafkaProduce writes the records, retrying while a just-created topic is still unknown to the writer.
-func kafkaProduce(t *testing.T, addr, topic string, msgs []kafka.Message) {
+func kafkaProduce(t testing.TB, addr, topic string, msgs []kafka.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	for {
 		w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: &kafka.Hash{}, BatchTimeout: 5 * time.Millisecond,
-			BatchSize: 2000, BatchBytes: 4 << 20, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+			BatchSize: 2000, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
 		err := w.WriteMessages(ctx, msgs...)
 		w.Close()
 		if err == nil {
 			return
 		}
 		if !errors.Is(err, kafka.UnknownTopicOrPartition) && !errors.Is(err, kafka.LeaderNotAvailable) || ctx.Err() != nil {
-			t.Fatalf("produce to %s: %v", topic, err)
+			t.Fatalf("produce to %s: %.500s", topic, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 // groupAtEnd reports whether the group's committed offsets equal the topic's end offsets on every partition.
-func groupAtEnd(t *testing.T, addr, group, topic string, partitions int) (bool, string) {
+func groupAtEnd(t testing.TB, addr, group, topic string, partitions int) (bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -157,7 +157,7 @@ func groupAtEnd(t *testing.T, addr, group, topic string, partitions int) (bool, 
 
 // alertFile reads the alert ids of a JSON Lines alert file. A line cut by a killed process is counted, not parsed:
 // its batch was never acked, so its alerts are written again after the restart.
-func alertFile(t *testing.T, path string) (ids map[string]int, tenants map[string]string, cut int) {
+func alertFile(t testing.TB, path string) (ids map[string]int, tenants map[string]string, cut int) {
 	t.Helper()
 	ids, tenants = map[string]int{}, map[string]string{}
 	f, err := os.Open(path)
@@ -192,7 +192,7 @@ func alertFile(t *testing.T, path string) (ids map[string]int, tenants map[strin
 	return ids, tenants, cut
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -488,4 +488,109 @@ func TestKafkaToFileExample(t *testing.T) {
 		}
 		break
 	}
+}
+
+// BenchmarkKafkaToFile measures Kafka → rules → file with the vigil binary: 200,000 events (configs/samples
+// repeated, each with a unique event.id) on two partner topics of 3 partitions, the shipped rules, alerts to a file.
+// The rate counts from the group's first join to the moment its committed offsets reach the end of every
+// partition, so it includes every commit but not the process start-up.
+//
+//	testenv/run -- go test -tags integration -run '^$' -bench KafkaToFile -benchtime 1x ./cmd/vigil
+func BenchmarkKafkaToFile(b *testing.B) {
+	addr := testenv.Kafka(b)
+	root, _ := filepath.Abs("../..")
+	const total = 200000
+	var samples [][]byte
+	for _, f := range []string{"attacks.jsonl", "benign.jsonl"} {
+		data, err := os.ReadFile(filepath.Join(root, "configs", "samples", f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				samples = append(samples, line)
+			}
+		}
+	}
+	topics := []string{testenv.CreateTopic(b, addr, 3), testenv.CreateTopic(b, addr, 3)}
+	run := testenv.UniqueName(b, "")
+	for ti, topic := range topics {
+		msgs := make([]kafka.Message, 0, total/2)
+		for i := ti; i < total; i += 2 {
+			msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: withEventID(b, samples[i%len(samples)],
+				fmt.Sprintf("%s-%d", run, i))})
+		}
+		kafkaProduce(b, addr, topic, msgs)
+	}
+	bin := buildVigil(b)
+	dir := b.TempDir()
+	group := testenv.UniqueName(b, "vigil-bench-")
+	config := filepath.Join(dir, "vigil.yaml")
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`rules: {paths: [%s]}
+tenants: [acme, globex]
+sources:
+  - name: partners
+    type: kafka
+    kafka:
+      brokers: [%s]
+      group_id: %s
+      topics: [{name: %s, tenant: acme}, {name: %s, tenant: globex}]
+sinks: [{type: file, file: {path: %s}}]
+dead_letter: {type: file, path: %s}
+log: {format: json}
+`, filepath.Join(root, "configs", "rules"), addr, group, topics[0], topics[1], alerts,
+		filepath.Join(dir, "dl.jsonl"))), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cmd := exec.Command(bin, "run", "-c", config)
+	var log bytes.Buffer
+	cmd.Stderr = syncWriter{&log}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
+	var joined time.Time
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("not done in 5 minutes; log:\n%s", read())
+		}
+		if joined.IsZero() {
+			if strings.Contains(read(), "joined consumer group") {
+				joined = time.Now()
+			}
+			continue
+		}
+		done := true
+		for _, topic := range topics {
+			if ok, _ := groupAtEnd(b, addr, group, topic, 3); !ok {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+	}
+	took := time.Since(joined)
+	b.StopTimer()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	ids, _, _ := alertFile(b, alerts)
+	b.ReportMetric(float64(total)/took.Seconds(), "events/s")
+	b.ReportMetric(float64(len(ids)), "alerts")
+	b.Logf("%d events in %s: %.0f events/s, %d alerts; vigil used %s user + %s system CPU (whole process life)",
+		total, took.Round(time.Millisecond), float64(total)/took.Seconds(), len(ids),
+		cmd.ProcessState.UserTime().Round(time.Millisecond), cmd.ProcessState.SystemTime().Round(time.Millisecond))
+}
+
+// withEventID makes a sample event unique by prefixing its event.id with id, leaving every other byte as it is
+// (re-encoding would reorder keys, which changes how dotted and nested keys merge).
+func withEventID(t testing.TB, raw []byte, id string) []byte {
+	const marker = `"event":{"id":"`
+	if !bytes.Contains(raw, []byte(marker)) {
+		t.Fatalf("sample without %s: %.80s", marker, raw)
+	}
+	return bytes.Replace(raw, []byte(marker), []byte(marker+id+"-"), 1)
 }
