@@ -62,7 +62,7 @@ type ReloadConfig struct {
 	// updates are seen). Default true.
 	Watch *bool `yaml:"watch"`
 	// PollInterval also checks every file's size and modification time at this interval, for file systems without
-	// notifications; 0 turns polling off. Default 1m.
+	// notifications. 0 means the default, 1m; a negative value (-1s) turns polling off.
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Debounce waits this long after the last change before loading, so a file being written is read once it is
 	// complete. Default 250ms.
@@ -143,9 +143,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout < 0 {
 		add("timeout: must not be negative")
-	}
-	if c.Reload.PollInterval < 0 {
-		add("reload.poll_interval: must not be negative")
 	}
 	if c.Reload.Debounce < 0 {
 		add("reload.debounce: must not be negative")

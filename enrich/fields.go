@@ -105,3 +105,36 @@ func maybeAddr(s string) bool {
 	}
 	return true
 }
+
+// validHostname accepts lower-case DNS names (letters, digits, '-', '_' and dots, no empty labels) whose last label is
+// not all digits, so a mistyped address such as 300.0.0.1 is not taken for a name.
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	if last := h[strings.LastIndexByte(h, '.')+1:]; strings.Trim(last, "0123456789") == "" {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// lowerASCII lower-cases ASCII letters, without allocating when there are none to change.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
