@@ -128,3 +128,61 @@ func naiveDetect(set *rules.RuleSet, raw []byte) ([]*vigil.Alert, error) {
 	}
 	return out, nil
 }
+
+// CompileResult measures loading a rule set: compile time and retained heap per rule.
+type CompileResult struct {
+	Rules        int     `json:"rules"`
+	Seconds      float64 `json:"compile_seconds"`
+	BytesPerRule float64 `json:"bytes_per_rule"`
+}
+
+// MeasureCompile compiles rs and reports the time and the heap the compiled set keeps (after a GC), per rule.
+func MeasureCompile(env *rules.Env, rs []*rules.Rule) (CompileResult, error) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	set, err := env.CompileSet(rs)
+	took := time.Since(start)
+	if err != nil {
+		return CompileResult{}, err
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(set)
+	retained := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+	return CompileResult{Rules: len(rs), Seconds: took.Seconds(), BytesPerRule: retained / float64(len(rs))}, nil
+}
+
+// MemoryResult is the live heap after each of several passes over the same events: flat means no growth.
+type MemoryResult struct {
+	Passes    int       `json:"passes"`
+	Events    int       `json:"events_per_pass"`
+	HeapBytes []float64 `json:"heap_bytes_after_pass"`
+}
+
+// MeasureMemory replays the events passes times through the engine and records the live heap after each pass.
+func MeasureMemory(env *rules.Env, w Workload, passes int) (MemoryResult, error) {
+	set, err := env.CompileSet(w.Rules)
+	if err != nil {
+		return MemoryResult{}, err
+	}
+	engine := rules.NewEngine(set)
+	res := MemoryResult{Passes: passes, Events: len(w.Events)}
+	var alerts []*vigil.Alert
+	for range passes {
+		for _, raw := range w.Events {
+			fields, err := ingest.Decode(raw)
+			if err != nil {
+				return res, err
+			}
+			alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: fields, Tenant: rules.DefaultTenant}, alerts[:0])
+		}
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		res.HeapBytes = append(res.HeapBytes, float64(ms.HeapAlloc))
+	}
+	runtime.KeepAlive(engine)
+	return res, nil
+}

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil/bench"
+	"github.com/vigilsoc/vigil/rules"
 )
 
 func cmdBench(args []string, io stdio) int {
-	fs := newFlags("vigil bench", "vigil bench [--json] [--workload NAME]... [--duration D]", io)
+	fs := newFlags("vigil bench", "vigil bench [--json] [--workload NAME]... [--duration D] [--events N]", io)
 	asJSON := fs.Bool("json", false, "print one JSON object per workload")
 	only := fs.StringSlice("workload", nil, "run only these workloads (default: all)")
 	duration := fs.Duration("duration", 2*time.Second, "minimum measuring time per workload")
@@ -53,6 +54,44 @@ func cmdBench(args []string, io stdio) int {
 			res.Events, res.Alerts, res.EventsPerSec, res.MicrosPerEvent, res.AllocsPerEvent, res.MeanCandidates,
 			res.BaselineEventsPerSec, res.Ratio)
 	}
+	if len(*only) > 0 && !contains(*only, "compile") && !contains(*only, "memory") {
+		return 0
+	}
+	return benchLoadAndMemory(env, workloads, *asJSON, io)
+}
+
+// benchLoadAndMemory measures compiling 10,000 rules, and the live heap over repeated passes of the 1,000-rule
+// workload (it must stay flat after the first pass).
+func benchLoadAndMemory(env *rules.Env, workloads []bench.Workload, asJSON bool, io stdio) int {
+	comp, err := bench.MeasureCompile(env, bench.Rules(10000, 2))
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil bench:", err)
+		return 1
+	}
+	var w bench.Workload
+	for _, x := range workloads {
+		if x.Name == "rules-1000" {
+			w = x
+		}
+	}
+	mem, err := bench.MeasureMemory(env, w, 5)
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil bench:", err)
+		return 1
+	}
+	if asJSON {
+		b, _ := json.Marshal(map[string]any{"workload": "compile-10000", "compile": comp})
+		fmt.Fprintln(io.out, string(b))
+		b, _ = json.Marshal(map[string]any{"workload": "memory-rules-1000", "memory": mem})
+		fmt.Fprintln(io.out, string(b))
+		return 0
+	}
+	fmt.Fprintf(io.out, "compile: %d rules in %.2f s, %.1f KB retained per rule\n", comp.Rules, comp.Seconds, comp.BytesPerRule/1024)
+	fmt.Fprintf(io.out, "memory: live heap after each of %d passes over %d events (rules-1000):", mem.Passes, mem.Events)
+	for _, h := range mem.HeapBytes {
+		fmt.Fprintf(io.out, " %.1f MB", h/(1<<20))
+	}
+	fmt.Fprintln(io.out)
 	return 0
 }
 
