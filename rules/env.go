@@ -3,10 +3,13 @@ package rules
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 )
@@ -30,6 +33,9 @@ const assumedSize = 1024
 type Env struct {
 	base      *cel.Env
 	costLimit uint64
+	// byFields caches the environments that declare a set of field variables, keyed by the sorted names: rules mostly
+	// read the same few top-level fields, and extending an environment is a large part of compiling a rule.
+	byFields sync.Map
 }
 
 // EnvOption configures an Env.
@@ -88,17 +94,9 @@ func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	if iss.Err() != nil {
 		return nil, nil, 0, fmt.Errorf("syntax: %s", iss.Err())
 	}
-	vars := e.freeIdents(parsed.NativeRep().Expr())
-	env := e.base
-	if len(vars) > 0 {
-		decls := make([]cel.EnvOption, len(vars))
-		for i, v := range vars {
-			decls[i] = cel.Variable(v, cel.DynType)
-		}
-		var err error
-		if env, err = e.base.Extend(decls...); err != nil {
-			return nil, nil, 0, fmt.Errorf("declare fields: %w", err)
-		}
+	env, err := e.withFields(e.freeIdents(parsed.NativeRep().Expr()))
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
@@ -107,18 +105,80 @@ func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	if !checked.OutputType().IsExactType(types.BoolType) {
 		return nil, nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())
 	}
-	est, err := env.EstimateCost(checked, sizeEstimator{})
-	if err != nil {
-		return nil, nil, 0, fmt.Errorf("estimate cost: %w", err)
+	var est cost.CostEstimate
+	if needsCostEstimate(checked.NativeRep().Expr()) {
+		if est, err = env.EstimateCost(checked, sizeEstimator{}); err != nil {
+			return nil, nil, 0, fmt.Errorf("estimate cost: %w", err)
+		}
 	}
 	if est.Max > e.costLimit {
-		return nil, nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d (avoid nested loops over event lists)", est.Max, e.costLimit)
+		return nil, nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d: it could stall on large events (nested loops, large generated lists)", est.Max, e.costLimit)
 	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("plan: %w", err)
 	}
 	return prg, checked, est.Max, nil
+}
+
+// withFields returns the base environment extended with the given field variables, declared dynamic.
+func (e *Env) withFields(vars []string) (*cel.Env, error) {
+	if len(vars) == 0 {
+		return e.base, nil
+	}
+	key := strings.Join(vars, ",")
+	if env, ok := e.byFields.Load(key); ok {
+		return env.(*cel.Env), nil
+	}
+	decls := make([]cel.EnvOption, len(vars))
+	for i, v := range vars {
+		decls[i] = cel.Variable(v, cel.DynType)
+	}
+	env, err := e.base.Extend(decls...)
+	if err != nil {
+		return nil, fmt.Errorf("declare fields: %w", err)
+	}
+	e.byFields.Store(key, env)
+	return env, nil
+}
+
+// linearFunctions are functions whose cost is at most linear in the size of their arguments and result. An
+// expression without loops that calls only these cannot stall the pipeline, so its cost is not estimated (the
+// estimate is a large part of compiling a rule). Any other function, and every loop, is estimated.
+var linearFunctions = map[string]bool{
+	"size": true, "contains": true, "startsWith": true, "endsWith": true, "matches": true, "lowerAscii": true,
+	"upperAscii": true, "trim": true, "indexOf": true, "lastIndexOf": true, "substring": true, "split": true,
+	"charAt": true, "cidr": true, "ip": true, "containsIP": true, "containsCIDR": true, "isLoopback": true,
+	"isGlobalUnicast": true, "isUnspecified": true, "isLinkLocalUnicast": true, "isLinkLocalMulticast": true,
+	"family": true, "prefixLength": true, "masked": true, "isIP": true, "isCIDR": true, "string": true, "int": true,
+	"uint": true, "double": true, "bool": true, "bytes": true, "dyn": true, "type": true, "timestamp": true,
+	"duration": true, "orValue": true, "hasValue": true, "value": true, "optional.of": true, "optional.none": true,
+	"optional.ofNonZeroValue": true, "base64.decode": true, "base64.encode": true,
+}
+
+// needsCostEstimate reports whether e has a loop or calls a function not known to be linear.
+func needsCostEstimate(root ast.Expr) bool {
+	needs := false
+	ast.PostOrderVisit(root, ast.NewExprVisitor(func(x ast.Expr) {
+		switch x.Kind() {
+		case ast.ComprehensionKind:
+			needs = true
+		case ast.CallKind:
+			fn := x.AsCall().FunctionName()
+			if !linearFunctions[fn] && !isOperator(fn) {
+				needs = true
+			}
+		}
+	}))
+	return needs
+}
+
+// isOperator reports whether fn is one of CEL's operators (_==_, !_, @in, _[_], _?._ ...), all linear.
+func isOperator(fn string) bool {
+	_, ok := operators.FindReverse(fn)
+	return ok || fn == operators.Index || fn == operators.OptSelect || fn == operators.OptIndex ||
+		fn == operators.LogicalAnd || fn == operators.LogicalOr || fn == operators.Conditional ||
+		fn == operators.NotStrictlyFalse
 }
 
 // freeIdents returns the identifiers an expression reads that are neither comprehension variables nor the namespace

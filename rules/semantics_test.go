@@ -125,6 +125,7 @@ func TestCompileErrors(t *testing.T) {
 		{`1 + "a" == 2`, "type check"},
 		{`nosuchfunction(x)`, "undeclared reference"},
 		{`a.exists(x, b.exists(y, c.exists(z, x == y && y == z)))`, "exceeds the limit"},
+		{`lists.range(100000000).size() > 0`, "exceeds the limit"},
 	}
 	for _, tc := range cases {
 		_, err := env.Compile(&Rule{ID: "t", Name: "t", Severity: "low", Condition: tc.cond, Source: Position{"f.yml", 3}})
