@@ -1,7 +1,7 @@
 package enrich
 
 import (
-	"net/netip"
+	"strings"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -37,20 +37,22 @@ type library struct {
 func (*library) LibraryName() string { return "vigil.enrich" }
 
 func (l *library) CompileOptions() []cel.EnvOption {
-	iocFn := func(name string, match func(string) bool, matchIP func(netip.Addr) bool) cel.EnvOption {
-		return cel.Function(name, cel.Overload(name+"_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
-			cel.UnaryBinding(func(v ref.Val) ref.Val { return types.Bool(anyValue(v, match, matchIP)) })))
+	iocFn := func(name, kind string) cel.EnvOption {
+		return cel.Function(name, cel.Overload(strings.ReplaceAll(name, ".", "_")+"_dyn", []*cel.Type{cel.DynType},
+			cel.BoolType, cel.UnaryBinding(func(v ref.Val) ref.Val {
+				s := l.ti.set()
+				if s == nil {
+					return types.False
+				}
+				return types.Bool(iocMatch{s: s, now: l.ti.now().Unix(), kind: kind}.any(v))
+			})))
 	}
-	ti := l.ti
 	stringMap := cel.MapType(cel.StringType, cel.StringType)
 	return []cel.EnvOption{
-		iocFn("ioc.ip", func(s string) bool {
-			a, ok := parseAddr(s)
-			return ok && found(ti.MatchIP(a))
-		}, func(a netip.Addr) bool { return found(ti.MatchIP(a)) }),
-		iocFn("ioc.domain", func(s string) bool { return found(ti.MatchDomain(s)) }, nil),
-		iocFn("ioc.url", func(s string) bool { return found(ti.MatchURL(s)) }, nil),
-		iocFn("ioc.hash", func(s string) bool { return found(ti.MatchHash(s)) }, nil),
+		iocFn("ioc.ip", "ip"),
+		iocFn("ioc.domain", "domain"),
+		iocFn("ioc.url", "url"),
+		iocFn("ioc.hash", "hash"),
 		cel.Function("asset",
 			cel.Overload("asset_dyn", []*cel.Type{cel.DynType}, stringMap,
 				cel.UnaryBinding(func(v ref.Val) ref.Val { return l.asset(v, "") })),
@@ -65,25 +67,31 @@ func (l *library) CompileOptions() []cel.EnvOption {
 	}
 }
 
-func found(_ Indicator, ok bool) bool { return ok }
-
 func (*library) ProgramOptions() []cel.ProgramOption { return nil }
 
-// anyValue reports whether match holds for v, or for any element when v is a list. IP values from ip() go to
-// matchIP when it is given.
-func anyValue(v ref.Val, match func(string) bool, matchIP func(netip.Addr) bool) bool {
+// iocMatch is one ioc.* call. It holds one version of the table, so all the elements of a list argument are checked
+// against the same version even while a reload swaps it.
+type iocMatch struct {
+	s    *IndicatorSet
+	now  int64
+	kind string // ip, domain, url or hash
+}
+
+// any reports whether v, or any element of a list v, is a live indicator of the kind. IP values from ip() are
+// accepted too.
+func (m iocMatch) any(v ref.Val) bool {
 	switch x := v.(type) {
 	case types.String:
-		return match(string(x))
+		return m.s.match(m.kind, string(x), m.now) >= 0
 	case ext.IP:
-		if matchIP != nil {
-			return matchIP(x.Addr)
+		if m.kind == "ip" {
+			return m.s.matchIP(x.Addr, m.now) >= 0
 		}
-		return match(x.Addr.String())
+		return m.s.match(m.kind, x.Addr.String(), m.now) >= 0
 	case traits.Lister:
 		it := x.Iterator()
 		for it.HasNext() == types.True {
-			if anyValue(it.Next(), match, matchIP) {
+			if m.any(it.Next()) {
 				return true
 			}
 		}

@@ -91,3 +91,6 @@ func readFile(t testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+// found is the ok of a Match call.
+func found(_ Indicator, ok bool) bool { return ok }

@@ -231,7 +231,8 @@ func (w *Watcher) CheckAll() {
 		case err != nil:
 			w.log.Error("enrichment table not reloaded; keeping the previous version", "table", t.Name(), "err", err)
 		case changed:
-			w.log.Info("enrichment table reloaded", "table", t.Name(), "took", time.Since(start).Round(time.Millisecond))
+			w.log.Info("enrichment table reloaded", "table", t.Name(), "entries", t.TableStats().Entries.Load(),
+				"took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 }
