@@ -50,6 +50,7 @@ type PipelineStats struct {
 	InFlight     atomic.Int64
 	EnrichSkips  atomic.Int64
 	WriteSeconds atomic.Int64 // total sink write time in microseconds
+	DetectNanos  atomic.Int64 // total rule evaluation time in nanoseconds, measured per batch
 }
 
 // batch is one Read's worth of events on its way through the pipeline.
@@ -147,7 +148,9 @@ func (p *Pipeline) process(ctx context.Context, b *batch) {
 		valid = append(valid, ev)
 	}
 	p.Stats.Invalid.Add(int64(len(letters)))
+	detectStart := time.Now()
 	alerts := p.detect(valid)
+	p.Stats.DetectNanos.Add(int64(time.Since(detectStart)))
 	p.Stats.Alerts.Add(int64(len(alerts)))
 	for _, a := range alerts {
 		p.enrich(ctx, a)
