@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"time"
@@ -38,6 +39,15 @@ type Config struct {
 	Enrich enrich.Config `yaml:"enrich"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
+	// Metrics configures the HTTP endpoint for Prometheus and health checks (docs/operations.md).
+	Metrics MetricsConfig `yaml:"metrics"`
+}
+
+// MetricsConfig configures the HTTP server of /metrics, /healthz and /readyz.
+type MetricsConfig struct {
+	// Addr is the listen address, such as ":9464" or "127.0.0.1:9464"; empty (the default) serves nothing. The
+	// --metrics-addr flag overrides it.
+	Addr string `yaml:"addr"`
 }
 
 // RulesConfig locates the rules.
@@ -46,6 +56,9 @@ type RulesConfig struct {
 	Paths []string `yaml:"paths"`
 	// CostLimit bounds each condition's estimated worst-case evaluation cost; 0 means the default (10,000,000).
 	CostLimit uint64 `yaml:"cost_limit"`
+	// Watch reloads the rules when a file under Paths changes; default true. SIGHUP reloads them in any case. A
+	// reload that fails keeps the running rules.
+	Watch *bool `yaml:"watch"`
 }
 
 // SourceConfig is one source; Type selects which of the blocks applies.
@@ -133,6 +146,10 @@ func (c *Config) setDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "auto"
 	}
+	if c.Rules.Watch == nil {
+		watch := true
+		c.Rules.Watch = &watch
+	}
 	c.Enrich.SetDefaults()
 }
 
@@ -198,6 +215,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Enrich.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if a := c.Metrics.Addr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.addr: %w (want host:port or :port)", err))
+		}
 	}
 	return errors.Join(errs...)
 }

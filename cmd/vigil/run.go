@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/rules"
@@ -24,6 +26,7 @@ func cmdRun(args []string, io stdio) int {
 	cfgPath := fs.StringP("config", "c", "", "configuration file (YAML)")
 	follow := fs.Bool("follow", false, "keep reading file sources as they grow, like tail -f")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. :9464 (overrides metrics.addr)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -39,6 +42,9 @@ func cmdRun(args []string, io stdio) int {
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
 	}
+	if fs.Changed("metrics-addr") {
+		cfg.Metrics.Addr = *metricsAddr
+	}
 	if *follow {
 		for _, s := range cfg.Sources {
 			if s.File != nil {
@@ -53,40 +59,60 @@ func cmdRun(args []string, io stdio) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go handleSignals(ctx, cancel, log)
+	go handleSignals(ctx, cancel, cfg.Pipeline.ShutdownTimeout+shutdownGrace, log)
 	if err := runPipelines(ctx, cfg, io, log); err != nil {
 		log.Error("vigil stopped", "err", err)
 		return 1
 	}
+	log.Info("vigil stopped: every batch read was written and acknowledged")
 	return 0
 }
 
-// handleSignals cancels ctx on the first SIGINT or SIGTERM, so the pipelines drain and exit; a second signal exits
-// at once (what was not acked is read again on restart).
-func handleSignals(ctx context.Context, cancel context.CancelFunc, log *slog.Logger) {
+// shutdownGrace is the time closing sources and sinks may take after the drain (pipeline.shutdown_timeout).
+const shutdownGrace = 5 * time.Second
+
+// handleSignals cancels ctx on the first SIGINT or SIGTERM, so the pipelines drain and exit; a second signal, or a
+// shutdown still running after limit, exits at once (what was not acked is read again on restart).
+func handleSignals(ctx context.Context, cancel context.CancelFunc, limit time.Duration, log *slog.Logger) {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	select {
 	case s := <-sig:
-		log.Info("shutting down: finishing in-flight batches (signal again to exit at once)", "signal", s.String())
+		log.Info("shutting down: finishing in-flight batches (signal again to exit at once)", "signal", s.String(),
+			"timeout", limit.String())
 		cancel()
 	case <-ctx.Done():
 		return
 	}
-	s := <-sig
-	log.Warn("exiting at once; unacknowledged records will be read again", "signal", s.String())
-	os.Exit(130)
+	select {
+	case s := <-sig:
+		log.Warn("exiting at once; unacknowledged records will be read again", "signal", s.String())
+		os.Exit(130)
+	case <-time.After(limit):
+		log.Error("shutdown timed out; exiting, unacknowledged records will be read again", "timeout", limit.String())
+		os.Exit(1)
+	}
 }
 
 // runPipelines builds the shared rule engine, sinks and dead-letter queue, and runs one pipeline per source until
 // they all end.
 func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) error {
+	mon := newMonitor(log)
+	for _, pending := range []string{"rules", "sinks", "sources"} {
+		mon.ready.pending(pending, "starting")
+	}
+	mon.ready.readyUntil(ctx)
+	if err := mon.serve(cfg.Metrics.Addr); err != nil {
+		return err
+	}
+	defer mon.close()
 	enr, err := newEnrichment(cfg.Enrich)
 	if err != nil {
 		return err
 	}
 	enr.logLoaded(log)
+	mon.register(enr.collector())
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
 	go enr.watch(watchCtx, log)
@@ -94,36 +120,47 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	set, err := env.LoadSet(cfg.Rules.Paths...)
+	set, fingerprint, err := loadRules(env, cfg.Rules.Paths)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
 	log.Info("rules loaded", "rules", len(set.Rules()), "disabled", set.Disabled())
 	engine := rules.NewEngine(set)
+	reloader := newRuleReloader(env, cfg.Rules.Paths, engine, fingerprint, log)
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
+	go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
+	mon.addRules(engine, reloader)
+	mon.ready.set("rules", nil)
 	dlq, err := buildDeadLetters(ctx, cfg.DeadLetter, log)
 	if err != nil {
 		return err
 	}
 	defer dlq.Close()
-	sink, err := buildSinks(ctx, cfg.Sinks, dlq, io, log)
+	dlq = mon.deadLetters(dlq)
+	fanout, err := buildSinks(ctx, cfg.Sinks, dlq, io, log)
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
+	defer fanout.Close()
+	sink := mon.sinks(fanout, cfg.Sinks)
 
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Sources))
 	for i, sc := range cfg.Sources {
-		src, err := buildSource(ctx, sc, cfg.Tenants, io, log)
+		src, err := buildSource(ctx, sc, cfg.Tenants, io, log, mon.reg)
 		if err != nil {
 			return err
 		}
 		defer src.Close()
-		p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: dlq,
+		p := &vigil.Pipeline{Detector: engine, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
 			DrainTimeout: cfg.Pipeline.ShutdownTimeout, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
+		p.Source = mon.source(sc.Name, src, p)
+		mon.ready.set("source "+sc.Name, nil)
 		if k, ok := src.(*ingest.Kafka); ok {
 			go logKafkaLag(ctx, k, sc.Kafka.WithDefaults().LagInterval, log.With("source", sc.Name))
+			mon.ready.set("source "+sc.Name, kafkaReady(k))
 		}
 		wg.Add(1)
 		go func() {
@@ -135,16 +172,17 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 				"enrichments_skipped", p.Stats.EnrichSkips.Load())
 		}()
 	}
+	mon.ready.remove("sources")
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func buildSource(ctx context.Context, sc SourceConfig, tenants []string, io stdio, log *slog.Logger) (vigil.Source, error) {
+func buildSource(ctx context.Context, sc SourceConfig, tenants []string, io stdio, log *slog.Logger, reg prometheus.Registerer) (vigil.Source, error) {
 	switch sc.Type {
 	case "file":
 		return ingest.NewFile(sc.Name, *sc.File, io.in)
 	case "kafka":
-		k, err := ingest.NewKafka(ctx, sc.Name, *sc.Kafka, ingest.KafkaOptions{Tenants: tenants, Logger: log})
+		k, err := ingest.NewKafka(ctx, sc.Name, *sc.Kafka, ingest.KafkaOptions{Tenants: tenants, Logger: log, Registerer: reg})
 		if err != nil {
 			return nil, err
 		}
