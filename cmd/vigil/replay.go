@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -23,6 +24,7 @@ func cmdReplay(args []string, io stdio) int {
 	output := fs.String("output", "-", "where to write alert documents, one JSON object per line; - for stdout")
 	tenant := fs.String("tenant", rules.DefaultTenant, "tenant of the replayed events")
 	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; alerts are enriched too")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address while the replay runs (default: off)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -57,15 +59,36 @@ func cmdReplay(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
+	p := &vigil.Pipeline{Detector: engine, Sink: sink, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
+	mon := newMonitor(slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	metered := mon.source("replay", src, p)
+	p.Source = metered
+	mon.addRules(engine, nil)
+	mon.ready.set("rules", nil)
+	mon.ready.set("source replay", nil)
+	if err := mon.serve(*metricsAddr); err != nil {
+		fmt.Fprintln(io.err, "vigil replay:", err)
+		return 1
+	}
+	defer mon.close()
 	skipped := &skipReporter{io: io}
-	p := &vigil.Pipeline{Source: src, Detector: engine, Sink: sink, DeadLetters: skipped,
-		Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
+	var prog *progress
+	if showProgress(io.err, io.out, *output) {
+		prog = newProgress(io.err, metered, p, inputSize(*input, io.in))
+		skipped.io.err = prog.writer()
+		prog.Start()
+	}
+	p.DeadLetters = mon.deadLetters(skipped)
+	p.Sink = mon.sinks(sinks.Fanout{sink}, []SinkConfig{{Type: "file"}})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
 	runErr := p.Run(ctx)
 	if err := sink.Close(); err != nil && runErr == nil {
 		runErr = err
+	}
+	if prog != nil {
+		prog.Stop()
 	}
 	printReplaySummary(io, p, engine, skipped.n.Load(), time.Since(start))
 	if runErr != nil {
