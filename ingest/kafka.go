@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,89 +163,6 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 	return k, nil
 }
 
-// runGroup takes each generation of the group in turn; kafka-go only offers the next one after the previous one's
-// goroutines (fetchers and committer) have all returned.
-func (k *Kafka) runGroup() {
-	defer k.wg.Done()
-	for {
-		gen, err := k.group.Next(k.ctx)
-		if err != nil {
-			if k.ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
-				return
-			}
-			k.Stats.GroupErrors.Add(1)
-			k.log.Warn("kafka: joining the consumer group failed; retrying", "group", k.cfg.GroupID,
-				"err", explainKafkaError(err, k.cfg.KafkaConnection))
-			continue
-		}
-		k.startGeneration(gen)
-	}
-}
-
-func (k *Kafka) startGeneration(gen *kafka.Generation) {
-	g := &generation{k: k, gen: gen, tracker: newOffsetTracker(), commitc: make(chan chan error),
-		dead: make(chan struct{}), released: make(chan struct{}, 1)}
-	var owned []string
-	for topic, parts := range gen.Assignments {
-		for _, pa := range parts {
-			g.tracker.assign(topicPartition{topic, pa.ID}, pa.Offset)
-			owned = append(owned, topic+"/"+strconv.Itoa(pa.ID))
-		}
-	}
-	k.Stats.Generations.Add(1)
-	k.mu.Lock()
-	k.current = g
-	k.mu.Unlock()
-	k.log.Info("kafka: joined consumer group", "group", gen.GroupID, "generation", gen.ID,
-		"member", gen.MemberID, "partitions", strings.Join(owned, " "))
-	gen.Start(g.commitLoop)
-	for topic, parts := range gen.Assignments {
-		for _, pa := range parts {
-			gen.Start(func(ctx context.Context) { k.fetch(ctx, g, topic, pa) })
-		}
-	}
-}
-
-// fetch reads one assigned partition until the generation ends, turning each record into an event.
-func (k *Kafka) fetch(ctx context.Context, g *generation, topic string, pa kafka.PartitionAssignment) {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: k.cfg.Brokers, Topic: topic, Partition: pa.ID, Dialer: k.dialer,
-		MinBytes: k.cfg.FetchMinBytes, MaxBytes: k.cfg.FetchMaxBytes, MaxWait: k.cfg.FetchMaxWait,
-		QueueCapacity: k.cfg.QueueCapacity, ReadBatchTimeout: 10 * time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			k.log.Warn("kafka: fetch: "+fmt.Sprintf(msg, args...), "topic", topic, "partition", pa.ID)
-		}),
-	})
-	defer r.Close()
-	if err := r.SetOffset(pa.Offset); err != nil {
-		k.log.Error("kafka: set offset", "topic", topic, "partition", pa.ID, "err", err)
-		return
-	}
-	tp := topicPartition{topic, pa.ID}
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			k.log.Warn("kafka: fetch failed; retrying", "topic", topic, "partition", pa.ID, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		g.tracker.fetchedUpTo(tp, m.Offset, m.Offset+1+r.Lag())
-		k.Stats.Records.Add(1)
-		select {
-		case k.records <- record{gen: g, ev: k.event(m)}:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
 // event turns a record into an event: decoded, or marked invalid with the reason.
 func (k *Kafka) event(m kafka.Message) *vigil.Event {
 	ev := &vigil.Event{
@@ -362,47 +277,6 @@ func (k *Kafka) Lag() []PartitionLag {
 		return nil
 	}
 	return g.tracker.lags()
-}
-
-// watchLag reads the owned partitions' end offsets every LagInterval, so lag stays true while fetching is paused
-// by backpressure.
-func (k *Kafka) watchLag() {
-	defer k.wg.Done()
-	client := &kafka.Client{Addr: kafka.TCP(k.cfg.Brokers...), Transport: k.transport, Timeout: k.cfg.ConnectTimeout}
-	tick := time.NewTicker(k.cfg.LagInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-k.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		k.mu.Lock()
-		g := k.current
-		k.mu.Unlock()
-		if g == nil {
-			continue
-		}
-		req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-		for _, l := range g.tracker.lags() {
-			req.Topics[l.Topic] = append(req.Topics[l.Topic], kafka.LastOffsetOf(l.Partition))
-		}
-		if len(req.Topics) == 0 {
-			continue
-		}
-		res, err := client.ListOffsets(k.ctx, req)
-		if err != nil {
-			k.log.Debug("kafka: read end offsets", "err", err)
-			continue
-		}
-		for topic, parts := range res.Topics {
-			for _, p := range parts {
-				if p.Error == nil {
-					g.tracker.setEnd(topicPartition{topic, p.Partition}, p.LastOffset)
-				}
-			}
-		}
-	}
 }
 
 // Close leaves the group and stops fetching. Batches not yet acked are not committed: the group reads them again.
