@@ -111,7 +111,7 @@ func TestIndexTemplateMapping(t *testing.T) {
 		t.Error("index.mapping.ignore_malformed is set: mapping conflicts must be dead-lettered, not ignored")
 	}
 	dyn, _ := json.Marshal(docPath(tmpl, "template", "mappings", "dynamic_templates"))
-	for _, s := range []string{`"*command_line"`, `"*CommandLine"`, `"ignore_above":1024`, `"match":"message"`} {
+	for _, s := range []string{`"*command_line"`, `"*CommandLine"`, `"ignore_above":1024`, `"match":"message"`, `"match_mapping_type":"boolean"`} {
 		if !strings.Contains(string(dyn), s) {
 			t.Errorf("dynamic_templates: %s missing in %s", s, dyn)
 		}

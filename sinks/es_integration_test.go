@@ -205,7 +205,7 @@ func TestSearchEngineMappingConflict(t *testing.T) {
 			var alerts []*vigil.Alert
 			for i := range 20 {
 				a := socAlert("acme", "rule.a", "high", i, now, now)
-				a.Doc["custom"] = map[string]any{"field": "a string"}
+				a.Doc["custom"] = map[string]any{"field": "a string", "flag": i%2 == 0}
 				alerts = append(alerts, a)
 			}
 			badPort := socAlert("acme", "rule.a", "high", 100, now, now)
@@ -215,10 +215,12 @@ func TestSearchEngineMappingConflict(t *testing.T) {
 			write(t, s, append(alerts, badPort, dashIP))
 			objectForString := socAlert("acme", "rule.a", "high", 102, now, now)
 			objectForString.Doc["custom"] = map[string]any{"field": map[string]any{"nested": int64(1)}}
-			write(t, s, []*vigil.Alert{objectForString, socAlert("acme", "rule.a", "high", 103, now, now)})
+			stringForBoolean := socAlert("acme", "rule.a", "high", 103, now, now) // booleans are keywords: no conflict
+			stringForBoolean.Doc["custom"] = map[string]any{"flag": "No"}
+			write(t, s, []*vigil.Alert{objectForString, stringForBoolean})
 
 			if got := countDocs(t, e.URL, cfg.IndexPrefix); got != 22 {
-				t.Errorf("documents: got %d, want 22 (20 + the malformed IP + 1)", got)
+				t.Errorf("documents: got %d, want 22 (20 + the malformed IP + the string for a boolean)", got)
 			}
 			if got := s.Stats.DeadLettered.Load(); got != 2 {
 				t.Errorf("dead-lettered: got %d, want 2", got)

@@ -110,6 +110,22 @@ func SearchAlerts(ctx context.Context, tp esapi.Transport, prefix string, q Aler
 	if q.Tenant != "" {
 		index = prefix + "-" + q.Tenant + "-*" // narrows the search; the term filter keeps out tenant "acme-x"
 	}
+	// A 429 or 5xx (e.g. "all shards failed" while a new daily index starts its shards) is tried again a few times.
+	for attempt := 0; ; attempt++ {
+		hits, err := searchOnce(ctx, tp, index, body)
+		var se *statusError
+		if err == nil || attempt == 3 || !errors.As(err, &se) || !retryableStatus(se.status) {
+			return hits, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+func searchOnce(ctx context.Context, tp esapi.Transport, index string, body []byte) (*AlertHits, error) {
 	res, err := esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body),
 		IgnoreUnavailable: esapi.BoolPtr(true), AllowNoIndices: esapi.BoolPtr(true)}.Do(ctx, tp)
 	if err != nil {

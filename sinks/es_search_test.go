@@ -44,7 +44,14 @@ func TestAlertQueryValidate(t *testing.T) {
 func TestSearchAlerts(t *testing.T) {
 	var gotPath, gotQuery string
 	var gotBody map[string]any
+	requests := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		if requests == 1 { // a new index whose shards are not started yet
+			w.WriteHeader(503)
+			io.WriteString(w, `{"error":{"type":"search_phase_execution_exception","reason":"all shards failed"},"status":503}`)
+			return
+		}
 		gotPath, gotQuery = r.URL.Path, r.URL.RawQuery
 		b, _ := io.ReadAll(r.Body)
 		_ = json.Unmarshal(b, &gotBody)
@@ -65,6 +72,9 @@ func TestSearchAlerts(t *testing.T) {
 	}
 	if gotPath != "/vigil-alerts-acme-*/_search" || !strings.Contains(gotQuery, "ignore_unavailable=true") {
 		t.Errorf("request: got %s?%s, want the tenant's indices, ignoring missing ones", gotPath, gotQuery)
+	}
+	if requests != 2 {
+		t.Errorf("requests: got %d, want 2 (the 503 tried again)", requests)
 	}
 	if gotBody["track_total_hits"] != true {
 		t.Errorf("body: got %v", gotBody)
