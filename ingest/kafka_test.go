@@ -2,7 +2,17 @@ package ingest
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +371,110 @@ func TestKafkaStartupErrors(t *testing.T) {
 	if _, err := NewKafka(context.Background(), "src", cfg, KafkaOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "connect to 127.0.0.1:1") {
 		t.Errorf("no broker: got %v", err)
+	}
+}
+
+// testPKI writes a CA, a server certificate for the name kafka.test and a client certificate into dir, and returns
+// the server's TLS configuration (which requires a client certificate from the CA).
+func testPKI(t *testing.T, dir string) *tls.Config {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey := newKey()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(serial int64, tmpl *x509.Certificate) tls.Certificate {
+		key := newKey()
+		tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(serial), time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	server := issue(2, &x509.Certificate{Subject: pkix.Name{CommonName: "kafka.test"}, DNSNames: []string{"kafka.test"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	client := issue(3, &x509.Certificate{Subject: pkix.Name{CommonName: "vigil"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	write := func(name, typ string, der []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	write("client.pem", "CERTIFICATE", client.Certificate[0])
+	keyDER, _ := x509.MarshalECPrivateKey(client.PrivateKey.(*ecdsa.PrivateKey))
+	write("client.key", "EC PRIVATE KEY", keyDER)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &tls.Config{Certificates: []tls.Certificate{server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+}
+
+// TestKafkaTLSAndSASL: the source and the start-up check work over TLS with a client certificate and a server name,
+// with each SASL mechanism, the password read from a file.
+func TestKafkaTLSAndSASL(t *testing.T) {
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			dir := t.TempDir()
+			serverTLS := testPKI(t, dir)
+			addr := fakeKafka(t, kfake.SeedTopics(1, "t"), kfake.TLS(serverTLS), kfake.EnableSASL(),
+				kfake.Superuser(mech, "vigil", "s3cret"))
+			if err := os.WriteFile(filepath.Join(dir, "password"), []byte("s3cret\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg := fakeConfig(addr, "g", KafkaTopic{Name: "t", Tenant: "acme"})
+			cfg.TLS = KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "client.pem"),
+				KeyFile: filepath.Join(dir, "client.key"), ServerName: "kafka.test"}
+			cfg.SASL = KafkaSASL{Mechanism: strings.ToLower(mech), Username: "vigil", PasswordFile: filepath.Join(dir, "password")}
+			cfg.ConnectTimeout = 3 * time.Second
+
+			tr, err := cfg.Transport()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "t", Transport: tr, BatchTimeout: time.Millisecond}
+			if err := w.WriteMessages(context.Background(), kafka.Message{Value: []byte(`{"ok":true}`)}); err != nil {
+				t.Fatalf("produce over TLS and SASL: %v", err)
+			}
+			w.Close()
+			k := newKafka(t, cfg, KafkaOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			evs, ack, err := k.Read(ctx)
+			if err != nil || len(evs) != 1 || evs[0].Invalid != "" {
+				t.Fatalf("read: %v %v", evs, err)
+			}
+			if err := ack(ctx); err != nil || k.Stats.Commits.Load() != 1 {
+				t.Errorf("ack: %v, commits %d; want one commit", err, k.Stats.Commits.Load())
+			}
+
+			bad := cfg
+			bad.TLS.ServerName = "" // the certificate names kafka.test, not 127.0.0.1
+			if _, err := NewKafka(context.Background(), "src", bad, KafkaOptions{}); err == nil ||
+				!strings.Contains(err.Error(), "certificate") {
+				t.Errorf("without server_name: got %v, want a certificate error", err)
+			}
+			bad = cfg
+			bad.TLS.CertFile, bad.TLS.KeyFile = "", ""
+			if _, err := NewKafka(context.Background(), "src", bad, KafkaOptions{}); err == nil {
+				t.Error("without a client certificate: want a start-up error")
+			}
+			bad = cfg
+			bad.SASL.PasswordFile, bad.SASL.Password = "", "wrong"
+			if _, err := NewKafka(context.Background(), "src", bad, KafkaOptions{}); err == nil {
+				t.Error("wrong password: want a start-up error")
+			}
+		})
 	}
 }
