@@ -594,3 +594,46 @@ func withEventID(t testing.TB, raw []byte, id string) []byte {
 	}
 	return bytes.Replace(raw, []byte(marker), []byte(marker+id+"-"), 1)
 }
+
+// TestKafkaToFileExampleSASL runs configs/kafka-to-file.yaml against the SASL/PLAIN listener: with the right password
+// vigil joins the group; with a wrong one it stops at start-up with a clear error instead of retrying.
+func TestKafkaToFileExampleSASL(t *testing.T) {
+	addr, user, password := testenv.KafkaSASL(t)
+	plain := testenv.Kafka(t)
+	bin := buildVigil(t)
+	root := repoRoot(t)
+	for _, topic := range []string{"partner.acme.events", "partner.globex.events"} {
+		kafkaProduce(t, plain, topic, []kafka.Message{{Value: []byte(`{"event":{"id":"sasl-example"}}`)}})
+	}
+	env := func(pw string) []string {
+		return []string{"VIGIL_KAFKA_BROKERS=" + addr, "VIGIL_ALERTS_FILE=" + filepath.Join(t.TempDir(), "alerts.jsonl"),
+			"VIGIL_KAFKA_GROUP=" + testenv.UniqueName(t, "vigil-group-"), "VIGIL_KAFKA_SASL_MECHANISM=PLAIN",
+			"VIGIL_KAFKA_USER=" + user, "VIGIL_KAFKA_PASSWORD=" + pw}
+	}
+	config := filepath.Join(root, "configs", "kafka-to-file.yaml")
+
+	wrong := startVigil(t, bin, config, env("not-the-password")...)
+	select {
+	case err := <-wrong.done:
+		if err == nil || !strings.Contains(wrong.log(), `SASL authentication failed for user \"`+user+`\"`) {
+			t.Errorf("wrong password: exit %v, log:\n%s\nwant a failure naming the SASL authentication and the user", err, wrong.log())
+		}
+		if strings.Contains(wrong.log(), "not-the-password") {
+			t.Error("the password appears in the log")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("wrong password: vigil still running after 20s; log:\n%s", wrong.log())
+	}
+
+	right := startVigil(t, bin, config, env(password)...)
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(right.log(), "joined consumer group") {
+		if time.Now().After(deadline) {
+			t.Fatalf("vigil did not join the group over SASL within 60s; log:\n%s", right.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := right.stop(t, syscall.SIGTERM); err != nil {
+		t.Errorf("exit %v after SIGTERM; log:\n%s", err, right.log())
+	}
+}
