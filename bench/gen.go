@@ -159,8 +159,8 @@ func genRule(r *rand.Rand, v *vocabulary, i int) *rules.Rule {
 			(50+r.IntN(950))<<20, quote(pick(r, internal)))
 	case k < 99: // no literal: a loop over arguments (indexed by the presence of process.args)
 		cond = fmt.Sprintf(`process.args.exists(a, a.lowerAscii().startsWith(%s))`, quote(pick(r, v.fragments)))
-	default: // nothing to index: evaluated on every event
-		cond = fmt.Sprintf(`has(threat.indicator.ip) || has(threat.indicator.domain) || %s in user.roles`, quote(pick(r, v.privileged)))
+	default: // no literal, a field every event has: evaluated on every event
+		cond = fmt.Sprintf(`event.kind != "event" && event.risk_score > %d`, r.IntN(100))
 	}
 	id := fmt.Sprintf("bench.rule_%05d", i)
 	text := fmt.Sprintf("id: %s\ncondition: %s\n", id, cond)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync"
@@ -31,7 +32,9 @@ type alt struct {
 	fold    bool
 	substr  bool
 	present bool
-	value   ref.Val
+	// bound, when not 0, makes the alternative a range: the field is a number at least (+1) or at most (-1) value.
+	bound int
+	value ref.Val
 }
 
 // group is a set of alternatives of which at least one must hold.
@@ -56,7 +59,7 @@ func requirementGroups(e ast.Expr) []group {
 	flatten(e)
 	var groups []group
 	for _, c := range conjuncts {
-		if g := alternatives(c); g != nil {
+		if g := (extractor{}).alternatives(c); g != nil {
 			groups = append(groups, g)
 		}
 	}
@@ -67,12 +70,43 @@ func requirementGroups(e ast.Expr) []group {
 	return groups
 }
 
+// extractor finds requirements; it maps the variable of an enclosing exists() loop to the field the loop ranges over.
+type extractor map[string][]string
+
 // alternatives returns a group of which one alternative must hold for e to be true, or nil.
-func alternatives(e ast.Expr) group {
+func (x extractor) alternatives(e ast.Expr) group {
 	if e.Kind() == ast.ComprehensionKind {
-		// A loop over a missing field is an error, never true.
-		if path, _, ok := fieldPath(e.AsComprehension().IterRange()); ok {
-			return group{{path: path, present: true}}
+		c := e.AsComprehension()
+		path, _, ok := x.fieldPath(c.IterRange())
+		if !ok {
+			return nil
+		}
+		// exists(v, P) loops with the step @result || P: it is true only when P holds for some element, so P's
+		// requirements hold, with v standing for "some element of the field" (the index looks at every element).
+		if step := c.LoopStep(); c.IterVar2() == "" && step.Kind() == ast.CallKind &&
+			step.AsCall().FunctionName() == operators.LogicalOr && len(step.AsCall().Args()) == 2 &&
+			step.AsCall().Args()[0].Kind() == ast.IdentKind && step.AsCall().Args()[0].AsIdent() == c.AccuVar() {
+			inner := extractor{c.IterVar(): path}
+			for k, v := range x {
+				if k != c.IterVar() {
+					inner[k] = v
+				}
+			}
+			if g := inner.alternatives(step.AsCall().Args()[1]); g != nil {
+				return g
+			}
+		}
+		// Any loop over a missing field is an error, never true.
+		return group{{path: path, present: true}}
+	}
+	if e.Kind() == ast.SelectKind && e.AsSelect().IsTestOnly() {
+		// has(a.b.c) is true only when a.b.c exists.
+		sel := e.AsSelect()
+		if x.isBound(sel.Operand()) {
+			return nil
+		}
+		if path, fold, ok := x.fieldPath(sel.Operand()); ok && !fold {
+			return group{{path: append(path, sel.FieldName()), present: true}}
 		}
 		return nil
 	}
@@ -85,7 +119,7 @@ func alternatives(e ast.Expr) group {
 	case operators.LogicalAnd:
 		var best group
 		for _, a := range args {
-			if g := alternatives(a); g != nil && (best == nil || score(g) < score(best)) {
+			if g := x.alternatives(a); g != nil && (best == nil || score(g) < score(best)) {
 				best = g
 			}
 		}
@@ -93,7 +127,7 @@ func alternatives(e ast.Expr) group {
 	case operators.LogicalOr:
 		var all group
 		for _, a := range args {
-			g := alternatives(a)
+			g := x.alternatives(a)
 			if g == nil {
 				return nil
 			}
@@ -105,7 +139,7 @@ func alternatives(e ast.Expr) group {
 			return nil
 		}
 		for _, pair := range [][2]ast.Expr{{args[0], args[1]}, {args[1], args[0]}} {
-			if path, fold, ok := fieldPath(pair[0]); ok {
+			if path, fold, ok := x.fieldPath(pair[0]); ok {
 				if v, ok := literal(pair[1]); ok {
 					return group{{path: path, fold: fold, value: v}}
 				}
@@ -115,7 +149,7 @@ func alternatives(e ast.Expr) group {
 		if len(args) != 2 {
 			return nil
 		}
-		if path, fold, ok := fieldPath(args[0]); ok && args[1].Kind() == ast.ListKind {
+		if path, fold, ok := x.fieldPath(args[0]); ok && args[1].Kind() == ast.ListKind {
 			var g group
 			for _, el := range args[1].AsList().Elements() {
 				v, ok := literal(el)
@@ -127,29 +161,18 @@ func alternatives(e ast.Expr) group {
 			return g
 		}
 		// "x" in field: the field is a list holding x, or a map with the key x; the lookup takes both.
-		if v, ok := literal(args[0]); ok {
-			if path, fold, ok := fieldPath(args[1]); ok && !fold {
+		if v, ok := literal(args[0]); ok && !x.isBound(args[1]) {
+			if path, fold, ok := x.fieldPath(args[1]); ok && !fold {
 				return group{{path: path, value: v}}
 			}
 		}
-	case operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals, operators.NotEquals,
-		operators.LogicalNot, "containsIP", "size":
-		// These are errors, never true, when a field they read directly is missing.
-		operands := slices.Clone(args)
-		if call.IsMemberFunction() {
-			operands = append(operands, call.Target())
+	case operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
+		if g := x.rangeAlternative(fn, args); g != nil {
+			return g
 		}
-		for _, a := range operands {
-			if path, _, ok := fieldPath(a); ok {
-				return group{{path: path, present: true}}
-			}
-			if fn == operators.LogicalNot && strict(a) {
-				// !x is an error when x is, so x's fields must be present; their values are no requirement.
-				if g := alternatives(a); len(g) > 0 {
-					return group{{path: g[0].path, present: true}}
-				}
-			}
-		}
+		return x.presence(fn, call)
+	case operators.NotEquals, operators.LogicalNot, "containsIP", "size":
+		return x.presence(fn, call)
 	case "contains", "startsWith", "endsWith", "matches":
 		target, arg := args, ast.Expr(nil)
 		switch {
@@ -160,7 +183,7 @@ func alternatives(e ast.Expr) group {
 		default:
 			return nil
 		}
-		path, fold, ok := fieldPath(target[0])
+		path, fold, ok := x.fieldPath(target[0])
 		v, lit := literal(arg)
 		s, isStr := v.(types.String)
 		if !ok || !lit || !isStr {
@@ -196,6 +219,49 @@ func strict(e ast.Expr) bool {
 	return true
 }
 
+// presence is the requirement of a call that is an error, never true, when a field it reads directly is missing.
+func (x extractor) presence(fn string, call ast.CallExpr) group {
+	// These are errors, never true, when a field they read directly is missing.
+	operands := slices.Clone(call.Args())
+	if call.IsMemberFunction() {
+		operands = append(operands, call.Target())
+	}
+	for _, a := range operands {
+		if path, _, ok := x.fieldPath(a); ok {
+			return group{{path: path, present: true}}
+		}
+		if fn == operators.LogicalNot && strict(a) {
+			// !x is an error when x is, so x's fields must be present; their values are no requirement.
+			if g := x.alternatives(a); len(g) > 0 {
+				return group{{path: g[0].path, present: true}}
+			}
+		}
+	}
+	return nil
+}
+
+// rangeAlternative turns `field > 5` (or 5 < field, >=, <, <=) into a range requirement on a number.
+func (x extractor) rangeAlternative(fn string, args []ast.Expr) group {
+	if len(args) != 2 {
+		return nil
+	}
+	bound := map[string]int{operators.Greater: 1, operators.GreaterEquals: 1, operators.Less: -1, operators.LessEquals: -1}[fn]
+	field, lit := args[0], args[1]
+	if _, ok := literal(field); ok {
+		field, lit, bound = lit, field, -bound
+	}
+	path, fold, ok := x.fieldPath(field)
+	v, isLit := literal(lit)
+	if !ok || fold || !isLit || x.isBound(field) {
+		return nil
+	}
+	switch v.(type) {
+	case types.Int, types.Uint, types.Double:
+		return group{{path: path, bound: bound, value: v}}
+	}
+	return nil
+}
+
 // lowCardinality names fields with few distinct values, whose requirements narrow little.
 var lowCardinality = map[string]bool{"event.category": true, "event.kind": true, "event.type": true,
 	"event.outcome": true, "network.transport": true, "network.direction": true, "EventID": true, "Channel": true}
@@ -208,6 +274,8 @@ func score(g group) int {
 		switch {
 		case a.present:
 			w = 24
+		case a.bound != 0:
+			w = 6
 		case lowCardinality[strings.Join(a.path, ".")]:
 			w = 16
 		case a.substr && len(string(a.value.(types.String))) < 4:
@@ -222,7 +290,16 @@ func score(g group) int {
 
 // fieldPath recognizes a chain of field selections from a variable (event.category), optionally wrapped in a
 // lowerAscii() call.
-func fieldPath(e ast.Expr) (path []string, fold bool, ok bool) {
+// isBound reports whether e is a loop variable itself.
+func (x extractor) isBound(e ast.Expr) bool {
+	if e.Kind() != ast.IdentKind {
+		return false
+	}
+	_, ok := x[e.AsIdent()]
+	return ok
+}
+
+func (x extractor) fieldPath(e ast.Expr) (path []string, fold bool, ok bool) {
 	if e.Kind() == ast.CallKind {
 		c := e.AsCall()
 		if c.FunctionName() != "lowerAscii" || !c.IsMemberFunction() || len(c.Args()) != 0 {
@@ -240,6 +317,10 @@ func fieldPath(e ast.Expr) (path []string, fold bool, ok bool) {
 			path = append(path, s.FieldName())
 			e = s.Operand()
 		case ast.IdentKind:
+			if bound, ok := x[e.AsIdent()]; ok {
+				// A loop variable stands for an element, not an object with fields.
+				return bound, fold, len(path) == 0
+			}
 			if e.AsIdent() == RootVariable {
 				return nil, false, false
 			}
@@ -280,9 +361,13 @@ type fieldIndex struct {
 	numbers map[float64][]int32 // ints and doubles by value, as CEL compares them
 	bools   [2][]int32
 	present []int32 // groups satisfied by the field merely existing
-	subs    *substrings
-	subLits []string
-	subGrps [][]int32 // literal → groups
+	// atLeast and atMost hold the groups of range requirements, sorted by threshold: a number v satisfies the
+	// thresholds of atLeast up to v and those of atMost from v on. Comparisons are inclusive, so rounding an int64
+	// to a float64 can only add candidates.
+	atLeast, atMost []threshold
+	subs            *substrings
+	subLits         []string
+	subGrps         [][]int32 // literal → groups
 }
 
 func buildIndex(rs []*Compiled) *index {
@@ -303,6 +388,12 @@ func buildIndex(rs []*Compiled) *index {
 				switch {
 				case a.present:
 					f.present = appendOnce(f.present, gid)
+					continue
+				case a.bound > 0:
+					f.atLeast = append(f.atLeast, threshold{toFloat(a.value), gid})
+					continue
+				case a.bound < 0:
+					f.atMost = append(f.atMost, threshold{toFloat(a.value), gid})
 					continue
 				case !a.substr:
 					f.add(a.value, gid)
@@ -327,6 +418,9 @@ func buildIndex(rs []*Compiled) *index {
 		if len(f.subLits) > 0 {
 			f.subs = newSubstrings(f.subLits)
 		}
+		byValue := func(a, b threshold) int { return cmp.Compare(a.v, b.v) }
+		slices.SortFunc(f.atLeast, byValue)
+		slices.SortFunc(f.atMost, byValue)
 	}
 	nRules, nGroups := len(rs), len(ix.owner)
 	ix.pool.New = func() any {
@@ -436,11 +530,11 @@ func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
 			}
 		}
 	case int64:
-		ix.satisfy(f.numbers[float64(x)], s)
+		f.collectNumber(ix, float64(x), s)
 	case uint64:
-		ix.satisfy(f.numbers[float64(x)], s)
+		f.collectNumber(ix, float64(x), s)
 	case float64:
-		ix.satisfy(f.numbers[x], s)
+		f.collectNumber(ix, x, s)
 	case bool:
 		if x {
 			ix.satisfy(f.bools[1], s)
@@ -450,22 +544,57 @@ func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
 	}
 }
 
+func (f *fieldIndex) collectNumber(ix *index, v float64, s *scratch) {
+	ix.satisfy(f.numbers[v], s)
+	for _, t := range f.atLeast {
+		if t.v > v {
+			break
+		}
+		ix.satisfyOne(t.group, s)
+	}
+	i, _ := slices.BinarySearchFunc(f.atMost, v, func(t threshold, v float64) int { return cmp.Compare(t.v, v) })
+	for _, t := range f.atMost[i:] {
+		ix.satisfyOne(t.group, s)
+	}
+}
+
+type threshold struct {
+	v     float64
+	group int32
+}
+
+func toFloat(v ref.Val) float64 {
+	switch x := v.(type) {
+	case types.Int:
+		return float64(x)
+	case types.Uint:
+		return float64(x)
+	case types.Double:
+		return float64(x)
+	}
+	return 0
+}
+
 // satisfy marks groups as satisfied and makes a rule a candidate when its last group is.
 func (ix *index) satisfy(groups []int32, s *scratch) {
 	for _, g := range groups {
-		if s.groupMark[g] == s.gen {
-			continue
-		}
-		s.groupMark[g] = s.gen
-		r := ix.owner[g]
-		if s.ruleMark[r] != s.gen {
-			s.ruleMark[r] = s.gen
-			s.count[r] = 0
-		}
-		s.count[r]++
-		if s.count[r] == ix.need[r] {
-			s.cands = append(s.cands, r)
-		}
+		ix.satisfyOne(g, s)
+	}
+}
+
+func (ix *index) satisfyOne(g int32, s *scratch) {
+	if s.groupMark[g] == s.gen {
+		return
+	}
+	s.groupMark[g] = s.gen
+	r := ix.owner[g]
+	if s.ruleMark[r] != s.gen {
+		s.ruleMark[r] = s.gen
+		s.count[r] = 0
+	}
+	s.count[r]++
+	if s.count[r] == ix.need[r] {
+		s.cands = append(s.cands, r)
 	}
 }
 
