@@ -29,10 +29,12 @@ type (
 	}
 	// nullNode is `field is null or absent`.
 	nullNode struct{ field fieldPath }
-	// numEqNode is exact numeric equality, used by log source guards (`EventID == 1`).
-	numEqNode struct {
-		field fieldPath
-		nums  []int64
+	// eqNode is plain CEL equality with literals, used by log source guards (`EventID == 1`,
+	// `Channel.lowerAscii() in ["a", "b"]`); fold compares the ASCII-lowercased field with lowercase values.
+	eqNode struct {
+		field  fieldPath
+		values []any
+		fold   bool
 	}
 )
 
@@ -44,7 +46,7 @@ func (notNode) isNode()      {}
 func (callNode) isNode()     {}
 func (presenceNode) isNode() {}
 func (nullNode) isNode()     {}
-func (numEqNode) isNode()    {}
+func (eqNode) isNode()       {}
 
 // fieldPath is a field of the event; several elements are nested objects (`process.executable`).
 type fieldPath []string
@@ -161,15 +163,19 @@ func emitPrec(n node, negated bool) (string, int) {
 		return "!" + x.field.presence(), precUnary
 	case nullNode:
 		return "!" + x.field.presence() + " || " + x.field.access() + " == null", precOr
-	case numEqNode:
-		if len(x.nums) == 1 {
-			return x.field.access() + " == " + literal(x.nums[0]), precAnd
+	case eqNode:
+		field := x.field.access()
+		if x.fold {
+			field += ".lowerAscii()"
 		}
-		lits := make([]string, len(x.nums))
-		for i, v := range x.nums {
+		if len(x.values) == 1 {
+			return field + " == " + literal(x.values[0]), precAnd
+		}
+		lits := make([]string, len(x.values))
+		for i, v := range x.values {
 			lits[i] = literal(v)
 		}
-		return x.field.access() + " in [" + strings.Join(lits, ", ") + "]", precAnd
+		return field + " in [" + strings.Join(lits, ", ") + "]", precAnd
 	}
 	panic(fmt.Sprintf("sigma: unexpected node %T", n))
 }

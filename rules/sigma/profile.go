@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -52,7 +53,8 @@ type LogsourceMapping struct {
 // Conditions is an ordered set of field: value(s) tests. A list means any of its values.
 type Conditions []Condition
 
-// Condition is one guard test: an int value compares exactly, a string case-insensitively.
+// Condition is one guard test: an integer compares exactly, a string of digits as number or text, another string
+// ASCII case-insensitively (see LogsourceMapping.guard).
 type Condition struct {
 	Field  string
 	Values []any
@@ -193,26 +195,34 @@ func (p *Profile) field(l *LogsourceMapping, ls Logsource, name string) fieldPat
 	return splitField(name)
 }
 
-// guard is the node selecting the events of mapping l.
+// guard is the node selecting the events of mapping l. It is written with == and in on literals, which the engine's
+// prefilter index understands (rules/index.go), so a rule is evaluated only on the events of its log source: an
+// integer compares exactly (`EventID == 1`), a string of digits as number or text (`winlog.event_id in [1, "1"]`),
+// other strings ASCII case-insensitively (`Channel.lowerAscii() == "security"`).
 func (l *LogsourceMapping) guard() node {
 	var out andNode
 	for _, c := range l.Conditions {
-		path := splitField(c.Field)
-		var nums []int64
-		var strs []any
+		var exact, folded []any
 		for _, v := range c.Values {
-			if n, ok := v.(int64); ok {
-				nums = append(nums, n)
-			} else {
-				strs = append(strs, v)
+			switch x := v.(type) {
+			case int64:
+				exact = append(exact, x)
+			case string:
+				if decimal.MatchString(x) {
+					n, _ := strconv.ParseInt(x, 10, 64)
+					exact = append(exact, n, x)
+				} else {
+					folded = append(folded, strings.ToLower(x))
+				}
 			}
 		}
+		path := splitField(c.Field)
 		var alts orNode
-		if len(nums) > 0 {
-			alts = append(alts, numEqNode{path, nums})
+		if len(exact) > 0 {
+			alts = append(alts, eqNode{field: path, values: exact})
 		}
-		if len(strs) > 0 {
-			alts = append(alts, callNode{field: path, fn: "ieq", patterns: strs})
+		if len(folded) > 0 {
+			alts = append(alts, eqNode{field: path, values: folded, fold: true})
 		}
 		out = append(out, flatten(alts))
 	}
