@@ -96,6 +96,8 @@ func TestDetectionLanguage(t *testing.T) {
 		{"wide without encoding", "sel: {A|wide|contains: 'ab'}\ncondition: sel", `{"A":"xa\u0000b\u0000x"}`, `{"A":"xab"}`},
 		{"windash", "sel: {A|windash|contains: ' -enc '}\ncondition: sel", `{"A":"powershell /enc x"}`, `{"A":"powershell enc x"}`},
 		{"windash en dash", "sel: {A|windash|contains: ' -enc '}\ncondition: sel", `{"A":"powershell –enc x"}`, `{"A":"powershell _enc x"}`},
+		{"windash all", "sel: {A|windash|contains|all: [' -a ', ' -b ']}\ncondition: sel", `{"A":"x /b -a y"}`, `{"A":"x /b y"}`},
+		{"base64offset all", "sel: {A|base64offset|contains|all: [foo, bar]}\ncondition: sel", `{"A":"Zm9v YmFy"}`, `{"A":"Zm9v"}`},
 		{"windash keeps inner dashes", "sel: {A|windash: 'a-b'}\ncondition: sel", `{"A":"a-b"}`, `{"A":"a/b"}`},
 		{"cidr", "sel: {Ip|cidr: ['10.0.0.0/8', 'fe80::/10']}\ncondition: sel", `{"Ip":"10.2.3.4"}`, `{"Ip":"11.2.3.4"}`},
 		{"cidr IPv6", "sel: {Ip|cidr: 'fe80::/10'}\ncondition: sel", `{"Ip":"fe80::1"}`, `{"Ip":"::1"}`},

@@ -117,14 +117,19 @@ func (c *itemCompiler) values(target fieldPath, m modifiers, item *FieldItem) (n
 		return combine(refs, m.all), nil
 	}
 	var tests [][2]any // fn, pattern
+	var perValue []node // with |all: one node per value, each the OR of the variants the value expands to
 	for _, v := range item.Values {
 		ts, err := c.tests(target, m, v)
 		if err != nil {
 			return nil, err
 		}
 		tests = append(tests, ts...)
+		perValue = append(perValue, groupTests(target, ts))
 	}
-	return groupTests(target, tests, m.all), nil
+	if m.all {
+		return combine(perValue, true), nil
+	}
+	return groupTests(target, tests), nil
 }
 
 func combine(nodes []node, all bool) node {
@@ -245,29 +250,23 @@ func regexReason(pattern string, err error) string {
 	return "regular expression"
 }
 
-// groupTests joins tests: one call per function with the list of its patterns (OR), or one call per test (AND).
-func groupTests(target fieldPath, tests [][2]any, all bool) node {
+// groupTests joins alternative tests: one call per function, with the list of its patterns.
+func groupTests(target fieldPath, tests [][2]any) node {
 	var out []node
-	if all {
-		for _, t := range tests {
-			out = append(out, callNode{field: target, fn: t[0].(string), patterns: []any{t[1]}})
+	index := map[string]int{}
+	for _, t := range tests {
+		fn := t[0].(string)
+		i, ok := index[fn]
+		if !ok {
+			i = len(out)
+			index[fn] = i
+			out = append(out, callNode{field: target, fn: fn})
 		}
-	} else {
-		index := map[string]int{}
-		for _, t := range tests {
-			fn := t[0].(string)
-			i, ok := index[fn]
-			if !ok {
-				i = len(out)
-				index[fn] = i
-				out = append(out, callNode{field: target, fn: fn})
-			}
-			cn := out[i].(callNode)
-			cn.patterns = appendUnique(cn.patterns, t[1])
-			out[i] = cn
-		}
+		cn := out[i].(callNode)
+		cn.patterns = appendUnique(cn.patterns, t[1])
+		out[i] = cn
 	}
-	return combine(out, all)
+	return combine(out, false)
 }
 
 func appendUnique(list []any, v any) []any {
