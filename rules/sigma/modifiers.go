@@ -116,7 +116,7 @@ func (c *itemCompiler) values(target fieldPath, m modifiers, item *FieldItem) (n
 		}
 		return combine(refs, m.all), nil
 	}
-	var tests [][2]any // fn, pattern
+	var tests [][2]any  // fn, pattern
 	var perValue []node // with |all: one node per value, each the OR of the variants the value expands to
 	for _, v := range item.Values {
 		ts, err := c.tests(target, m, v)
