@@ -143,9 +143,11 @@ func BenchmarkLibrary(b *testing.B) {
 		b.Run(cond, func(b *testing.B) {
 			c := compileCondition(b, env, cond)
 			b.ReportAllocs()
+			start := cpuTime()
 			for b.Loop() {
 				c.Match(ev)
 			}
+			reportCPU(b, start)
 		})
 	}
 }
