@@ -27,7 +27,7 @@ import (
 // These tests run the sink against the real search engines of testenv/run (OpenSearch 2.19, Elasticsearch 7.17).
 
 // engineConfig is a sink configuration for engine e with indices of their own for the test.
-func engineConfig(t *testing.T, e testenv.SearchEngine) ElasticsearchConfig {
+func engineConfig(t testing.TB, e testenv.SearchEngine) ElasticsearchConfig {
 	prefix := testenv.UniqueName(t, "vigil-it-")
 	t.Cleanup(func() {
 		engineDo(t, e.URL, "DELETE", "/"+prefix+"-*", nil)
@@ -148,6 +148,21 @@ func TestSearchEngineIndexAndSearch(t *testing.T) {
 					t.Errorf("%s (%+v): got %d alerts, want %d", tt.name, tt.q, got, tt.want)
 				}
 			}
+			// The example queries of docs/alerts.md parse and run on this engine.
+			for q, want := range map[string]int64{
+				"host.name:WKS-FIN-014": 0, "user.name:j.morales": 0, "source.ip:203.0.113.9": 3,
+				`source.ip:"203.0.113.0/24"`: 60, "mimikatz.exe": 60, "process.command_line:*privilege*": 60,
+				"process.name:powershell.exe AND process.command_line:(enc OR encodedcommand)": 0,
+				"threat.technique.id:T1003*": 60, "rule.id:rule.* AND event.severity:>=3": 40,
+				"vigil.alert.original_time:[now-7d/d TO now]":                                               60,
+				"vigil.alert.origin.topic:partner.acme.events AND vigil.alert.origin.offset:[1000 TO 2000]": 0,
+				"_ignored:source.ip": 0, "_exists_:threat.enrichments": 0,
+			} {
+				if got := search(AlertQuery{Query: q}).Total; got != want {
+					t.Errorf("docs/alerts.md query %s: got %d alerts, want %d", q, got, want)
+				}
+			}
+
 			hits := search(AlertQuery{Tenant: "acme"})
 			for i := 1; i < len(hits.Alerts); i++ {
 				if hits.Alerts[i-1]["@timestamp"].(string) < hits.Alerts[i]["@timestamp"].(string) {
@@ -221,6 +236,14 @@ func TestSearchEngineMappingConflict(t *testing.T) {
 
 			if got := countDocs(t, e.URL, cfg.IndexPrefix); got != 22 {
 				t.Errorf("documents: got %d, want 22 (20 + the malformed IP + the string for a boolean)", got)
+			}
+			tp, err := NewSearchTransport(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits, err := SearchAlerts(context.Background(), tp, cfg.IndexPrefix, AlertQuery{Query: "_ignored:source.ip"})
+			if err != nil || hits.Total != 1 || docPath(hits.Alerts[0], "vigil", "alert", "id") != "acme-rule.a-0101" {
+				t.Errorf("_ignored:source.ip: got %+v (%v), want the alert with source.ip \"-\"", hits, err)
 			}
 			if got := s.Stats.DeadLettered.Load(); got != 2 {
 				t.Errorf("dead-lettered: got %d, want 2", got)
@@ -445,4 +468,78 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// BenchmarkSearchEngineIndexing measures the sink's indexing throughput against each real engine, as the pipeline
+// drives it: b.N alerts (documents of about 1.3 KB like socAlert's, three tenants, two event days) in batches of 500,
+// written by 4 concurrent Writes (pipeline.max_in_flight 4), with the default sink settings and replicas 0.
+// VIGIL_BENCH_WORKERS, VIGIL_BENCH_FLUSH_INTERVAL, VIGIL_BENCH_BATCH and VIGIL_BENCH_WRITERS override them:
+//
+//	testenv/run -- go test -tags integration -run '^$' -bench SearchEngineIndexing -benchtime 100000x ./sinks
+func BenchmarkSearchEngineIndexing(b *testing.B) {
+	for _, e := range testenv.SearchEngines(b) {
+		b.Run(e.Flavor, func(b *testing.B) {
+			cfg := engineConfig(b, e)
+			cfg.RetryInitialBackoff, cfg.RetryMaxBackoff = 0, 0
+			if v := os.Getenv("VIGIL_BENCH_WORKERS"); v != "" {
+				fmt.Sscan(v, &cfg.Workers)
+			}
+			if v := os.Getenv("VIGIL_BENCH_FLUSH_INTERVAL"); v != "" {
+				d, _ := time.ParseDuration(v)
+				cfg.FlushInterval = &d
+			}
+			batch, writers := envInt("VIGIL_BENCH_BATCH", 500), envInt("VIGIL_BENCH_WRITERS", 4)
+			s := newTestSink(b, cfg, &memDLQ{})
+			now := time.Now()
+			alerts := make([]*vigil.Alert, b.N)
+			size := 0
+			for i := range alerts {
+				tenant := []string{"acme", "globex", "initech"}[i%3]
+				alerts[i] = socAlert(tenant, "rule.bench", "high", i, now.Add(-time.Duration(i%2)*24*time.Hour), now)
+				if i < 100 {
+					d, _ := json.Marshal(alerts[i].Doc)
+					size += len(d)
+				}
+			}
+			var next atomic.Int64
+			b.ResetTimer()
+			errs := make(chan error, writers)
+			for range writers {
+				go func() {
+					for {
+						from := int(next.Add(int64(batch))) - batch
+						if from >= len(alerts) {
+							errs <- nil
+							return
+						}
+						if err := s.Write(context.Background(), alerts[from:min(from+batch, len(alerts))]); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			for range writers {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+			b.ReportMetric(float64(s.Stats.Requests.Load()), "requests")
+			if b.N >= 100 {
+				b.ReportMetric(float64(size)/100, "doc-bytes")
+			}
+			if got := countDocs(b, e.URL, cfg.IndexPrefix); got != b.N {
+				b.Errorf("documents: got %d, want %d", got, b.N)
+			}
+		})
+	}
+}
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		fmt.Sscan(v, &def)
+	}
+	return def
 }

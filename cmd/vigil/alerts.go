@@ -172,7 +172,10 @@ func alertCell(doc map[string]any, field string) string {
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	max := 40
-	if field == "vigil.alert.reason" {
+	switch field {
+	case "rule.id":
+		max = 64 // analysts copy it into --rule
+	case "vigil.alert.reason":
 		max = 120
 	}
 	if utf8.RuneCountInString(s) > max {
