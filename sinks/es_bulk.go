@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
@@ -134,6 +136,81 @@ func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
 		}
 	}
 	return retry, nil
+}
+
+// send delivers items: it retries failed requests and the alerts the server asks to retry until each is stored or
+// rejected, the Write waiting for it has given up, or the sink is closed.
+func (s *Elasticsearch) send(items []*bulkItem) {
+	failures := 0
+	for attempt := 0; ; attempt++ {
+		items = waited(items)
+		if len(items) == 0 || s.ctx.Err() != nil {
+			return
+		}
+		retry, err := s.bulk(items)
+		var se *statusError
+		if errors.As(err, &se) && se.status == http.StatusRequestEntityTooLarge {
+			s.splitTooLarge(items, se)
+			return
+		}
+		if err != nil {
+			if s.ctx.Err() != nil { // closed while the request was in flight
+				return
+			}
+			failures++
+			s.Stats.RequestErrors.Add(1)
+			wait := s.backoff(attempt)
+			s.log.Warn("bulk request failed, retrying", "alerts", len(items), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+			if !s.sleep(wait) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			s.log.Info("bulk request succeeded after failures", "alerts", len(items), "failed_attempts", failures)
+			failures = 0
+		}
+		if len(retry) == 0 {
+			return
+		}
+		s.Stats.Retries.Add(int64(len(retry)))
+		wait := s.backoff(attempt)
+		s.log.Debug("alerts to retry", "alerts", len(retry), "attempt", attempt+1, "retry_in", wait)
+		if !s.sleep(wait) {
+			return
+		}
+		items = retry
+	}
+}
+
+// splitTooLarge handles a 413: the halves are sent separately; a single alert too large for the server is rejected.
+func (s *Elasticsearch) splitTooLarge(items []*bulkItem, se *statusError) {
+	if len(items) == 1 {
+		it := items[0]
+		it.op.settle(alertLetter(it.alert, docLine(it), "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
+		return
+	}
+	half := len(items) / 2
+	s.send(items[:half])
+	s.send(items[half:])
+}
+
+// docLine is the alert document of an encoded item, without its action line and newline.
+func docLine(it *bulkItem) []byte {
+	_, doc, _ := bytes.Cut(it.lines, []byte("\n"))
+	return bytes.TrimSuffix(doc, []byte("\n"))
+}
+
+// waited drops the items whose Write has already returned (its context ended): nobody waits for them and their
+// batch will not be acknowledged, so they will be read and written again.
+func waited(items []*bulkItem) []*bulkItem {
+	out := items[:0:0]
+	for _, it := range items {
+		if it.op.ctx.Err() == nil {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // rejectReason is the dead-letter reason of an alert the server rejected: "mapping" when the document does not
