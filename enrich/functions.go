@@ -44,7 +44,7 @@ func (l *library) CompileOptions() []cel.EnvOption {
 				if s == nil {
 					return types.False
 				}
-				return types.Bool(iocMatch{s: s, now: l.ti.now().Unix(), kind: kind}.any(v))
+				return types.Bool(iocMatch{s: s, clk: &clock{now: l.ti.now}, kind: kind}.any(v))
 			})))
 	}
 	stringMap := cel.MapType(cel.StringType, cel.StringType)
@@ -73,7 +73,7 @@ func (*library) ProgramOptions() []cel.ProgramOption { return nil }
 // against the same version even while a reload swaps it.
 type iocMatch struct {
 	s    *IndicatorSet
-	now  int64
+	clk  *clock
 	kind string // ip, domain, url or hash
 }
 
@@ -82,12 +82,12 @@ type iocMatch struct {
 func (m iocMatch) any(v ref.Val) bool {
 	switch x := v.(type) {
 	case types.String:
-		return m.s.match(m.kind, string(x), m.now) >= 0
+		return m.s.match(m.kind, string(x), m.clk) >= 0
 	case ext.IP:
 		if m.kind == "ip" {
-			return m.s.matchIP(x.Addr, m.now) >= 0
+			return m.s.matchIP(x.Addr, m.clk) >= 0
 		}
-		return m.s.match(m.kind, x.Addr.String(), m.now) >= 0
+		return m.s.match(m.kind, x.Addr.String(), m.clk) >= 0
 	case traits.Lister:
 		it := x.Iterator()
 		for it.HasNext() == types.True {

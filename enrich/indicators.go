@@ -52,9 +52,23 @@ const (
 // Len is the number of indicators.
 func (s *IndicatorSet) Len() int { return len(s.recs) }
 
-func (s *IndicatorSet) live(i int32, now int64) bool {
+func (s *IndicatorSet) live(i int32, clk *clock) bool {
 	e := s.recs[i].expires
-	return e == 0 || now < int64(e)
+	return e == 0 || clk.unix() < int64(e)
+}
+
+// clock reads the time once per lookup, and only when an indicator with an expiry needs it: most indicators never
+// expire, and reading the clock costs about as much as a lookup.
+type clock struct {
+	now func() time.Time
+	t   int64
+}
+
+func (c *clock) unix() int64 {
+	if c.t == 0 {
+		c.t = c.now().Unix()
+	}
+	return c.t
 }
 
 func (s *IndicatorSet) value(i int32) string {
@@ -69,18 +83,18 @@ func (s *IndicatorSet) indicator(i int32) Indicator {
 }
 
 // find returns the first live record whose value is v in the map of kind k, or -1.
-func (s *IndicatorSet) find(k keyKind, v string, now int64) int32 {
+func (s *IndicatorSet) find(k keyKind, v string, clk *clock) int32 {
 	i, ok := s.keyed[k][maphash.String(s.seed, v)]
 	if !ok {
 		return -1
 	}
-	return s.nextLive(i, v, now)
+	return s.nextLive(i, v, clk)
 }
 
 // nextLive follows the chain from i to the first live record with value v; -1 when none.
-func (s *IndicatorSet) nextLive(i int32, v string, now int64) int32 {
+func (s *IndicatorSet) nextLive(i int32, v string, clk *clock) int32 {
 	for ; i >= 0; i = s.recs[i].next {
-		if s.live(i, now) && s.value(i) == v {
+		if s.live(i, clk) && s.value(i) == v {
 			return i
 		}
 	}

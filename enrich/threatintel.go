@@ -144,7 +144,7 @@ func (t *ThreatIntel) MatchIP(a netip.Addr) (Indicator, bool) {
 	if s == nil {
 		return Indicator{}, false
 	}
-	return s.at(s.matchIP(a, t.now().Unix()))
+	return s.at(s.matchIP(a, &clock{now: t.now}))
 }
 
 // MatchDomain returns the live indicator for the domain or its closest listed parent domain.
@@ -153,7 +153,7 @@ func (t *ThreatIntel) MatchDomain(d string) (Indicator, bool) {
 	if s == nil {
 		return Indicator{}, false
 	}
-	return s.at(s.matchDomain(d, t.now().Unix()))
+	return s.at(s.matchDomain(d, &clock{now: t.now}))
 }
 
 // MatchURL returns the live indicator for the URL (compared after normalization).
@@ -162,7 +162,7 @@ func (t *ThreatIntel) MatchURL(u string) (Indicator, bool) {
 	if s == nil {
 		return Indicator{}, false
 	}
-	return s.at(s.matchURL(u, t.now().Unix()))
+	return s.at(s.matchURL(u, &clock{now: t.now}))
 }
 
 // MatchHash returns the live indicator for an MD5, SHA-1 or SHA-256 hash (any case).
@@ -171,7 +171,7 @@ func (t *ThreatIntel) MatchHash(h string) (Indicator, bool) {
 	if s == nil {
 		return Indicator{}, false
 	}
-	return s.at(s.matchHash(h, t.now().Unix()))
+	return s.at(s.matchHash(h, &clock{now: t.now}))
 }
 
 func (s *IndicatorSet) at(i int32) (Indicator, bool) {
@@ -181,23 +181,23 @@ func (s *IndicatorSet) at(i int32) (Indicator, bool) {
 	return s.indicator(i), true
 }
 
-func (s *IndicatorSet) matchIP(a netip.Addr, now int64) int32 {
+func (s *IndicatorSet) matchIP(a netip.Addr, clk *clock) int32 {
 	found := int32(-1)
 	s.ips.each(a, func(i int32, _ int) bool {
-		found = s.nextLive(i, s.value(i), now)
+		found = s.nextLive(i, s.value(i), clk)
 		return found < 0
 	})
 	return found
 }
 
 // matchDomain tries the domain, then each parent domain.
-func (s *IndicatorSet) matchDomain(d string, now int64) int32 {
+func (s *IndicatorSet) matchDomain(d string, clk *clock) int32 {
 	if len(s.keyed[keyDomain]) == 0 {
 		return -1
 	}
 	d = lowerASCII(strings.TrimSuffix(d, "."))
 	for d != "" {
-		if i := s.find(keyDomain, d, now); i >= 0 {
+		if i := s.find(keyDomain, d, clk); i >= 0 {
 			return i
 		}
 		dot := strings.IndexByte(d, '.')
@@ -209,24 +209,24 @@ func (s *IndicatorSet) matchDomain(d string, now int64) int32 {
 	return -1
 }
 
-func (s *IndicatorSet) matchURL(u string, now int64) int32 {
+func (s *IndicatorSet) matchURL(u string, clk *clock) int32 {
 	if len(s.keyed[keyURL]) == 0 || u == "" {
 		return -1
 	}
-	if i := s.find(keyURL, u, now); i >= 0 {
+	if i := s.find(keyURL, u, clk); i >= 0 {
 		return i
 	}
 	if n, ok := normalizeURL(u); ok && n != u {
-		return s.find(keyURL, n, now)
+		return s.find(keyURL, n, clk)
 	}
 	return -1
 }
 
-func (s *IndicatorSet) matchHash(h string, now int64) int32 {
+func (s *IndicatorSet) matchHash(h string, clk *clock) int32 {
 	if len(s.keyed[keyHash]) == 0 || !isHex(h) {
 		return -1
 	}
-	return s.find(keyHash, lowerASCII(h), now)
+	return s.find(keyHash, lowerASCII(h), clk)
 }
 
 // Enrich implements vigil.Enricher: every indicator found in the configured fields is appended to
@@ -240,7 +240,7 @@ func (t *ThreatIntel) Enrich(ctx context.Context, a *vigil.Alert) error {
 	if s == nil {
 		return nil
 	}
-	now := t.now().Unix()
+	clk := &clock{now: t.now}
 	var out []any
 	type hit struct {
 		field string
@@ -250,12 +250,12 @@ func (t *ThreatIntel) Enrich(ctx context.Context, a *vigil.Alert) error {
 	for _, kind := range threatKinds {
 		for _, field := range t.fields[kind] {
 			eachStringAt(a.Doc, field, func(atomic string) {
-				i := s.match(kind, atomic, now)
+				i := s.match(kind, atomic, clk)
 				if i < 0 {
 					return
 				}
 				// Every live indicator with the matched value (one per provider), not only the first.
-				for v := s.value(i); i >= 0; i = s.nextLive(s.recs[i].next, v, now) {
+				for v := s.value(i); i >= 0; i = s.nextLive(s.recs[i].next, v, clk) {
 					if slices.Contains(seen, hit{field, i}) {
 						continue
 					}
@@ -273,18 +273,18 @@ func (t *ThreatIntel) Enrich(ctx context.Context, a *vigil.Alert) error {
 	return nil
 }
 
-func (s *IndicatorSet) match(kind, v string, now int64) int32 {
+func (s *IndicatorSet) match(kind, v string, clk *clock) int32 {
 	switch kind {
 	case "ip":
 		if a, ok := parseAddr(v); ok {
-			return s.matchIP(a, now)
+			return s.matchIP(a, clk)
 		}
 	case "domain":
-		return s.matchDomain(v, now)
+		return s.matchDomain(v, clk)
 	case "url":
-		return s.matchURL(v, now)
+		return s.matchURL(v, clk)
 	case "hash":
-		return s.matchHash(v, now)
+		return s.matchHash(v, clk)
 	}
 	return -1
 }
