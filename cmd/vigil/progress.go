@@ -125,7 +125,9 @@ func (g *progress) line(now time.Time) string {
 	g.last, g.lastSeen = now, events
 	s := "replay: "
 	if g.total > 0 {
-		s += fmt.Sprintf("%5.1f%%  ", min(100, 100*float64(g.src.bytesRead())/float64(g.total)))
+		events, bytes := g.src.read()
+		read := bytes + events // and a line break per record
+		s += fmt.Sprintf("%5.1f%%  ", min(100, 100*float64(read)/float64(g.total)))
 	}
 	return s + fmt.Sprintf("%s events  %s events/s  %s alerts  %s", groupDigits(events), groupDigits(int64(rate)),
 		groupDigits(g.p.Stats.Alerts.Load()), now.Sub(g.start).Round(time.Second))

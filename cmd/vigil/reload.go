@@ -211,6 +211,11 @@ func (r *ruleReloader) Run(ctx context.Context, watch bool, hup <-chan os.Signal
 		case <-debounce.C:
 			r.Reload(false, "file change")
 		case <-hup:
+			if fw != nil { // a folder deleted and created again is watched anew
+				if err := r.watchPaths(fw); err != nil {
+					r.log.Warn("watching rule files", "err", err)
+				}
+			}
 			r.Reload(true, "SIGHUP")
 		}
 	}

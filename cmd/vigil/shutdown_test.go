@@ -176,10 +176,16 @@ func TestShutdownFinishesInFlightBatches(t *testing.T) {
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := http.Get("http://" + addr + "/readyz"); err == nil { // else the drain is over already
+	for unready := false; !unready; time.Sleep(5 * time.Millisecond) { // until 503, or the drain is over already
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			break
+		}
 		res.Body.Close()
-		if res.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("GET /readyz while shutting down: %d, want 503", res.StatusCode)
+		unready = res.StatusCode == http.StatusServiceUnavailable
+		if !unready && time.Since(signalled) > 5*time.Second {
+			t.Errorf("GET /readyz 5s after SIGTERM: %d, want 503", res.StatusCode)
+			break
 		}
 	}
 	if code := c.wait(t, 30*time.Second); code != 0 {
