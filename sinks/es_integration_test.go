@@ -342,28 +342,6 @@ func TestOpenSearchKilledAndRestarted(t *testing.T) {
 		s.Stats.Created.Load(), s.Stats.Duplicates.Load(), s.Stats.RequestErrors.Load(), s.Stats.Retries.Load())
 }
 
-// countingSource yields total events in batches, counting reads.
-type countingSource struct {
-	total, batch int
-	next         int
-	reads        atomic.Int64
-}
-
-func (c *countingSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
-	if c.next >= c.total {
-		return nil, nil, io.EOF
-	}
-	c.reads.Add(1)
-	var evs []*vigil.Event
-	for ; c.next < c.total && len(evs) < c.batch; c.next++ {
-		evs = append(evs, &vigil.Event{Tenant: []string{"acme", "globex"}[c.next%2], Received: time.Now(),
-			Fields: map[string]any{"n": int64(c.next)}, Origin: vigil.Origin{Source: "restart", Offset: int64(c.next)}})
-	}
-	return evs, func(context.Context) error { return nil }, nil
-}
-
-func (c *countingSource) Close() error { return nil }
-
 // alertPerEvent makes one alert of every event.
 type alertPerEvent struct{}
 
@@ -379,7 +357,6 @@ type osNode struct {
 	httpPort, transport int
 	cmd                 *exec.Cmd
 	exited              chan struct{}
-	log                 *os.File
 }
 
 func requireOpenSearch(t *testing.T) {

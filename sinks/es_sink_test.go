@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -514,6 +515,80 @@ func TestElasticsearchTLS(t *testing.T) {
 	if f.count() != 4 {
 		t.Errorf("stored: got %d, want 4", f.count())
 	}
+}
+
+// countingSource yields total events in batches, counting reads.
+type countingSource struct {
+	total, batch int
+	next         int
+	reads        atomic.Int64
+}
+
+func (c *countingSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
+	if c.next >= c.total {
+		return nil, nil, io.EOF
+	}
+	c.reads.Add(1)
+	var evs []*vigil.Event
+	for ; c.next < c.total && len(evs) < c.batch; c.next++ {
+		evs = append(evs, &vigil.Event{Tenant: []string{"acme", "globex"}[c.next%2], Received: time.Now(),
+			Fields: map[string]any{"n": int64(c.next)}, Origin: vigil.Origin{Source: "restart", Offset: int64(c.next)}})
+	}
+	return evs, func(context.Context) error { return nil }, nil
+}
+
+func (c *countingSource) Close() error { return nil }
+
+// TestElasticsearchBackpressure: while the cluster answers 503, the pipeline's writes wait, it stops reading and
+// acknowledges nothing; once the cluster is back every event is acknowledged and every alert stored once.
+func TestElasticsearchBackpressure(t *testing.T) {
+	f := newFakeES(t)
+	var down atomic.Bool
+	f.requestFault = func(n int) fault {
+		if n == 5 {
+			down.Store(true)
+		}
+		if down.Load() {
+			return fault{status: 503}
+		}
+		return fault{}
+	}
+	s := newTestSink(t, testConfig(f.URL), &memDLQ{})
+	src := &countingSource{total: 5000, batch: 100}
+	p := &vigil.Pipeline{Source: src, Detector: testDetector{}, Sink: s, MaxInFlight: 3}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	for !down.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	reads, acked := src.reads.Load(), p.Stats.Acked.Load()
+	time.Sleep(300 * time.Millisecond)
+	if got := src.reads.Load(); got != reads || got > 10 {
+		t.Errorf("reads while the cluster was down: %d, then %d; want a few, then no more", reads, got)
+	}
+	if got := p.Stats.Acked.Load(); got != acked {
+		t.Errorf("acked while the cluster was down: %d, then %d", acked, got)
+	}
+	down.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pipeline did not finish after the cluster came back")
+	}
+	if f.count() != 5000 || p.Stats.Acked.Load() != 5000 {
+		t.Errorf("stored %d, acked %d; want 5000 and 5000", f.count(), p.Stats.Acked.Load())
+	}
+}
+
+// testDetector makes one alert of every event.
+type testDetector struct{}
+
+func (testDetector) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
+	return append(dst, testAlert(ev.Tenant, int(ev.Fields["n"].(int64)), day1))
 }
 
 func TestIndexName(t *testing.T) {
