@@ -18,11 +18,7 @@ func TestIndexEquivalence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nEvents := 4000
-	if testing.Short() {
-		nEvents = 500
-	}
-	workloads, err := Workloads(nEvents, "../../shared/testdata/otrf")
+	workloads, err := Workloads(equivalenceEvents*4, "../../shared/testdata/otrf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +29,8 @@ func TestIndexEquivalence(t *testing.T) {
 		if len(w.Rules) == 0 {
 			continue
 		}
-		if len(w.Rules) >= 10000 {
-			// The unindexed engine evaluates every rule on every event: bound its time, under -race too.
-			w.Events = w.Events[:min(len(w.Events), maxEventsAt10k)]
-		}
+		// The unindexed engine evaluates every rule on every event: bound its time, under -race too.
+		w.Events = w.Events[:min(len(w.Events), equivalenceEvents*1000/max(len(w.Rules), 250))]
 		t.Run(w.Name, func(t *testing.T) {
 			set, err := env.CompileSet(w.Rules)
 			if err != nil {
