@@ -156,13 +156,23 @@ func TestKafkaToSearchExample(t *testing.T) {
 	}
 }
 
-// searchTestEvents makes the events of the test: the events the shipped rules' own tests expect to match, 40 times
-// each with distinct event ids under run, and as many events that match nothing.
+// searchTestEvents makes the events of the test: the events the shipped rules' own tests expect to match, up to 40
+// times each with distinct event ids under run (fewer when the rules have many tests: a search returns at most
+// 10,000 alerts), and as many events that match nothing.
 func searchTestEvents(t *testing.T, root, run string) map[string][][]byte {
 	set, err := rules.Load(filepath.Join(root, "configs", "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	perCopy := 0
+	for _, r := range set {
+		for _, tc := range r.Tests {
+			if tc.Expect == "match" {
+				perCopy++
+			}
+		}
+	}
+	copies := min(40, 8000/max(perCopy, 1))
 	byTenant := map[string][][]byte{}
 	n := 0
 	add := func(tenant string, ev map[string]any) {
@@ -174,7 +184,7 @@ func searchTestEvents(t *testing.T, root, run string) map[string][][]byte {
 		}
 		byTenant[tenant] = append(byTenant[tenant], raw)
 	}
-	for copyNo := range 40 {
+	for copyNo := range copies {
 		for _, r := range set {
 			for _, tc := range r.Tests {
 				if tc.Expect != "match" {
