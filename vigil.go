@@ -46,6 +46,20 @@ type Alert struct {
 	Event *Event
 }
 
+// Get follows a path of object keys through a decoded document (event fields or an alert document) and returns the
+// value there, or nil when a step is missing or not an object.
+func Get(doc map[string]any, path ...string) any {
+	var v any = doc
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
 // DeadLetter is a record or an alert that cannot be processed, parked with its reason.
 type DeadLetter struct {
 	// Kind is "event" for an input record and "alert" for an alert that a sink rejected.

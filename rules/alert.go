@@ -54,7 +54,7 @@ func AlertID(tenant, ruleID string, ev *vigil.Event) string {
 	h.Write([]byte{0})
 	h.Write([]byte(ruleID))
 	h.Write([]byte{0})
-	if id, ok := lookup(ev.Fields, "event", "id").(string); ok && id != "" {
+	if id, ok := vigil.Get(ev.Fields, "event", "id").(string); ok && id != "" {
 		h.Write([]byte("event.id:"))
 		h.Write([]byte(id))
 	} else {
@@ -124,41 +124,28 @@ func threatFields(ma []MitreAttack) map[string]any {
 // "authentication event with source 203.0.113.9, by root on web-01 created high alert SSH brute force.".
 func reason(c *Compiled, f map[string]any) string {
 	var b strings.Builder
-	if cat := firstString(lookup(f, "event", "category")); cat != "" {
+	if cat := firstString(vigil.Get(f, "event", "category")); cat != "" {
 		b.WriteString(cat + " event")
 	} else {
 		b.WriteString("event")
 	}
-	if p := firstString(lookup(f, "process", "name")); p != "" {
+	if p := firstString(vigil.Get(f, "process", "name")); p != "" {
 		fmt.Fprintf(&b, " with process %s", p)
 	}
-	if ip := firstString(lookup(f, "source", "ip")); ip != "" {
+	if ip := firstString(vigil.Get(f, "source", "ip")); ip != "" {
 		fmt.Fprintf(&b, " with source %s", ip)
 	}
-	if ip := firstString(lookup(f, "destination", "ip")); ip != "" {
+	if ip := firstString(vigil.Get(f, "destination", "ip")); ip != "" {
 		fmt.Fprintf(&b, " to %s", ip)
 	}
-	if u := firstString(lookup(f, "user", "name")); u != "" {
+	if u := firstString(vigil.Get(f, "user", "name")); u != "" {
 		fmt.Fprintf(&b, ", by %s", u)
 	}
-	if h := firstString(lookup(f, "host", "name")); h != "" {
+	if h := firstString(vigil.Get(f, "host", "name")); h != "" {
 		fmt.Fprintf(&b, " on %s", h)
 	}
 	fmt.Fprintf(&b, " created %s alert %s.", c.Severity, c.Name)
 	return b.String()
-}
-
-// lookup follows a path of object keys; nil when any step is missing.
-func lookup(m map[string]any, path ...string) any {
-	var v any = m
-	for _, p := range path {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[p]
-	}
-	return v
 }
 
 func firstString(v any) string {

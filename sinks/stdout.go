@@ -52,18 +52,6 @@ func SummaryLine(a *vigil.Alert) string {
 	return line
 }
 
-func docPath(m map[string]any, path ...string) any {
-	var v any = m
-	for _, p := range path {
-		mm, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mm[p]
-	}
-	return v
-}
-
 // Fanout writes every batch to several sinks in turn; it fails if any of them fails.
 type Fanout []vigil.Sink
 
@@ -87,3 +75,6 @@ func (f Fanout) Close() error {
 	}
 	return first
 }
+
+// docPath reads a field of an alert document.
+func docPath(doc map[string]any, path ...string) any { return vigil.Get(doc, path...) }
