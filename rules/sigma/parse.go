@@ -197,7 +197,7 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 	case keys["action"] != nil:
 		return nil, fail(n.Line, h.ID, "rule collection", "multi-document collections (action: %s) are not supported", keys["action"].Value)
 	case keys["detection"] == nil:
-		return nil, fail(n.Line, h.ID, "invalid rule", "missing detection")
+		return nil, fail(n.Line, h.ID, "not a Sigma rule", "no detection, correlation or filter")
 	case strings.TrimSpace(h.Title) == "":
 		return nil, fail(n.Line, h.ID, "invalid rule", "missing title")
 	}
