@@ -126,6 +126,8 @@ func TestDetectionLanguage(t *testing.T) {
 		{"not on an absent field", "a: {A: x}\nb: {B: y}\ncondition: a and not b", `{"A":"x"}`, `{"A":"z"}`},
 		{"not on an absent nested field", "a: {A: x}\nb: {p.q: y}\ncondition: a and not b", `{"A":"x"}`, `{"A":"x","p":{"q":"Y"}}`},
 		{"not on an absent field with a dash", "a: {A: x}\nb: {c-d: y}\ncondition: a and not b", `{"A":"x"}`, `{"A":"x","c-d":"y"}`},
+		{"not over two tests of one absent field", "a: {A: x}\nb: {B|startswith: y, B|endswith: z}\ncondition: a and not b",
+			`{"A":"x"}`, `{"A":"x","B":"yaz"}`},
 		{"not not", "a: {A: x}\ncondition: not not a", `{"A":"x"}`, `{"B":"x"}`},
 		{"not over and", "a: {A: x}\nb: {B: y, C: z}\ncondition: a and not b", `{"A":"x","B":"y"}`, `{"A":"x","B":"y","C":"z"}`},
 		{"parentheses", "a: {A: x}\nb: {B: y}\nc: {C: z}\ncondition: a and (b or c)", `{"A":"x","C":"z"}`, `{"B":"y","C":"z"}`},

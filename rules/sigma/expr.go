@@ -155,7 +155,7 @@ func emitPrec(n node, negated bool) (string, int) {
 		}
 		return "!" + inner, precUnary
 	case callNode:
-		return x.emit(negated)
+		return x.emit(negated, nil)
 	case presenceNode:
 		if x.want {
 			return x.field.presence(), precUnary
@@ -181,11 +181,22 @@ func emitPrec(n node, negated bool) (string, int) {
 }
 
 // join writes children with op, parenthesizing a child that binds less tightly than op, and an AND inside an OR
-// (not needed by CEL, but easier to read).
+// (not needed by CEL, but easier to read). In a negated AND, a field's presence guard is written once: a false
+// has() makes the whole conjunction false wherever it stands, since CEL's && absorbs errors on its other side.
 func join(children []node, op string, prec int, negated bool) string {
+	var guarded map[string]bool
+	if negated && prec == precAnd {
+		guarded = map[string]bool{}
+	}
 	parts := make([]string, len(children))
 	for i, c := range children {
-		s, p := emitPrec(c, negated)
+		var s string
+		var p int
+		if call, ok := c.(callNode); ok && guarded != nil {
+			s, p = call.emit(negated, guarded)
+		} else {
+			s, p = emitPrec(c, negated)
+		}
 		if p < prec || p == precAnd && prec == precOr {
 			s = "(" + s + ")"
 		}
@@ -194,7 +205,8 @@ func join(children []node, op string, prec int, negated bool) string {
 	return strings.Join(parts, op)
 }
 
-func (c callNode) emit(negated bool) (string, int) {
+// emit writes the call; negated, with presence guards for its fields, except those in (and then added to) guarded.
+func (c callNode) emit(negated bool, guarded map[string]bool) (string, int) {
 	target := "_event.anyValue()"
 	if c.field != nil {
 		target = c.field.access()
@@ -216,11 +228,19 @@ func (c callNode) emit(negated bool) (string, int) {
 	if !negated || c.field == nil {
 		return call, precUnary
 	}
-	guards := []string{c.field.presence()}
-	if c.ref != nil {
-		guards = append(guards, c.ref.presence())
+	var parts []string
+	for _, f := range []fieldPath{c.field, c.ref} {
+		if g := f.presence(); f != nil && !guarded[g] {
+			parts = append(parts, g)
+			if guarded != nil {
+				guarded[g] = true
+			}
+		}
 	}
-	return strings.Join(guards, " && ") + " && " + call, precAnd
+	if len(parts) == 0 {
+		return call, precUnary
+	}
+	return strings.Join(append(parts, call), " && "), precAnd
 }
 
 // layout writes the condition with one top-level operand per line (and, for alternatives of the log source, one
