@@ -51,7 +51,7 @@ type ThreatIntelConfig struct {
 	// Files are the indicator files; all are loaded into one table.
 	Files []string `yaml:"files"`
 	// Fields lists the alert fields searched for indicators, by indicator kind (ip, domain, url, hash). Empty means
-	// the defaults (DefaultThreatFields); a kind given here replaces that kind's defaults.
+	// the defaults (DefaultThreatFields()); a kind given here replaces that kind's defaults.
 	Fields map[string][]string `yaml:"fields"`
 }
 
@@ -132,7 +132,7 @@ func (c *Config) Validate() error {
 	checkFiles("threat_intel.files", c.ThreatIntel.Files)
 	for _, kind := range sortedKeys(c.ThreatIntel.Fields) {
 		fields := c.ThreatIntel.Fields[kind]
-		if _, ok := DefaultThreatFields[kind]; !ok {
+		if _, ok := DefaultThreatFields()[kind]; !ok {
 			add("threat_intel.fields: unknown kind %q (want ip, domain, url or hash)", kind)
 		}
 		for _, f := range fields {

@@ -19,17 +19,17 @@ import (
 
 // stixObject holds the fields Vigil reads from any STIX object; others are ignored, as STIX allows custom properties.
 type stixObject struct {
-	Type          string `json:"type"`
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	Description   string `json:"description"`
-	Pattern       string `json:"pattern"`
-	PatternType   string `json:"pattern_type"`
-	ValidUntil    string `json:"valid_until"`
-	Confidence    *int   `json:"confidence"`
-	CreatedByRef  string `json:"created_by_ref"`
-	Revoked       bool   `json:"revoked"`
-	ExternalRefer []struct {
+	Type         string `json:"type"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Description  string `json:"description"`
+	Pattern      string `json:"pattern"`
+	PatternType  string `json:"pattern_type"`
+	ValidUntil   string `json:"valid_until"`
+	Confidence   *int   `json:"confidence"`
+	CreatedByRef string `json:"created_by_ref"`
+	Revoked      bool   `json:"revoked"`
+	ExternalRefs []struct {
 		URL string `json:"url"`
 	} `json:"external_references"`
 
@@ -90,7 +90,7 @@ func (b *indicatorBuilder) stixMeta(o stixObject, identities map[string]string, 
 		}
 		m.Confidence = w
 	}
-	for _, r := range o.ExternalRefer {
+	for _, r := range o.ExternalRefs {
 		if r.URL != "" {
 			m.Reference = r.URL
 			break

@@ -24,14 +24,17 @@ type ThreatIntel struct {
 	Skipped atomic.Int64
 }
 
-// DefaultThreatFields are the alert fields searched for each kind of indicator.
-var DefaultThreatFields = map[string][]string{
-	"ip": {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "dns.resolved_ip", "dns.answers.data"},
-	"domain": {"dns.question.name", "dns.answers.data", "url.domain", "destination.domain", "source.domain",
-		"client.domain", "server.domain", "tls.client.server_name"},
-	"url": {"url.full", "url.original"},
-	"hash": {"file.hash.md5", "file.hash.sha1", "file.hash.sha256", "process.hash.md5", "process.hash.sha1",
-		"process.hash.sha256", "dll.hash.md5", "dll.hash.sha1", "dll.hash.sha256"},
+// DefaultThreatFields returns the alert fields searched for each kind of indicator (ip, domain, url, hash); a fresh
+// map on every call.
+func DefaultThreatFields() map[string][]string {
+	return map[string][]string{
+		"ip": {"source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "dns.resolved_ip", "dns.answers.data"},
+		"domain": {"dns.question.name", "dns.answers.data", "url.domain", "destination.domain", "source.domain",
+			"client.domain", "server.domain", "tls.client.server_name"},
+		"url": {"url.full", "url.original"},
+		"hash": {"file.hash.md5", "file.hash.sha1", "file.hash.sha256", "process.hash.md5", "process.hash.sha1",
+			"process.hash.sha256", "dll.hash.md5", "dll.hash.sha1", "dll.hash.sha256"},
+	}
 }
 
 // threatKinds orders the kinds for Enrich.
@@ -105,10 +108,7 @@ type IndicatorMeta struct {
 
 // NewThreatIntel returns a ThreatIntel over the configured files; its table still has to be loaded.
 func NewThreatIntel(cfg ThreatIntelConfig) *ThreatIntel {
-	t := &ThreatIntel{fields: map[string][]string{}, now: time.Now}
-	for k, v := range DefaultThreatFields {
-		t.fields[k] = v
-	}
+	t := &ThreatIntel{fields: DefaultThreatFields(), now: time.Now}
 	for k, v := range cfg.Fields {
 		t.fields[k] = v
 	}
