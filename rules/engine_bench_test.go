@@ -1,6 +1,10 @@
 package rules
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 // BenchmarkEvaluate measures one rule evaluation on a decoded event, the innermost loop of detection.
 func BenchmarkEvaluate(b *testing.B) {
@@ -25,5 +29,50 @@ func BenchmarkEvaluate(b *testing.B) {
 				c.match(act)
 			}
 		})
+	}
+}
+
+// BenchmarkCandidates measures the prefilter lookup alone: finding the candidate rules of one event among 1,000.
+func BenchmarkCandidates(b *testing.B) {
+	env, err := NewEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rs []*Rule
+	for i := range 1000 {
+		rs = append(rs, &Rule{ID: fmt.Sprintf("r%d", i), Name: "r", Severity: "low", Condition: fmt.Sprintf(
+			`event.action == "a%d" && process.command_line.lowerAscii().contains("frag%d") && network.bytes > %d`, i%50, i, i)})
+	}
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := event(b, `{"event":{"category":"process","action":"a7"},"process":{"command_line":"C:\\x.exe FRAG107 frag7 -enc"},"network":{"bytes":500}}`)
+	s := set.index.pool.Get().(*scratch)
+	b.ReportAllocs()
+	for b.Loop() {
+		set.index.candidates(ev.Fields, s)
+	}
+	if n := len(set.index.candidates(ev.Fields, s)); n != 2 {
+		b.Fatalf("got %d candidates, want 2 (rules 7 and 107)", n)
+	}
+}
+
+// BenchmarkNewAlert measures building one alert document from a rule and an event.
+func BenchmarkNewAlert(b *testing.B) {
+	env, err := NewEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := env.Compile(&Rule{ID: "r", Name: "Encoded PowerShell", Severity: "high", Condition: `true`,
+		MitreAttack: []MitreAttack{{Tactic: "TA0002", Technique: "T1059", Subtechnique: "T1059.001"}}, Tags: []string{"attack.execution"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := event(b, `{"@timestamp":"2026-11-24T09:14:03Z","event":{"id":"e1","category":["process"],"action":"start"},"host":{"name":"ws-1","ip":["10.0.0.5"]},"user":{"name":"jdoe"},"process":{"name":"powershell.exe","command_line":"powershell -enc AAAA","parent":{"name":"winword.exe"}}}`)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		NewAlert(c, ev, now)
 	}
 }
