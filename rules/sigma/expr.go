@@ -168,14 +168,14 @@ func emitPrec(n node, negated bool) (string, int) {
 		if x.fold {
 			field += ".lowerAscii()"
 		}
-		if len(x.values) == 1 {
-			return field + " == " + literal(x.values[0]), precAnd
+		if len(x.values) == 1 { // a comparison binds tighter than && and ||
+			return field + " == " + literal(x.values[0]), precUnary
 		}
 		lits := make([]string, len(x.values))
 		for i, v := range x.values {
 			lits[i] = literal(v)
 		}
-		return field + " in [" + strings.Join(lits, ", ") + "]", precAnd
+		return field + " in [" + strings.Join(lits, ", ") + "]", precUnary
 	}
 	panic(fmt.Sprintf("sigma: unexpected node %T", n))
 }

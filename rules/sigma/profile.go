@@ -198,11 +198,12 @@ func (p *Profile) field(l *LogsourceMapping, ls Logsource, name string) fieldPat
 // guard is the node selecting the events of mapping l. It is written with == and in on literals, which the engine's
 // prefilter index understands (rules/index.go), so a rule is evaluated only on the events of its log source: an
 // integer compares exactly (`EventID == 1`), a string of digits as number or text (`winlog.event_id in [1, "1"]`),
-// other strings ASCII case-insensitively (`Channel.lowerAscii() == "security"`).
+// other strings ASCII case-insensitively, trying the profile's spelling first because lowerAscii() allocates
+// (`Channel == "Security" || Channel.lowerAscii() == "security"`).
 func (l *LogsourceMapping) guard() node {
 	var out andNode
 	for _, c := range l.Conditions {
-		var exact, folded []any
+		var exact, spelled, folded []any
 		for _, v := range c.Values {
 			switch x := v.(type) {
 			case int64:
@@ -213,13 +214,16 @@ func (l *LogsourceMapping) guard() node {
 					exact = append(exact, n, x)
 				} else {
 					folded = append(folded, strings.ToLower(x))
+					if x != strings.ToLower(x) {
+						spelled = append(spelled, x)
+					}
 				}
 			}
 		}
 		path := splitField(c.Field)
 		var alts orNode
-		if len(exact) > 0 {
-			alts = append(alts, eqNode{field: path, values: exact})
+		if len(exact)+len(spelled) > 0 {
+			alts = append(alts, eqNode{field: path, values: append(exact, spelled...)})
 		}
 		if len(folded) > 0 {
 			alts = append(alts, eqNode{field: path, values: folded, fold: true})
