@@ -61,6 +61,7 @@ type bulkItem struct {
 	index string
 	lines []byte // the action line and the document line, each ending in \n
 	op    *writeOp
+	races int // rejections for a dynamic mapping race so far (see mappingRace)
 }
 
 // writeOp tracks one Write: how many of its alerts are still unsettled, and the dead letters so far.

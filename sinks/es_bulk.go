@@ -130,6 +130,9 @@ func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
 			it.op.settle(nil)
 		case st == 0 || retryableStatus(st):
 			retry = append(retry, it)
+		case mappingRace(r.Create.Error) && it.races < maxMappingRaces:
+			it.races++
+			retry = append(retry, it)
 		default:
 			detail := fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Create.Error)
 			it.op.settle(alertLetter(it.alert, docLine(it), rejectReason(r.Create.Error), detail))
@@ -211,6 +214,18 @@ func waited(items []*bulkItem) []*bulkItem {
 		}
 	}
 	return out
+}
+
+// maxMappingRaces is how often an alert rejected for a dynamic mapping race is sent again before it is dead-lettered.
+const maxMappingRaces = 3
+
+// mappingRace says whether a rejection comes from two requests that added the same new field with different types
+// at the same moment (a long and a float, a keyword and a boolean): the engine refuses the second mapping update
+// with "mapper [f] cannot be changed from type [long] to [float]". Once the first mapping is in place the document
+// usually fits it (5.5 is stored in a long field), so the alert is retried rather than dead-lettered. A document
+// that conflicts with a settled mapping fails differently (mapper_parsing_exception) and is dead-lettered at once.
+func mappingRace(e *esError) bool {
+	return e != nil && e.Type == "illegal_argument_exception" && strings.Contains(e.Reason, "cannot be changed from type")
 }
 
 // rejectReason is the dead-letter reason of an alert the server rejected: "mapping" when the document does not

@@ -218,6 +218,38 @@ func TestElasticsearchItemFaults(t *testing.T) {
 	}
 }
 
+// TestElasticsearchDynamicMappingRace: an alert rejected because a concurrent request mapped the same new field
+// with another type is sent again and stored; one that keeps being rejected so is dead-lettered in the end.
+func TestElasticsearchDynamicMappingRace(t *testing.T) {
+	race := itemReply{400, "illegal_argument_exception", "mapper [custom.n] cannot be changed from type [long] to [float]"}
+	for _, tt := range []struct {
+		times      int // rejections per alert
+		wantStored int
+	}{{1, 10}, {3, 10}, {100, 0}} {
+		f := newFakeES(t)
+		f.itemFault = func(id string, doc map[string]any, attempt int) itemReply {
+			if attempt <= tt.times {
+				return race
+			}
+			return itemReply{}
+		}
+		dlq := &memDLQ{}
+		s := newTestSink(t, testConfig(f.URL), dlq)
+		write(t, s, testAlerts("acme", 10, day1))
+		if got := f.count(); got != tt.wantStored {
+			t.Errorf("rejected %d times: stored %d, want %d", tt.times, got, tt.wantStored)
+		}
+		if got := len(dlq.all()); got != 10-tt.wantStored {
+			t.Errorf("rejected %d times: %d dead letters, want %d", tt.times, got, 10-tt.wantStored)
+		}
+		for _, l := range dlq.all() {
+			if l.Reason != "mapping" || !strings.Contains(l.Detail, "cannot be changed from type") {
+				t.Errorf("dead letter: got %q %q, want reason mapping and the engine's message", l.Reason, l.Detail)
+			}
+		}
+	}
+}
+
 func TestElasticsearchRetriesFailedRequests(t *testing.T) {
 	tests := []struct {
 		name  string

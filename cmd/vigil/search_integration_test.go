@@ -132,8 +132,8 @@ func TestKafkaToSearchExample(t *testing.T) {
 					}
 				}
 				if missing > 0 || extra > 0 {
-					t.Errorf("tenant %s: search finds %d alerts and %d are dead-lettered, replay gives %d: %d missing or both, %d unexpected or repeated",
-						tenant, len(got), len(parked), len(wantIDs), missing, extra)
+					t.Errorf("tenant %s: search finds %d alerts and %d are dead-lettered, replay gives %d: %d missing or both, %d unexpected or repeated; dead letters:\n%s\nvigil log:\n%s",
+						tenant, len(got), len(parked), len(wantIDs), missing, extra, strings.Join(dead.detailList(), "\n"), p.log())
 				}
 				t.Logf("tenant %s: %d alerts searchable, %d dead-lettered (reasons %v), replay %d", tenant, len(got), len(parked), dead.reasons(), len(wantIDs))
 			}
@@ -233,6 +233,7 @@ type deadLetterWatch struct {
 	mu       sync.Mutex
 	byTenant map[string]map[string]int // tenant → alert id → letters
 	reason   map[string]int
+	details  []string
 }
 
 func watchDeadLetters(t *testing.T, addr, prefix string) *deadLetterWatch {
@@ -269,6 +270,7 @@ func watchDeadLetters(t *testing.T, addr, prefix string) *deadLetterWatch {
 			}
 			w.byTenant[doc.Vigil.Alert.Tenant][doc.Vigil.Alert.ID]++
 			w.reason[h["vigil.reason"]]++
+			w.details = append(w.details, doc.Vigil.Alert.ID+": "+h["vigil.detail"])
 			w.mu.Unlock()
 		}
 	}()
@@ -300,4 +302,10 @@ func (w *deadLetterWatch) reasons() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+func (w *deadLetterWatch) detailList() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.details...)
 }
