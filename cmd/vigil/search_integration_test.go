@@ -117,7 +117,8 @@ func TestKafkaToSearchExample(t *testing.T) {
 				got, parked := found(tenant), dead.alerts(tenant)
 				missing, extra := 0, 0
 				for id := range wantIDs {
-					if got[id]+parked[id] != 1 {
+					// An alert is stored once, or dead-lettered (a record read twice may be parked twice), not both.
+					if (got[id] == 1) == (parked[id] > 0) {
 						missing++
 					}
 				}
