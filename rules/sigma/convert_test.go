@@ -168,6 +168,7 @@ func TestUnsupported(t *testing.T) {
 		{"numbered of", sigmaRule("a: {A: x}\nb: {B: x}\ncondition: 2 of them"), "condition 2 of"},
 		{"null in a list", sigmaRule("sel: {A: [x, null]}\ncondition: sel"), "null in a list"},
 		{"base64 of a wildcard", sigmaRule("sel: {A|contains|base64: x}\ncondition: sel"), "modifier combination"},
+		{"fieldref with an encoding", sigmaRule("sel: {A|fieldref|base64: B}\ncondition: sel"), "modifier combination"},
 		{"unknown search", sigmaRule("sel: {A: x}\ncondition: sel and other"), "invalid rule"},
 		{"correlation rule", "title: c\nid: 1\ncorrelation: {type: event_count, rules: [a]}\n", "correlation rule"},
 		{"filter rule", "title: f\nid: 1\nlogsource: {product: windows}\nfilter: {rules: [a]}\n", "filter rule"},

@@ -55,8 +55,11 @@ func parseModifiers(list []string) (modifiers, error) {
 	if m.reFlags != "" && m.kind != "re" {
 		return m, &UnsupportedError{Reason: "modifier combination", Detail: "i, m and s apply only to re"}
 	}
-	if m.kind != "" && m.kind != "fieldref" && len(m.transforms) > 0 {
-		return m, &UnsupportedError{Reason: "modifier combination", Detail: fmt.Sprintf("%s cannot be combined with %s", m.kind, strings.Join(m.transforms, "|"))}
+	for _, t := range m.transforms {
+		wildcard := t == "contains" || t == "startswith" || t == "endswith"
+		if m.kind != "" && (m.kind != "fieldref" || !wildcard) {
+			return m, &UnsupportedError{Reason: "modifier combination", Detail: fmt.Sprintf("%s cannot be combined with %s", m.kind, t)}
+		}
 	}
 	return m, nil
 }
@@ -77,7 +80,7 @@ func (c *itemCompiler) compile(item *FieldItem) (node, error) {
 	if item.Field != "" {
 		target = c.field(item.Field)
 	} else if m.kind == "exists" || m.kind == "fieldref" || m.neq {
-		return nil, &UnsupportedError{Reason: "modifier combination", Detail: "keyword searches take no " + m.kind}
+		return nil, &UnsupportedError{Reason: "modifier combination", Detail: "a keyword search (no field) cannot be exists, fieldref or neq"}
 	}
 	n, err := c.values(target, m, item)
 	if err != nil {
