@@ -34,6 +34,7 @@ func parseWildcards(raw string) wildString {
 	return w
 }
 
+// escapeWildcards writes s as a Sigma string that means s literally (for numbers turned into text).
 func escapeWildcards(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`).Replace(s)
 }
@@ -47,6 +48,7 @@ func (w wildString) hasWildcards() bool {
 	return false
 }
 
+// surround puts a * wildcard on both ends of w (contains, and keyword searches), without doubling one already there.
 func (w wildString) surround() wildString {
 	if len(w.s) == 0 || !(w.wild[0] && w.s[0] == '*') {
 		w = wildString{"*" + w.s, append([]bool{true}, w.wild...)}
@@ -57,6 +59,7 @@ func (w wildString) surround() wildString {
 	return w
 }
 
+// applyTransform applies one value modifier to every value; windash and base64offset give several values for one.
 func applyTransform(t string, vals []wildString) ([]wildString, error) {
 	var out []wildString
 	for _, w := range vals {
