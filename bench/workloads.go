@@ -99,7 +99,8 @@ func WindowsRules(n int, seed uint64) []*rules.Rule {
 			cond = fmt.Sprintf(`EventID == 1 && Image.lowerAscii().endsWith(%s) && CommandLine.lowerAscii().contains(%s)`,
 				quote(pick(r, winImages)), quote(pick(r, winFragments)))
 		case k < 50:
-			cond = fmt.Sprintf(`EventID in [%d, %d] && Channel == %s`, pick(r, winEventIDs), pick(r, winEventIDs), quote(pick(r, winChannels)))
+			cond = fmt.Sprintf(`EventID in [%d, %d] && Channel == %s && Image.lowerAscii().endsWith(%s)`,
+				pick(r, winEventIDs), pick(r, winEventIDs), quote(pick(r, winChannels)), quote(pick(r, winImages)))
 		case k < 65:
 			cond = fmt.Sprintf(`EventID == 10 && TargetImage.lowerAscii().endsWith(%s) && GrantedAccess in ["0x1010", "0x1410", "0x1fffff"]`,
 				quote(pick(r, winImages)))
