@@ -8,11 +8,12 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/vigil ./cmd/vigil \
- && /out/vigil rules validate configs/rules
+ && /out/vigil rules validate configs/rules configs/rules-intel
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/vigil /usr/local/bin/vigil
 COPY --from=build /src/configs/rules /etc/vigil/rules
+COPY --from=build /src/configs/rules-intel /etc/vigil/rules-intel
 COPY --from=build /src/configs/enrich /etc/vigil/enrich
 COPY --from=build /src/configs/*.yaml /etc/vigil/
 COPY --from=build /src/configs/samples /etc/vigil/samples

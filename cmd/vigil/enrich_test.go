@@ -96,10 +96,11 @@ func TestQuickstartAlertsCarryContext(t *testing.T) {
 }
 
 // TestShippedRuleTestsWithTables runs every shipped rule's inline tests with the quickstart's tables, as
-// `vigil rules test --enrich configs/quickstart.yaml configs/rules` does.
+// `vigil rules test --enrich configs/quickstart.yaml configs/rules configs/rules-intel` does.
 func TestShippedRuleTestsWithTables(t *testing.T) {
 	config, _ := quickstartConfig(t)
-	code, stdout, stderr := runVigil(t, "rules", "test", "--enrich", config, filepath.Join("..", "..", "configs", "rules"))
+	code, stdout, stderr := runVigil(t, "rules", "test", "--enrich", config, filepath.Join("..", "..", "configs", "rules"),
+		filepath.Join("..", "..", "configs", "rules-intel"))
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
 	}
@@ -109,7 +110,7 @@ func TestShippedRuleTestsWithTables(t *testing.T) {
 }
 
 func TestRulesTestWithoutTablesExplainsLookups(t *testing.T) {
-	code, stdout, _ := runVigil(t, "rules", "test", filepath.Join("..", "..", "configs", "rules", "intel"))
+	code, stdout, _ := runVigil(t, "rules", "test", filepath.Join("..", "..", "configs", "rules-intel"))
 	if code != 1 || !strings.Contains(stdout, "add --enrich CONFIG") {
 		t.Errorf("got exit %d and\n%s\nwant failures that name --enrich", code, stdout)
 	}

@@ -33,7 +33,7 @@ func TestQuickstart(t *testing.T) {
 	if code := run([]string{"run", "-c", cfgPath}, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("vigil run exited %d: %s", code, stderr.String())
 	}
-	shipped, err := rules.Load("configs/rules")
+	shipped, err := rules.Load("configs/rules", "configs/rules-intel")
 	if err != nil {
 		t.Fatal(err)
 	}
