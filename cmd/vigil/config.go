@@ -257,23 +257,31 @@ func expandEnv(data []byte) ([]byte, error) {
 
 // loadConfig reads, expands, parses (strictly), defaults and validates a configuration file.
 func loadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	data, err = expandEnv(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config %s: %s", path, bytes.TrimPrefix([]byte(err.Error()), []byte("yaml: ")))
+	if err := decodeConfig(path, &c); err != nil {
+		return nil, err
 	}
 	c.setDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &c, nil
+}
+
+// decodeConfig reads a configuration file, replaces its environment references and decodes it strictly into v.
+func decodeConfig(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	data, err = expandEnv(data)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %s", path, bytes.TrimPrefix([]byte(err.Error()), []byte("yaml: ")))
+	}
+	return nil
 }

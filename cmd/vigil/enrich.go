@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/enrich"
@@ -126,22 +121,12 @@ func (e *enrichment) watch(ctx context.Context, log *slog.Logger) {
 // loadEnrichConfig reads the enrich block of a configuration file, for the commands that take --enrich: the rest of
 // the file is ignored, so the file can be a full `vigil run` configuration such as configs/quickstart.yaml.
 func loadEnrichConfig(path string) (*enrichment, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	data, err = expandEnv(data)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
 	var f struct {
 		Enrich enrich.Config  `yaml:"enrich"`
 		Rest   map[string]any `yaml:",inline"`
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config %s: %s", path, bytes.TrimPrefix([]byte(err.Error()), []byte("yaml: ")))
+	if err := decodeConfig(path, &f); err != nil {
+		return nil, err
 	}
 	f.Enrich.SetDefaults()
 	if err := f.Enrich.Validate(); err != nil {
