@@ -19,7 +19,7 @@ type Compiled struct {
 
 	cond       cel.Program
 	exceptions []cel.Program
-	requires   []group // for the prefilter index; nil when the condition has no indexable literal
+	requires   [][]group // for the prefilter index: branches of groups; nil when the condition has no requirement
 	tenants    map[string]bool
 	stats      *Stats
 	// ruleDoc and threatDoc are the alert fields that depend only on the rule, built once.
@@ -55,7 +55,7 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	if err != nil {
 		fail("condition", fmt.Errorf("condition: %w", err))
 	} else {
-		c.requires = requirementGroups(checked.NativeRep().Expr())
+		c.requires = requirementBranches(checked.NativeRep().Expr())
 	}
 	c.cond, c.Cost = prg, est
 	for i, x := range r.Exceptions {

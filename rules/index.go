@@ -43,8 +43,41 @@ type group []alt
 // maxGroups bounds the groups kept per rule (the most selective ones).
 const maxGroups = 4
 
-// requirementGroups returns the requirement groups of a condition.
-func requirementGroups(e ast.Expr) []group {
+// maxBranches bounds the branches of a top-level disjunction indexed separately.
+const maxBranches = 16
+
+// requirementBranches returns the requirements of a condition as alternative branches, each a conjunction of groups:
+// the condition can be true only when, for some branch, every group holds. A top-level disjunction gives one branch
+// per disjunct; anything else one branch. It returns nil when some branch has no requirement.
+func requirementBranches(e ast.Expr) [][]group {
+	var disjuncts []ast.Expr
+	var flatten func(ast.Expr)
+	flatten = func(x ast.Expr) {
+		if x.Kind() == ast.CallKind && x.AsCall().FunctionName() == operators.LogicalOr {
+			for _, a := range x.AsCall().Args() {
+				flatten(a)
+			}
+			return
+		}
+		disjuncts = append(disjuncts, x)
+	}
+	flatten(e)
+	if len(disjuncts) > maxBranches {
+		disjuncts = []ast.Expr{e}
+	}
+	var branches [][]group
+	for _, d := range disjuncts {
+		gs := conjunctionGroups(d)
+		if len(gs) == 0 {
+			return nil
+		}
+		branches = append(branches, gs)
+	}
+	return branches
+}
+
+// conjunctionGroups returns the requirement groups of the conjuncts of e, the most selective first.
+func conjunctionGroups(e ast.Expr) []group {
 	var conjuncts []ast.Expr
 	var flatten func(ast.Expr)
 	flatten = func(x ast.Expr) {
@@ -348,9 +381,11 @@ func literal(e ast.Expr) (ref.Val, bool) {
 type index struct {
 	fields []*fieldIndex
 	always []int32 // rules without requirements, evaluated on every event
-	need   []uint8 // per rule: how many groups must be satisfied
-	owner  []int32 // per group: its rule
-	pool   sync.Pool
+	// A rule's requirements are branches (the disjuncts of a top-level ||), each a conjunction of groups.
+	need       []uint8 // per branch: how many groups must be satisfied
+	branchRule []int32 // per branch: its rule
+	owner      []int32 // per group: its branch
+	pool       sync.Pool
 }
 
 // fieldIndex holds the requirements on one field (and one fold mode).
@@ -371,7 +406,7 @@ type fieldIndex struct {
 }
 
 func buildIndex(rs []*Compiled) *index {
-	ix := &index{need: make([]uint8, len(rs))}
+	ix := &index{}
 	byKey := map[string]*fieldIndex{}
 	litIDs := map[*fieldIndex]map[string]int32{}
 	for i, c := range rs {
@@ -379,39 +414,8 @@ func buildIndex(rs []*Compiled) *index {
 			ix.always = append(ix.always, int32(i))
 			continue
 		}
-		ix.need[i] = uint8(len(c.requires))
-		for _, g := range c.requires {
-			gid := int32(len(ix.owner))
-			ix.owner = append(ix.owner, int32(i))
-			for _, a := range g {
-				f := ix.field(byKey, a)
-				switch {
-				case a.present:
-					f.present = appendOnce(f.present, gid)
-					continue
-				case a.bound > 0:
-					f.atLeast = append(f.atLeast, threshold{toFloat(a.value), gid})
-					continue
-				case a.bound < 0:
-					f.atMost = append(f.atMost, threshold{toFloat(a.value), gid})
-					continue
-				case !a.substr:
-					f.add(a.value, gid)
-					continue
-				}
-				s := string(a.value.(types.String))
-				if litIDs[f] == nil {
-					litIDs[f] = map[string]int32{}
-				}
-				id, ok := litIDs[f][s]
-				if !ok {
-					id = int32(len(f.subLits))
-					litIDs[f][s] = id
-					f.subLits = append(f.subLits, s)
-					f.subGrps = append(f.subGrps, nil)
-				}
-				f.subGrps[id] = appendOnce(f.subGrps[id], gid)
-			}
+		for _, branch := range c.requires {
+			ix.addBranch(int32(i), branch, byKey, litIDs)
 		}
 	}
 	for _, f := range ix.fields {
@@ -422,11 +426,52 @@ func buildIndex(rs []*Compiled) *index {
 		slices.SortFunc(f.atLeast, byValue)
 		slices.SortFunc(f.atMost, byValue)
 	}
-	nRules, nGroups := len(rs), len(ix.owner)
+	nRules, nBranches, nGroups := len(rs), len(ix.need), len(ix.owner)
 	ix.pool.New = func() any {
-		return &scratch{groupMark: make([]uint32, nGroups), ruleMark: make([]uint32, nRules), count: make([]uint8, nRules)}
+		return &scratch{groupMark: make([]uint32, nGroups), branchMark: make([]uint32, nBranches),
+			count: make([]uint8, nBranches), ruleMark: make([]uint32, nRules)}
 	}
 	return ix
+}
+
+// addBranch indexes one branch of rule's requirements: a conjunction of groups.
+func (ix *index) addBranch(rule int32, branch []group, byKey map[string]*fieldIndex, litIDs map[*fieldIndex]map[string]int32) {
+	b := int32(len(ix.need))
+	ix.need = append(ix.need, uint8(len(branch)))
+	ix.branchRule = append(ix.branchRule, rule)
+	for _, g := range branch {
+		gid := int32(len(ix.owner))
+		ix.owner = append(ix.owner, b)
+		for _, a := range g {
+			f := ix.field(byKey, a)
+			switch {
+			case a.present:
+				f.present = appendOnce(f.present, gid)
+				continue
+			case a.bound > 0:
+				f.atLeast = append(f.atLeast, threshold{toFloat(a.value), gid})
+				continue
+			case a.bound < 0:
+				f.atMost = append(f.atMost, threshold{toFloat(a.value), gid})
+				continue
+			case !a.substr:
+				f.add(a.value, gid)
+				continue
+			}
+			s := string(a.value.(types.String))
+			if litIDs[f] == nil {
+				litIDs[f] = map[string]int32{}
+			}
+			id, ok := litIDs[f][s]
+			if !ok {
+				id = int32(len(f.subLits))
+				litIDs[f][s] = id
+				f.subLits = append(f.subLits, s)
+				f.subGrps = append(f.subGrps, nil)
+			}
+			f.subGrps[id] = appendOnce(f.subGrps[id], gid)
+		}
+	}
 }
 
 func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
@@ -470,15 +515,16 @@ func appendOnce(s []int32, v int32) []int32 {
 }
 
 // scratch is per-goroutine state for collecting candidates without allocating. A mark equal to gen means "set for
-// this event"; count is valid for a rule only when its ruleMark is gen.
+// this event"; count is valid for a branch only when its branchMark is gen; ruleMark says a rule is a candidate.
 type scratch struct {
-	gen       uint32
-	groupMark []uint32
-	ruleMark  []uint32
-	count     []uint8
-	cands     []int32
-	lits      []int32
-	buf       []byte
+	gen        uint32
+	groupMark  []uint32
+	branchMark []uint32
+	count      []uint8
+	ruleMark   []uint32
+	cands      []int32
+	lits       []int32
+	buf        []byte
 }
 
 // candidates returns the indexes, in rule order, of the rules that may match fields. The slice belongs to s.
@@ -486,6 +532,7 @@ func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
 	s.gen++
 	if s.gen == 0 { // wrapped around: reset the marks
 		clear(s.groupMark)
+		clear(s.branchMark)
 		clear(s.ruleMark)
 		s.gen = 1
 	}
@@ -587,14 +634,17 @@ func (ix *index) satisfyOne(g int32, s *scratch) {
 		return
 	}
 	s.groupMark[g] = s.gen
-	r := ix.owner[g]
-	if s.ruleMark[r] != s.gen {
-		s.ruleMark[r] = s.gen
-		s.count[r] = 0
+	b := ix.owner[g]
+	if s.branchMark[b] != s.gen {
+		s.branchMark[b] = s.gen
+		s.count[b] = 0
 	}
-	s.count[r]++
-	if s.count[r] == ix.need[r] {
-		s.cands = append(s.cands, r)
+	s.count[b]++
+	if s.count[b] == ix.need[b] {
+		if r := ix.branchRule[b]; s.ruleMark[r] != s.gen {
+			s.ruleMark[r] = s.gen
+			s.cands = append(s.cands, r)
+		}
 	}
 }
 

@@ -78,6 +78,8 @@ func TestIndexRequirements(t *testing.T) {
 		{`process.args.exists(a, a.k == "v")`, true, `{"process":{"args":[{"k":"v"}]}}`},
 		{`process.args.all(a, a == "x")`, true, `{"process":{"args":[]}}`},
 		{`EventID == 4688 || user.name == "root"`, true, `{"user":{"name":"root"}}`},
+		{`(event.action == "a" && process.name == "x") || (event.code == "1" && user.name == "y")`, true, `{"event":{"code":"1"},"user":{"name":"y"}}`},
+		{`(event.action == "a" && process.name == "x") || has(process.pid)`, true, `{"process":{"pid":3}}`},
 		{`network.bytes >= 1000000 && 5 < destination.port`, true, `{"network":{"bytes":1000000.0},"destination":{"port":6}}`},
 		{`network.bytes < 10 && process.pid <= 4`, true, `{"network":{"bytes":9},"process":{"pid":4}}`},
 		{`n > 9007199254740992`, true, `{"n":9007199254740993}`},
