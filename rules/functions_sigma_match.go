@@ -17,6 +17,7 @@ import (
 type sigmaMatcher struct {
 	sigmaFunc
 	lits  []sigmaLiteral
+	multi *multiContains // for opContains with many literals
 	res   []*regexp.Regexp
 	nets  []netip.Prefix
 	bound float64
@@ -28,7 +29,8 @@ type sigmaLiteral struct {
 	wild   []byte   // '*' or '?'
 	num    float64  // numeric value, when isNum
 	isNum  bool
-	anchor int // for opContains: see anchorOf
+	anchor int  // for opContains: see anchorOf
+	ascii  bool // an ASCII text cannot contain or equal a literal that is not ASCII
 }
 
 func newSigmaMatcher(f sigmaFunc, pattern ref.Val) (*sigmaMatcher, error) {
@@ -47,6 +49,9 @@ func newSigmaMatcher(f sigmaFunc, pattern ref.Val) (*sigmaMatcher, error) {
 	}
 	if err := add(pattern); err != nil {
 		return nil, err
+	}
+	if m.op == opContains && len(m.lits) >= multiContainsMin {
+		m.multi = newMultiContains(m.lits)
 	}
 	return m, nil
 }
@@ -85,6 +90,7 @@ func (m *sigmaMatcher) addPattern(v ref.Val) error {
 	lit := sigmaLiteral{s: s}
 	lit.num, lit.isNum = parseNumber(s)
 	lit.anchor = anchorOf(s)
+	lit.ascii = isASCII(s)
 	if m.op == opLike {
 		lit.glob, lit.wild = splitGlob(s)
 	}
@@ -216,9 +222,63 @@ func (m *sigmaMatcher) matchString(s string) bool {
 	if fold && !isASCII(s) {
 		s, fold = strings.ToLower(s), false
 	}
+	if m.multi != nil {
+		return m.multi.match(m.lits, s, fold)
+	}
 	for i := range m.lits {
-		if m.matchLiteral(&m.lits[i], s, fold) {
+		if l := &m.lits[i]; (l.ascii || !fold) && m.matchLiteral(l, s, fold) {
 			return true
+		}
+	}
+	return false
+}
+
+// multiContainsMin is the number of substrings from which one pass over the text (multiContains) beats a search per
+// substring.
+const multiContainsMin = 12
+
+// multiContains finds any of many substrings in one pass: a bitmap of the (lowered) byte pairs the substrings start
+// with selects the positions worth comparing, and the substrings starting with that pair are compared there.
+// SigmaHQ rules search command lines for hundreds of tool names, emoji or hashes at once.
+type multiContains struct {
+	pairs  [1 << 16 / 64]uint64
+	byPair map[uint16][]int32
+	short  []int32 // substrings of fewer than two bytes
+}
+
+func newMultiContains(lits []sigmaLiteral) *multiContains {
+	mc := &multiContains{byPair: map[uint16][]int32{}}
+	for i, l := range lits {
+		if len(l.s) < 2 {
+			mc.short = append(mc.short, int32(i))
+			continue
+		}
+		k := uint16(l.s[0])<<8 | uint16(l.s[1])
+		mc.pairs[k>>6] |= 1 << (k & 63)
+		mc.byPair[k] = append(mc.byPair[k], int32(i))
+	}
+	return mc
+}
+
+func (mc *multiContains) match(lits []sigmaLiteral, s string, fold bool) bool {
+	for _, i := range mc.short {
+		if indexText(s, lits[i].s, fold) >= 0 {
+			return true
+		}
+	}
+	for i := 0; i+1 < len(s); i++ {
+		a, b := s[i], s[i+1]
+		if fold {
+			a, b = lowerASCII(a), lowerASCII(b)
+		}
+		k := uint16(a)<<8 | uint16(b)
+		if mc.pairs[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, j := range mc.byPair[k] {
+			if lit := lits[j].s; len(s)-i >= len(lit) && equalText(s[i:i+len(lit)], lit, fold) {
+				return true
+			}
 		}
 	}
 	return false

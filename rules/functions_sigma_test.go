@@ -31,6 +31,15 @@ func TestSigmaFunctions(t *testing.T) {
 		{"icontains at end", `CommandLine.icontains("xyz")`, `{"CommandLine":"abXYZ"}`, `{"CommandLine":"abXY"}`},
 		{"icontains after false starts", `CommandLine.icontains("xxy")`, `{"CommandLine":"xXxXxY"}`, `{"CommandLine":"xXxXx"}`},
 		{"icontains non-letter start", `CommandLine.icontains("\\temp\\")`, `{"CommandLine":"C:\\TEMP\\x"}`, `{"CommandLine":"C:\\TEMPx"}`},
+		{"icontains many", `CommandLine.icontains(["aa", "bb", "cc", "dd", "ee", "ff", "gg", "ii", "jj", "kk", "ll", "nn", "h", "mimikatz", "🦆"])`,
+			`{"CommandLine":"run MimiKatz"}`, `{"CommandLine":"run mimi katz"}`},
+		{"icontains many, one byte", `CommandLine.icontains(["aa", "bb", "cc", "dd", "ee", "ff", "gg", "ii", "jj", "kk", "ll", "nn", "x"])`,
+			`{"CommandLine":"X"}`, `{"CommandLine":"a b c"}`},
+		{"icontains many, non-ASCII", `CommandLine.icontains(["aa", "bb", "cc", "dd", "ee", "ff", "gg", "ii", "jj", "kk", "ll", "nn", "🦆x"])`,
+			`{"CommandLine":"run 🦆X"}`, `{"CommandLine":"run 🦆"}`},
+		{"containsCased many", `CommandLine.containsCased(["aa", "bb", "cc", "dd", "ee", "ff", "gg", "ii", "jj", "kk", "ll", "nn", "Mimi"])`,
+			`{"CommandLine":"run Mimi"}`, `{"CommandLine":"run mimi"}`},
+		{"icontains non-ASCII literal on ASCII text", `CommandLine.icontains("é")`, `{"CommandLine":"cafÉ"}`, `{"CommandLine":"cafe"}`},
 		{"istartsWith", `Image.istartsWith("c:\\users\\")`, `{"Image":"C:\\Users\\a.exe"}`, `{"Image":"D:\\Users\\a.exe"}`},
 		{"iendsWith", `Image.iendsWith(["\\powershell.exe", "\\pwsh.exe"])`,
 			`{"Image":"C:\\x\\PWSH.exe"}`, `{"Image":"C:\\x\\pwsh.exe.bak"}`},
@@ -104,6 +113,7 @@ func BenchmarkSigmaFunctions(b *testing.B) {
 		`CommandLine.matches("(?i) -enc")`,
 		`CommandLine.ilike("*-executionpolicy*bypass*")`,
 		`ScriptBlock.icontains(["invoke-mimikatz", "sekurlsa::", "-encodedcommand", "downloadstring(", "frombase64string("])`,
+		`ScriptBlock.icontains(["invoke-mimikatz", "sekurlsa::", "-encodedcommand", "downloadstring(", "frombase64string(", "net user", "whoami", "rubeus", "kerberoast", "-nop", "bypass", "hidden", "iex("])`,
 	} {
 		c := compileCond(b, env, cond)
 		b.Run(cond, func(b *testing.B) {
