@@ -97,11 +97,22 @@ func conjunctionGroups(e ast.Expr) []group {
 		}
 	}
 	slices.SortStableFunc(groups, func(a, b group) int { return score(a) - score(b) })
+	// Weak groups (a low-cardinality field, mere presence) narrow little once a selective group is there, and their
+	// long posting lists cost time on every event: keep them only when nothing better exists.
+	for i := 1; i < len(groups); i++ {
+		if score(groups[0]) < weakScore && score(groups[i]) >= weakScore {
+			groups = groups[:i]
+			break
+		}
+	}
 	if len(groups) > maxGroups {
 		groups = groups[:maxGroups]
 	}
 	return groups
 }
+
+// weakScore is the score from which a group counts as weak (see score).
+const weakScore = 16
 
 // extractor finds requirements; it maps the variable of an enclosing exists() loop to the field the loop ranges over.
 type extractor map[string][]string
