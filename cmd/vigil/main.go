@@ -6,6 +6,7 @@
 //	vigil rules test PATH...       run the rules' inline tests
 //	vigil sigma convert|test ...   import Sigma rules
 //	vigil alerts search ...        search the alert index (Elasticsearch/OpenSearch)
+//	vigil bench                    measure detection speed
 //	vigil version
 package main
 
@@ -18,11 +19,13 @@ import (
 const usage = `Vigil: a detection pipeline for security operations centers.
 
 Usage:
-  vigil run -c FILE [--follow]          run the pipeline as configured
+  vigil run -c FILE [--follow] [--metrics-addr ADDR]
+                                        run the pipeline as configured
   vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME]
                                         evaluate rules over a file of JSON events
   vigil rules validate PATH...          compile rule files and folders, report every error
-  vigil rules test PATH...              run the rules' inline tests
+  vigil rules test [--enrich CONFIG] PATH...
+                                        run the rules' inline tests
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
   vigil alerts search [flags] [QUERY]   search the alert index, newest first
