@@ -1,5 +1,7 @@
 # Vigil. `make test` is what CI runs: unit tests with the race detector, then the integration tests against a real
 # Apache Kafka and a real search engine that testenv/run starts (and stops) itself.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GO      ?= go
 BIN     ?= bin/vigil
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
@@ -16,8 +18,10 @@ test: lint unit integration
 unit:
 	$(GO) test -race -count=1 ./...
 
+# Verbose, so the log names each integration test that ran against the real servers (none may skip: testenv/run
+# sets VIGIL_REQUIRE_INTEGRATION=1); the RUN/PAUSE/CONT lines are left out.
 integration:
-	testenv/run -- $(GO) test -tags integration -count=1 -timeout 40m ./...
+	testenv/run -- $(GO) test -tags integration -count=1 -timeout 40m -v ./... | grep -Ev '^=== (RUN|PAUSE|CONT|NAME)'
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
