@@ -75,27 +75,6 @@ func jsonEvents(topic string, from, to int, extra string) []kafka.Message {
 	return msgs
 }
 
-// committed returns the group's committed offsets of the topic's partitions (-1: none).
-func committed(t *testing.T, addr, group, topic string, partitions int) []int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ids := make([]int, partitions)
-	for i := range ids {
-		ids[i] = i
-	}
-	c := &kafka.Client{Addr: kafka.TCP(addr)}
-	res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		t.Fatalf("offset fetch: %v", err)
-	}
-	out := make([]int64, partitions)
-	for _, p := range res.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
-
 // endOffsets returns the high watermark of each partition.
 func endOffsets(t *testing.T, addr, topic string, partitions int) []int64 {
 	t.Helper()
@@ -226,7 +205,7 @@ func TestKafkaIntegrationConsumeCommitResume(t *testing.T) {
 	src.Close()
 
 	ends := endOffsets(t, addr, topic, 3)
-	if got := committed(t, addr, group, topic, 3); fmt.Sprint(got) != fmt.Sprint(ends) {
+	if got := testenv.CommittedOffsets(t, addr, group, topic, 3); fmt.Sprint(got) != fmt.Sprint(ends) {
 		t.Fatalf("committed offsets %v, want the ends %v", got, ends)
 	}
 	for id, n := range sink.ids() {
@@ -411,7 +390,7 @@ func TestKafkaIntegrationPoisonRecords(t *testing.T) {
 		t.Errorf("good events by tenant: %v", tenants)
 	}
 	for _, topic := range []string{single, multi} {
-		if got, want := committed(t, addr, group, topic, 2), endOffsets(t, addr, topic, 2); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got, want := testenv.CommittedOffsets(t, addr, group, topic, 2), endOffsets(t, addr, topic, 2); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: committed %v, want the ends %v (bad records count as handled)", topic, got, want)
 		}
 	}
@@ -470,7 +449,7 @@ func TestKafkaIntegrationTwoInstances(t *testing.T) {
 	}
 	waitFor(t, 120*time.Second, "every record processed", func() bool { return len(all()) == total })
 	waitFor(t, 30*time.Second, "B's offsets to reach the ends", func() bool {
-		return fmt.Sprint(committed(t, addr, group, topic, partitions)) == fmt.Sprint(endOffsets(t, addr, topic, partitions))
+		return fmt.Sprint(testenv.CommittedOffsets(t, addr, group, topic, partitions)) == fmt.Sprint(endOffsets(t, addr, topic, partitions))
 	})
 	pB.stop(t)
 	dups := 0
@@ -520,7 +499,7 @@ func TestKafkaIntegrationLateAckNotCommitted(t *testing.T) {
 	if got := a.Stats.LateAcks.Load(); got != 1 {
 		t.Errorf("late acks: got %d, want 1", got)
 	}
-	if got := committed(t, addr, group, topic, 2); fmt.Sprint(got) != "[-1 -1]" {
+	if got := testenv.CommittedOffsets(t, addr, group, topic, 2); fmt.Sprint(got) != "[-1 -1]" {
 		t.Errorf("committed offsets after the late ack of %d records: %v, want none", len(batch), got)
 	}
 	// Whoever owns the batch's partitions now reads its records again.
@@ -583,7 +562,7 @@ func TestKafkaIntegrationRevokeCommitsInFlight(t *testing.T) {
 		t.Fatalf("ack during revoke: %v", err)
 	}
 	last := batch[len(batch)-1].Origin.Offset
-	if got := committed(t, addr, group, topic, 1); got[0] != last+1 {
+	if got := testenv.CommittedOffsets(t, addr, group, topic, 1); got[0] != last+1 {
 		t.Errorf("committed offset %d, want %d (the batch acked during the revoke)", got[0], last+1)
 	}
 	if a.Stats.LateAcks.Load() != 0 {

@@ -135,6 +135,33 @@ func CreateTopicWith(t testing.TB, dialer *kafka.Dialer, addr string, partitions
 	return topic
 }
 
+// CommittedOffsets returns the consumer group's committed offset of each of the topic's partitions (-1: none).
+func CommittedOffsets(t testing.TB, addr, group, topic string, partitions int) []int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ids := make([]int, partitions)
+	for i := range ids {
+		ids[i] = i
+	}
+	c := &kafka.Client{Addr: kafka.TCP(addr)}
+	res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err != nil {
+		t.Fatalf("offset fetch: %v", err)
+	}
+	out := make([]int64, partitions)
+	for i := range out {
+		out[i] = -1
+	}
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("offset fetch %s/%d: %v", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
 // UniqueName returns prefix + the test's name (reduced to [a-z0-9-]) + a random suffix: usable as a Kafka topic
 // or a search index name.
 func UniqueName(t testing.TB, prefix string) string {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,33 +17,6 @@ import (
 
 	"github.com/vigilsoc/vigil/testenv"
 )
-
-// committedOffsets reads the group's committed offset of every partition (-1: none).
-func committedOffsets(t *testing.T, addr, group, topic string, partitions int) []int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	ids := make([]int, partitions)
-	for i := range ids {
-		ids[i] = i
-	}
-	c := &kafka.Client{Addr: kafka.TCP(addr)}
-	res, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
-	if err != nil {
-		t.Fatalf("offset fetch: %v", err)
-	}
-	out := make([]int64, partitions)
-	for i := range out {
-		out[i] = -1
-	}
-	for _, p := range res.Topics[topic] {
-		if p.Error != nil {
-			t.Fatalf("offset fetch %s/%d: %v", topic, p.Partition, p.Error)
-		}
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
 
 // alertOffsets reads, per partition, how many alerts each record's offset produced.
 func alertOffsets(t *testing.T, path string, partitions int) []map[int64]int {
@@ -164,7 +136,7 @@ log: {format: json}
 		t.Errorf("the first run did not report a clean stop; log:\n%s", first.log())
 	}
 
-	committed := committedOffsets(t, addr, group, topic, partitions)
+	committed := testenv.CommittedOffsets(t, addr, group, topic, partitions)
 	byPartition := alertOffsets(t, alerts, partitions)
 	var processed int64
 	for p := range partitions {
