@@ -90,16 +90,40 @@ func NewFile(name string, cfg FileConfig, stdin io.Reader) (*File, error) {
 	return f, nil
 }
 
+// readAll reads the files one after the other; in follow mode, where a file never ends, all at once.
 func (f *File) readAll(ctx context.Context) {
 	defer f.wg.Done()
 	defer close(f.events)
-	for _, p := range f.cfg.Paths {
-		if err := f.readOne(ctx, p); err != nil {
-			if ctx.Err() == nil {
-				f.errc <- err
+	if !f.cfg.Follow {
+		for _, p := range f.cfg.Paths {
+			if err := f.readOne(ctx, p); err != nil {
+				f.fail(ctx, err)
+				return
 			}
-			return
 		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, p := range f.cfg.Paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.readOne(ctx, p); err != nil {
+				f.fail(ctx, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// fail records the first read error, to be returned by Read at the end of the events.
+func (f *File) fail(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	select {
+	case f.errc <- err:
+	default:
 	}
 }
 

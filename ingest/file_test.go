@@ -97,3 +97,27 @@ func TestFileSourceFollow(t *testing.T) {
 		t.Errorf("at the end of a followed file: got %v, want to wait until the context ends", err)
 	}
 }
+
+func TestFileSourceFollowsEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	os.WriteFile(a, []byte(`{"f":"a"}`+"\n"), 0o600)
+	os.WriteFile(b, []byte(`{"f":"b"}`+"\n"), 0o600)
+	src, err := NewFile("live", FileConfig{Paths: []string{a, b}, Tenant: "t", Follow: true, PollInterval: 10 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	seen := map[any]bool{}
+	for len(seen) < 2 {
+		evs, _, err := src.Read(ctx)
+		if err != nil {
+			t.Fatalf("got %v after %v, want both files' events while following", err, seen)
+		}
+		for _, ev := range evs {
+			seen[ev.Fields["f"]] = true
+		}
+	}
+}
