@@ -3,6 +3,7 @@ package rules
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -28,9 +29,12 @@ import (
 // alt is one alternative of a group: the field at path, ASCII-lowercased when fold, equals value, or (substr)
 // contains the string value, or (present) merely exists.
 type alt struct {
-	path    []string
-	fold    bool
-	substr  bool
+	path   []string
+	fold   bool
+	substr bool
+	// sigma marks the requirements of the Sigma functions (ieq, icontains ...): the field's text, lowered as those
+	// functions lower it, is compared; numbers and booleans by their text too (numbers also by value for ieq).
+	sigma   bool
 	present bool
 	// bound, when not 0, makes the alternative a range: the field is a number at least (+1) or at most (-1) value.
 	bound int
@@ -217,6 +221,8 @@ func (x extractor) alternatives(e ast.Expr) group {
 		return x.presence(fn, call)
 	case operators.NotEquals, operators.LogicalNot, "containsIP", "size":
 		return x.presence(fn, call)
+	case "ieq", "icontains", "istartsWith", "iendsWith", "ilike":
+		return x.sigmaAlternatives(fn, call)
 	case "contains", "startsWith", "endsWith", "matches":
 		target, arg := args, ast.Expr(nil)
 		switch {
@@ -261,6 +267,49 @@ func strict(e ast.Expr) bool {
 		return false
 	}
 	return true
+}
+
+// sigmaAlternatives reads a case-insensitive Sigma function with constant patterns (rules/functions_sigma.go) on a
+// field: equality for ieq, a substring for the others (for ilike, the longest text between its wildcards).
+func (x extractor) sigmaAlternatives(fn string, call ast.CallExpr) group {
+	if !call.IsMemberFunction() || len(call.Args()) != 1 || x.isBound(call.Target()) {
+		return nil
+	}
+	path, fold, ok := x.fieldPath(call.Target())
+	if !ok || fold {
+		return nil
+	}
+	var patterns []ast.Expr
+	if arg := call.Args()[0]; arg.Kind() == ast.ListKind {
+		patterns = arg.AsList().Elements()
+	} else {
+		patterns = []ast.Expr{arg}
+	}
+	var g group
+	for _, p := range patterns {
+		v, ok := literal(p)
+		if !ok {
+			return nil
+		}
+		text, _ := scalarText(v)
+		text = strings.ToLower(text)
+		switch fn {
+		case "ieq":
+			g = append(g, alt{path: path, sigma: true, value: types.String(text)})
+			if n, ok := parseNumber(text); ok {
+				g = append(g, alt{path: path, sigma: true, value: types.Double(n)})
+			}
+			continue
+		case "ilike":
+			parts, _ := splitGlob(text)
+			text = slices.MaxFunc(parts, func(a, b string) int { return len(a) - len(b) })
+		}
+		if text == "" {
+			return nil // matches everything
+		}
+		g = append(g, alt{path: path, sigma: true, substr: true, value: types.String(text)})
+	}
+	return g
 }
 
 // presence is the requirement of a call that is an error, never true, when a field it reads directly is missing.
@@ -403,6 +452,7 @@ type index struct {
 type fieldIndex struct {
 	path    []string
 	fold    bool
+	sigma   bool
 	strings map[string][]int32  // value → groups
 	numbers map[float64][]int32 // ints and doubles by value, as CEL compares them
 	bools   [2][]int32
@@ -487,12 +537,15 @@ func (ix *index) addBranch(rule int32, branch []group, byKey map[string]*fieldIn
 
 func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
 	key := strings.Join(a.path, "\x00")
-	if a.fold {
+	switch {
+	case a.fold:
 		key += "\x00|lower"
+	case a.sigma:
+		key += "\x00|sigma"
 	}
 	f := byKey[key]
 	if f == nil {
-		f = &fieldIndex{path: a.path, fold: a.fold, strings: map[string][]int32{}, numbers: map[float64][]int32{}}
+		f = &fieldIndex{path: a.path, fold: a.fold, sigma: a.sigma, strings: map[string][]int32{}, numbers: map[float64][]int32{}}
 		byKey[key] = f
 		ix.fields = append(ix.fields, f)
 	}
@@ -574,6 +627,10 @@ func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
 }
 
 func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
+	if f.sigma {
+		f.collectSigma(ix, v, s)
+		return
+	}
 	switch x := v.(type) {
 	case string:
 		if f.fold {
@@ -598,6 +655,44 @@ func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
 			ix.satisfy(f.bools[1], s)
 		} else {
 			ix.satisfy(f.bools[0], s)
+		}
+	}
+}
+
+// collectSigma looks a value up as the Sigma functions see it: its text lowered like theirs (ASCII letters, or
+// strings.ToLower for other text), and numbers also by value.
+func (f *fieldIndex) collectSigma(ix *index, v any, s *scratch) {
+	var text string
+	switch x := v.(type) {
+	case string:
+		if isASCII(x) {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			text = unsafeString(s.buf)
+		} else {
+			text = strings.ToLower(x)
+		}
+	case int64:
+		ix.satisfy(f.numbers[float64(x)], s)
+		s.buf = strconv.AppendInt(s.buf[:0], x, 10)
+		text = unsafeString(s.buf)
+	case uint64:
+		ix.satisfy(f.numbers[float64(x)], s)
+		s.buf = strconv.AppendUint(s.buf[:0], x, 10)
+		text = unsafeString(s.buf)
+	case float64:
+		ix.satisfy(f.numbers[x], s)
+		s.buf = strconv.AppendFloat(s.buf[:0], x, 'f', -1, 64)
+		text = unsafeString(s.buf)
+	case bool:
+		text = strconv.FormatBool(x)
+	default:
+		return
+	}
+	ix.satisfy(f.strings[text], s)
+	if f.subs != nil {
+		s.lits = f.subs.scan(text, s.lits[:0])
+		for _, lit := range s.lits {
+			ix.satisfy(f.subGrps[lit], s)
 		}
 	}
 }
