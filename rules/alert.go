@@ -3,7 +3,6 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -124,27 +123,32 @@ func threatFields(ma []MitreAttack) map[string]any {
 // "authentication event with source 203.0.113.9, by root on web-01 created high alert SSH brute force.".
 func reason(c *Compiled, f map[string]any) string {
 	var b strings.Builder
+	b.Grow(128)
 	if cat := firstString(vigil.Get(f, "event", "category")); cat != "" {
-		b.WriteString(cat + " event")
-	} else {
-		b.WriteString("event")
+		b.WriteString(cat)
+		b.WriteString(" ")
 	}
-	if p := firstString(vigil.Get(f, "process", "name")); p != "" {
-		fmt.Fprintf(&b, " with process %s", p)
+	b.WriteString("event")
+	for _, part := range [...]struct {
+		prefix string
+		path   [2]string
+	}{
+		{" with process ", [2]string{"process", "name"}},
+		{" with source ", [2]string{"source", "ip"}},
+		{" to ", [2]string{"destination", "ip"}},
+		{", by ", [2]string{"user", "name"}},
+		{" on ", [2]string{"host", "name"}},
+	} {
+		if v := firstString(vigil.Get(f, part.path[0], part.path[1])); v != "" {
+			b.WriteString(part.prefix)
+			b.WriteString(v)
+		}
 	}
-	if ip := firstString(vigil.Get(f, "source", "ip")); ip != "" {
-		fmt.Fprintf(&b, " with source %s", ip)
-	}
-	if ip := firstString(vigil.Get(f, "destination", "ip")); ip != "" {
-		fmt.Fprintf(&b, " to %s", ip)
-	}
-	if u := firstString(vigil.Get(f, "user", "name")); u != "" {
-		fmt.Fprintf(&b, ", by %s", u)
-	}
-	if h := firstString(vigil.Get(f, "host", "name")); h != "" {
-		fmt.Fprintf(&b, " on %s", h)
-	}
-	fmt.Fprintf(&b, " created %s alert %s.", c.Severity, c.Name)
+	b.WriteString(" created ")
+	b.WriteString(c.Severity)
+	b.WriteString(" alert ")
+	b.WriteString(c.Name)
+	b.WriteString(".")
 	return b.String()
 }
 
