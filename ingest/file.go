@@ -54,6 +54,9 @@ func (c *FileConfig) Validate() error {
 	if c.Tenant == "" {
 		return errors.New("file source: tenant is required")
 	}
+	if err := vigil.CheckTenant(c.Tenant); err != nil {
+		return fmt.Errorf("file source: %w", err)
+	}
 	return nil
 }
 

@@ -121,3 +121,10 @@ func TestFileSourceFollowsEveryFile(t *testing.T) {
 		}
 	}
 }
+
+func TestFileSourceRejectsInvalidTenant(t *testing.T) {
+	_, err := NewFile("f", FileConfig{Paths: []string{"-"}, Tenant: "ACME Corp"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `tenant "ACME Corp"`) {
+		t.Errorf("got %v, want an error naming the tenant", err)
+	}
+}

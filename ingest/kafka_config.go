@@ -14,6 +14,8 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/vigilsoc/vigil"
 )
 
 // KafkaConfig configures a Kafka source: one consumer group reading several topics.
@@ -185,6 +187,11 @@ func (c *KafkaConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("topics[%d]: topic %q listed twice", i, t.Name))
 		}
 		seen[t.Name] = true
+		if t.Tenant != "" {
+			if err := vigil.CheckTenant(t.Tenant); err != nil {
+				errs = append(errs, fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err))
+			}
+		}
 		if (t.Tenant == "") == !t.MultiTenant {
 			errs = append(errs, fmt.Errorf("topics[%d] (%s): set exactly one of tenant and multi_tenant", i, t.Name))
 		}

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/enrich"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/sinks"
@@ -161,6 +162,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Sources) == 0 {
 		errs = append(errs, errors.New("sources: at least one source is required"))
+	}
+	for _, t := range c.Tenants {
+		if err := vigil.CheckTenant(t); err != nil {
+			errs = append(errs, fmt.Errorf("tenants: %w", err))
+		}
 	}
 	names := map[string]bool{}
 	for i, s := range c.Sources {

@@ -32,6 +32,10 @@ func cmdReplay(args []string, io stdio) int {
 		fs.Usage()
 		return 2
 	}
+	if err := vigil.CheckTenant(*tenant); err != nil {
+		fmt.Fprintln(io.err, "vigil replay:", err)
+		return 2
+	}
 	enr, err := enrichmentFromFlag(*enrichPath)
 	if err != nil {
 		fmt.Fprintln(io.err, err)
