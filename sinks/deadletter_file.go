@@ -27,6 +27,12 @@ func NewDeadLetterFile(path string) (*DeadLetterFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter file: %w", err)
 	}
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		if err := endTornLine(path); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dead-letter file: %w", err)
+		}
+	}
 	return &DeadLetterFile{f: f, w: bufio.NewWriter(f)}, nil
 }
 

@@ -40,7 +40,37 @@ func NewFile(path string, stdout io.Writer) (*File, error) {
 	if info, err := f.Stat(); err == nil {
 		s.regular = info.Mode().IsRegular()
 	}
+	if s.regular {
+		if err := endTornLine(path); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file sink: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// endTornLine ends the file's last line when a crash cut it short, so the next alert starts on a line of its own:
+// otherwise it would be glued to the torn one and both lost to readers. The torn line stays, as evidence; its alert
+// is written again after the restart, since its batch was never acknowledged.
+func endTornLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte("\n"))
+	return err
 }
 
 // Write implements vigil.Sink.

@@ -107,3 +107,34 @@ func TestDeadLetterFile(t *testing.T) {
 		t.Errorf("got %v", docs)
 	}
 }
+
+// TestFileSinkAfterATornLine: a crash in the middle of a write leaves half a line; the next run's first alert must
+// start on a new line instead of being glued to it.
+func TestFileSinkAfterATornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	os.WriteFile(path, []byte(`{"vigil":{"alert":{"id":"a0"}}}`+"\n"+`{"vigil":{"alert":{"i`), 0o600)
+	s, err := NewFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), fileTestAlerts()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var ids []string
+	for _, l := range lines {
+		var doc struct {
+			Vigil struct {
+				Alert struct{ ID string } `json:"alert"`
+			} `json:"vigil"`
+		}
+		if json.Unmarshal([]byte(l), &doc) == nil {
+			ids = append(ids, doc.Vigil.Alert.ID)
+		}
+	}
+	if strings.Join(ids, ",") != "a0,a1,a2" || len(lines) != 4 {
+		t.Errorf("got ids %v in %d lines, want a0,a1,a2 and the torn line on its own:\n%s", ids, len(lines), data)
+	}
+}
