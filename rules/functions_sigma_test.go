@@ -11,9 +11,7 @@ func TestSigmaFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name, cond, match, noMatch string
-	}{
+	cases := []matchCase{
 		{"ieq ignores case", `Image.ieq("C:\\Windows\\cmd.exe")`,
 			`{"Image":"c:\\WINDOWS\\cmd.EXE"}`, `{"Image":"c:\\windows\\cmd.exe2"}`},
 		{"ieq list is any", `User.ieq(["SYSTEM", "LOCAL SERVICE"])`,
@@ -70,17 +68,7 @@ func TestSigmaFunctions(t *testing.T) {
 			`{"a":{"b":["x","run MimiKatz now"]}}`, `{"mimikatz":"key, not value"}`},
 		{"keyword search numbers", `_event.anyValue().ieq(200)`, `{"a":{"status":200}}`, `{"a":{"status":404}}`},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := compileCond(t, env, tc.cond)
-			if got := c.Match(event(t, tc.match)); !got {
-				t.Errorf("%s on %s: got no match, want match", tc.cond, tc.match)
-			}
-			if got := c.Match(event(t, tc.noMatch)); got {
-				t.Errorf("%s on %s: got match, want no match", tc.cond, tc.noMatch)
-			}
-		})
-	}
+	runMatchCases(t, env, cases)
 }
 
 func TestSigmaFunctionsRejectBadPatterns(t *testing.T) {

@@ -27,15 +27,32 @@ func event(t testing.TB, js string) *vigil.Event {
 	return &vigil.Event{Raw: []byte(js), Fields: f, Tenant: "default"}
 }
 
+// matchCase is a condition with an event it must match and one it must not.
+type matchCase struct{ name, cond, match, noMatch string }
+
+// runMatchCases compiles each condition and checks it on its two events.
+func runMatchCases(t *testing.T, env *Env, cases []matchCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := compileCond(t, env, tc.cond)
+			if got := c.Match(event(t, tc.match)); !got {
+				t.Errorf("%s on %s: got no match, want match", tc.cond, tc.match)
+			}
+			if got := c.Match(event(t, tc.noMatch)); got {
+				t.Errorf("%s on %s: got match, want no match", tc.cond, tc.noMatch)
+			}
+		})
+	}
+}
+
 // TestSemantics covers every CEL semantic rules rely on (docs/rules.md), each with a matching and a non-matching event.
 func TestSemantics(t *testing.T) {
 	env, err := NewEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name, cond, match, noMatch string
-	}{
+	cases := []matchCase{
 		{"string equality", `event.category == "authentication"`,
 			`{"event":{"category":"authentication"}}`, `{"event":{"category":"process"}}`},
 		{"missing field is no match", `process.name == "x"`,
@@ -101,17 +118,7 @@ func TestSemantics(t *testing.T) {
 		{"boolean field", `process.elevated == true`,
 			`{"process":{"elevated":true}}`, `{"process":{"elevated":false}}`},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := compileCond(t, env, tc.cond)
-			if got := c.Match(event(t, tc.match)); !got {
-				t.Errorf("%s on %s: got no match, want match", tc.cond, tc.match)
-			}
-			if got := c.Match(event(t, tc.noMatch)); got {
-				t.Errorf("%s on %s: got match, want no match", tc.cond, tc.noMatch)
-			}
-		})
-	}
+	runMatchCases(t, env, cases)
 }
 
 func TestCompileErrors(t *testing.T) {

@@ -138,12 +138,18 @@ func loadEnrichConfig(path string) (*enrichment, error) {
 // enrichFlagHelp is the help of the --enrich flag of replay and rules test.
 const enrichFlagHelp = "configuration file whose enrich block supplies the lookup tables (e.g. configs/quickstart.yaml)"
 
-// enrichmentFromFlag loads the --enrich file; nil (no tables) when the flag is not given.
-func enrichmentFromFlag(path string) (*enrichment, error) {
-	if path == "" {
-		return nil, nil
+// ruleEnvFromFlag builds the rule environment with the lookup tables of the --enrich configuration; without the flag
+// the tables are empty (enrichment nil) and lookups find nothing.
+func ruleEnvFromFlag(path string) (*rules.Env, *enrichment, error) {
+	var enr *enrichment
+	if path != "" {
+		var err error
+		if enr, err = loadEnrichConfig(path); err != nil {
+			return nil, nil, err
+		}
 	}
-	return loadEnrichConfig(path)
+	env, err := newRuleEnv(enr.ruleLibrary())
+	return env, enr, err
 }
 
 // lookupHint explains a failed test of a rule that calls lookup functions when no tables were given.

@@ -36,12 +36,7 @@ func cmdReplay(args []string, io stdio) int {
 		fmt.Fprintln(io.err, "vigil replay:", err)
 		return 2
 	}
-	enr, err := enrichmentFromFlag(*enrichPath)
-	if err != nil {
-		fmt.Fprintln(io.err, err)
-		return 1
-	}
-	env, err := newRuleEnv(enr.ruleLibrary())
+	env, enr, err := ruleEnvFromFlag(*enrichPath)
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1

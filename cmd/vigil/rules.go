@@ -99,12 +99,7 @@ func cmdRulesTest(args []string, io stdio) int {
 		fs.Usage()
 		return 2
 	}
-	enr, err := enrichmentFromFlag(*enrichPath)
-	if err != nil {
-		fmt.Fprintln(io.err, err)
-		return 1
-	}
-	env, err := newRuleEnv(enr.ruleLibrary())
+	env, enr, err := ruleEnvFromFlag(*enrichPath)
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1
