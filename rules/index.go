@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,13 +49,14 @@ func buildIndex(rs []*Compiled) *index {
 	ix := &index{}
 	byKey := map[string]*fieldIndex{}
 	litIDs := map[*fieldIndex]map[string]int32{}
+	postings := postingLengths(rs)
 	for i, c := range rs {
 		if len(c.requires) == 0 {
 			ix.always = append(ix.always, int32(i))
 			continue
 		}
 		for _, branch := range c.requires {
-			ix.addBranch(int32(i), branch, byKey, litIDs)
+			ix.addBranch(int32(i), dropCommon(branch, postings), byKey, litIDs)
 		}
 	}
 	for _, f := range ix.fields {
@@ -71,6 +73,80 @@ func buildIndex(rs []*Compiled) *index {
 			count: make([]uint8, nBranches), ruleMark: make([]uint32, nRules)}
 	}
 	return ix
+}
+
+// Counting costs one step per group in the posting list of every value an event has, so a value that many rules test
+// (an event.action or event.code shared by hundreds of rules of a large set) costs hundreds of steps on every event
+// that carries it, while narrowing little: a value many rules test is a common one. A branch that also has a group of
+// rare values (a tool name, a command-line fragment) is narrowed by that group almost as well, so the common group is
+// left out of the index: the rule is then evaluated on a few more events, never fewer, and the result is unchanged.
+// Small rule sets keep every group: their posting lists are short.
+const (
+	// commonPosting is the posting length from which a group counts as common.
+	commonPosting = 48
+	// rareFactor: a group is left out only when the branch's rarest group has postings at least this much shorter.
+	rareFactor = 4
+)
+
+// postingLengths counts, for each indexed fact (a field with a value, a substring, presence or a range), the groups
+// of all branches that test it: the length of its posting list.
+func postingLengths(rs []*Compiled) map[string]int {
+	n := map[string]int{}
+	for _, c := range rs {
+		for _, branch := range c.requires {
+			for _, g := range branch {
+				for _, a := range g {
+					n[postingKey(a)]++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// postingKey names the posting list an alternative lands in. All range thresholds of a field share one key: an event
+// satisfies a run of them.
+func postingKey(a alt) string {
+	key := strings.Join(a.path, ".")
+	switch {
+	case a.fold:
+		key += "|lower"
+	case a.sigma:
+		key += "|sigma"
+	}
+	switch {
+	case a.present:
+		return key + "|present"
+	case a.bound != 0:
+		return key + "|range" + strconv.Itoa(a.bound)
+	case a.substr:
+		return key + "|contains|" + string(a.value.(types.String))
+	}
+	return key + "|=" + fmt.Sprint(a.value.Value())
+}
+
+// dropCommon leaves out the groups of a branch whose posting lists are long when another group's are much shorter.
+func dropCommon(branch []group, postings map[string]int) []group {
+	if len(branch) < 2 {
+		return branch
+	}
+	cost := make([]int, len(branch))
+	rarest := -1
+	for i, g := range branch {
+		for _, a := range g {
+			cost[i] = max(cost[i], postings[postingKey(a)])
+		}
+		if rarest < 0 || cost[i] < cost[rarest] {
+			rarest = i
+		}
+	}
+	var kept []group
+	for i, g := range branch {
+		if i == rarest || cost[i] < commonPosting || cost[i] < rareFactor*cost[rarest] {
+			kept = append(kept, g)
+		}
+	}
+	return kept
 }
 
 // addBranch indexes one branch of rule's requirements: a conjunction of groups.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,5 +114,38 @@ func TestIndexRequirements(t *testing.T) {
 		if got := NewEngine(set).Detect(ev, nil); len(got) != 1 {
 			t.Errorf("%s on %s: got %d alerts through the index, want 1", tc.cond, tc.match, len(got))
 		}
+	}
+}
+
+// TestIndexDropsCommonGroups: when many rules test the same event.action, the action group is left out of the index
+// for the rules that also test a rare process name, and the engine still finds exactly the matching rules.
+func TestIndexDropsCommonGroups(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []*Rule
+	for i := range 100 {
+		cond := fmt.Sprintf(`event.action == "start" && process.name == "tool%d.exe"`, i)
+		rs = append(rs, compileCond(t, env, cond).Rule)
+		rs[i].ID = fmt.Sprintf("r%d", i)
+	}
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(set.index.owner); got != len(rs) {
+		t.Errorf("indexed groups: got %d, want %d (one per rule: the process name)", got, len(rs))
+	}
+	ev := event(t, `{"event":{"action":"start"},"process":{"name":"tool7.exe"}}`)
+	if got := set.index.candidates(ev.Fields, set.index.pool.Get().(*scratch)); len(got) != 1 {
+		t.Errorf("candidates: got %v, want only rule 7", got)
+	}
+	if got := NewEngine(set).Detect(ev, nil); len(got) != 1 || got[0].RuleID != "r7" {
+		t.Errorf("alerts: got %v, want one for r7", got)
+	}
+	ev = event(t, `{"event":{"action":"end"},"process":{"name":"tool7.exe"}}`)
+	if got := NewEngine(set).Detect(ev, nil); len(got) != 0 {
+		t.Errorf("alerts on another action: got %d, want 0", len(got))
 	}
 }
