@@ -3,65 +3,81 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vigilsoc/vigil"
 )
 
-// NewAlert builds the alert document (docs/alerts.md) for a match of rule c on ev, created at now.
+// NewAlert builds the alert document (docs/alerts.md) for a match of rule c on ev, created at now. The alert owns
+// every map and slice in its document (none is shared with the event, the rule or another alert), because enrichers
+// and sinks change the document afterwards.
 func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	id := AlertID(ev.Tenant, c.ID, ev)
 	evTime := EventTime(ev)
-	doc := copyMap(ev.Fields)
-	event, _ := doc["event"].(map[string]any)
-	if event != nil {
-		setPath(doc, copyMap(event), "vigil", "original_event")
+	doc := copyMap(ev.Fields, alertKeys)
+	vig := objectAt(doc, "vigil", 2)
+	var event map[string]any
+	if original, ok := doc["event"].(map[string]any); ok {
+		// The copy just made is still the event's own event.*: it moves to vigil.original_event, and the alert's
+		// event.* is a second copy with room for the three keys it adds.
+		vig["original_event"] = original
+		event = copyMap(original, 3)
 	} else {
-		event = map[string]any{}
-		doc["event"] = event
+		event = make(map[string]any, 3)
 	}
+	doc["event"] = event
 	event["kind"] = "alert"
-	event["severity"] = int64(c.SeverityLevel())
+	event["severity"] = int64(c.SeverityLevel()) // 1-4 and 0-100: boxing a value below 256 does not allocate
 	event["risk_score"] = int64(c.Risk())
-	doc["@timestamp"] = now.UTC().Format(time.RFC3339Nano)
-	doc["rule"] = copyMap(c.ruleDoc)
+	doc["@timestamp"] = formatTime(now)
+	doc["rule"] = copyRule(c.ruleDoc)
 	if c.threatDoc != nil {
-		doc["threat"] = mergeMaps(asMap(doc["threat"]), copyMap(c.threatDoc))
+		doc["threat"] = mergeMaps(asMap(doc["threat"]), copyThreat(c.threatDoc))
 	}
 	if tags := mergeTags(doc["tags"], c.Tags); len(tags) > 0 {
 		doc["tags"] = tags
 	}
-	setPath(doc, ev.Tenant, "organization", "id")
-	setPath(doc, map[string]any{
+	var tenant any = ev.Tenant // boxed once and stored twice: a string cannot be changed
+	objectAt(doc, "organization", 1)["id"] = tenant
+	vig["alert"] = map[string]any{
 		"id":            id,
 		"status":        "open",
 		"severity":      c.Severity,
-		"tenant":        ev.Tenant,
+		"tenant":        tenant,
 		"reason":        reason(c, ev.Fields),
-		"original_time": evTime.UTC().Format(time.RFC3339Nano),
+		"original_time": formatTime(evTime),
 		"origin":        ev.Origin.Doc(),
-	}, "vigil", "alert")
+	}
 	return &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev}
 }
+
+// alertKeys is how many top-level keys an alert may add to the event's: @timestamp, event, rule, threat, tags,
+// organization and vigil. Room for them up front saves growing the document's map, which rehashes every key.
+const alertKeys = 7
 
 // AlertID is deterministic: a hash of the tenant, the rule id and the event's identity, which is event.id when the
 // event has one and the hash of its raw bytes otherwise. Replaying the same records gives the same ids.
 func AlertID(tenant, ruleID string, ev *vigil.Event) string {
-	h := sha256.New()
-	h.Write([]byte(tenant))
-	h.Write([]byte{0})
-	h.Write([]byte(ruleID))
-	h.Write([]byte{0})
+	var buf [192]byte // the hash input; a longer one moves to the heap
+	b := append(buf[:0], tenant...)
+	b = append(b, 0)
+	b = append(b, ruleID...)
+	b = append(b, 0)
 	if id, ok := vigil.Get(ev.Fields, "event", "id").(string); ok && id != "" {
-		h.Write([]byte("event.id:"))
-		h.Write([]byte(id))
+		b = append(b, "event.id:"...)
+		b = append(b, id...)
 	} else {
 		raw := sha256.Sum256(ev.Raw)
-		h.Write([]byte("raw:"))
-		h.Write(raw[:])
+		b = append(b, "raw:"...)
+		b = append(b, raw[:]...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	var hexID [32]byte
+	hex.Encode(hexID[:], sum[:16])
+	return string(hexID[:])
 }
 
 // EventTime is the event's own time: its @timestamp when that parses as RFC 3339, else the record's time at the
@@ -92,6 +108,15 @@ func ruleFields(c *Compiled) map[string]any {
 	return d
 }
 
+// copyRule copies what ruleFields built. Knowing its shape saves walking it.
+func copyRule(r map[string]any) map[string]any {
+	out := maps.Clone(r)
+	if ref, ok := r["reference"].([]any); ok {
+		out["reference"] = slices.Clone(ref)
+	}
+	return out
+}
+
 func threatFields(ma []MitreAttack) map[string]any {
 	if len(ma) == 0 {
 		return nil
@@ -117,6 +142,31 @@ func threatFields(ma []MitreAttack) map[string]any {
 		d["technique"] = tech
 	}
 	return d
+}
+
+// copyThreat copies what threatFields built. Knowing its shape saves walking it.
+func copyThreat(t map[string]any) map[string]any {
+	out := maps.Clone(t)
+	if tactic, ok := t["tactic"].(map[string]any); ok {
+		out["tactic"] = copyIDs(tactic)
+	}
+	if tech, ok := t["technique"].(map[string]any); ok {
+		techCopy := copyIDs(tech)
+		if sub, ok := tech["subtechnique"].(map[string]any); ok {
+			techCopy["subtechnique"] = copyIDs(sub)
+		}
+		out["technique"] = techCopy
+	}
+	return out
+}
+
+// copyIDs copies an object of threatFields and its id list.
+func copyIDs(m map[string]any) map[string]any {
+	out := maps.Clone(m)
+	if ids, ok := m["id"].([]any); ok {
+		out["id"] = slices.Clone(ids)
+	}
+	return out
 }
 
 // reason is one sentence an analyst reads in the alert list, in the style of Elastic Security:
@@ -164,18 +214,18 @@ func firstString(v any) string {
 	return ""
 }
 
-// setPath stores v at the path, creating (or replacing non-object values with) objects on the way.
-func setPath(m map[string]any, v any, path ...string) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
+// objectAt returns the object at key in m, creating it with room for size keys (or replacing a non-object value).
+func objectAt(m map[string]any, key string, size int) map[string]any {
+	obj, ok := m[key].(map[string]any)
+	if !ok {
+		obj = make(map[string]any, size)
+		m[key] = obj
 	}
-	m[path[len(path)-1]] = v
+	return obj
 }
+
+// formatTime is how the document writes times: RFC 3339 in UTC, with as many fractional digits as needed.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
@@ -199,9 +249,11 @@ func mergeMaps(dst, src map[string]any) map[string]any {
 	return dst
 }
 
-// copyMap deep-copies a decoded JSON object, so an alert can be changed without touching the event or other alerts.
-func copyMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
+// copyMap deep-copies a decoded JSON object with room for extra keys, so an alert can be changed without touching
+// the event or other alerts. (Inserting every key is faster here than maps.Clone, which would have to be walked
+// anyway to copy the nested objects and lists.)
+func copyMap(m map[string]any, extra int) map[string]any {
+	out := make(map[string]any, len(m)+extra)
 	for k, v := range m {
 		out[k] = copyValue(v)
 	}
@@ -211,7 +263,7 @@ func copyMap(m map[string]any) map[string]any {
 func copyValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
-		return copyMap(x)
+		return copyMap(x, 0)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -222,27 +274,45 @@ func copyValue(v any) any {
 	return v
 }
 
+// mergeTags is the event's string tags followed by the rule's, without empty strings and duplicates, or nil when
+// there are none.
 func mergeTags(existing any, add []string) []any {
-	var out []any
-	seen := map[string]bool{}
-	push := func(s string) {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
+	var have []any
 	switch x := existing.(type) {
 	case string:
-		push(x)
+		have = []any{x}
 	case []any:
-		for _, t := range x {
-			if s, ok := t.(string); ok {
-				push(s)
+		have = x
+	}
+	if len(have)+len(add) == 0 {
+		return nil
+	}
+	out := make([]any, 0, len(have)+len(add))
+	var seen map[string]bool // only for long lists; a short one is searched
+	if cap(out) > 16 {
+		seen = make(map[string]bool, cap(out))
+	}
+	push := func(s string, v any) {
+		if s == "" {
+			return
+		}
+		if seen != nil {
+			if seen[s] {
+				return
 			}
+			seen[s] = true
+		} else if slices.Contains(out, v) {
+			return
+		}
+		out = append(out, v)
+	}
+	for _, t := range have {
+		if s, ok := t.(string); ok {
+			push(s, t)
 		}
 	}
 	for _, t := range add {
-		push(t)
+		push(t, t)
 	}
 	return out
 }

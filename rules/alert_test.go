@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -80,8 +81,8 @@ func TestAlertIDIsDeterministic(t *testing.T) {
 		ev := event(t, js)
 		return AlertID(tenant, rule, ev)
 	}
-	if id("acme", "r", raw) != id("acme", "r", raw) {
-		t.Errorf("the same event, tenant and rule gave two ids")
+	if first, again := id("acme", "r", raw), id("acme", "r", raw); first != again {
+		t.Errorf("the same event, tenant and rule gave two ids: got %s, then %s", first, again)
 	}
 	for _, other := range []string{id("globex", "r", raw), id("acme", "r2", raw), id("acme", "r", `{"event":{"outcome":"success"}}`)} {
 		if other == id("acme", "r", raw) {
@@ -91,5 +92,137 @@ func TestAlertIDIsDeterministic(t *testing.T) {
 	// With event.id the id does not depend on the bytes (a re-serialized copy is the same event).
 	if id("acme", "r", withID) != id("acme", "r", `{"event":{"outcome":"failure","id":"e-1"}}`) {
 		t.Errorf("event.id must identify the event regardless of its bytes")
+	}
+}
+
+// alertRules are a rule with every rule-constant part of an alert (references, tags, ATT&CK at all three levels) and
+// a rule with none.
+func alertRules(t *testing.T) (full, bare *Compiled) {
+	t.Helper()
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	risk := 64
+	full, err = env.Compile(&Rule{ID: "vigil.test.full", Name: "Full", Severity: "critical", Description: "d",
+		Author: "Vigil", References: []string{"https://attack.mitre.org/techniques/T1110/001/"},
+		Tags: []string{"attack.credential_access", "", "winlogbeat"}, RiskScore: &risk, Condition: `true`,
+		Text: []byte("id: vigil.test.full\n"), MitreAttack: []MitreAttack{
+			{Tactic: "TA0006", Technique: "T1110", Subtechnique: "T1110.001"}, {Tactic: "TA0001", Technique: "T1078"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err = env.Compile(&Rule{ID: "vigil.test.bare", Name: "Bare", Severity: "low", Condition: `true`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return full, bare
+}
+
+// A full ECS event whose tags, threat, vigil and organization objects the alert merges into, and one whose values
+// there are not objects, so the alert replaces them.
+const (
+	mergingEvent = `{"@timestamp":"2026-11-24T09:14:03.5+01:00",` +
+		`"event":{"id":"e-1","kind":"event","category":["authentication"],"outcome":"failure"},` +
+		`"tags":["winlogbeat","attack.credential_access"],"source":{"ip":["203.0.113.9"]},"user":{"name":"root"},` +
+		`"host":{"name":"web-01"},"organization":{"name":"Acme"},"vigil":{"note":"kept"},` +
+		`"threat":{"framework":"other","tactic":{"name":["Initial Access"]},` +
+		`"enrichments":[{"matched":{"atomic":"203.0.113.9"}}]}}`
+	replacingEvent = `{"@timestamp":"yesterday","event":"x","tags":"single","threat":"s","vigil":1,"organization":"o"}`
+)
+
+// TestNewAlertWholeDocument pins the whole document (docs/alerts.md), not only the fields an analyst looks at: what
+// is merged into the event's own objects, what replaces the event's values, and what is left alone.
+func TestNewAlertWholeDocument(t *testing.T) {
+	full, bare := alertRules(t)
+	now := time.Date(2026, 11, 27, 11, 0, 0, 120000000, time.FixedZone("CET", 3600))
+	for _, tc := range []struct {
+		name   string
+		rule   *Compiled
+		event  string
+		origin vigil.Origin
+		want   string
+	}{
+		{"merged into the event's objects", full, mergingEvent, vigil.Origin{Source: "kafka",
+			Topic: "partner.acme.events", Partition: 2, Offset: 41, Time: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)},
+			`{"@timestamp":"2026-11-27T10:00:00.12Z","event":{"category":["authentication"],"id":"e-1",` +
+				`"kind":"alert","outcome":"failure","risk_score":64,"severity":4},"host":{"name":"web-01"},` +
+				`"organization":{"id":"acme","name":"Acme"},"rule":{"author":"Vigil","description":"d",` +
+				`"id":"vigil.test.full","name":"Full","reference":["https://attack.mitre.org/techniques/T1110/001/"],` +
+				`"version":"f654f5b4dfe9e711"},"source":{"ip":["203.0.113.9"]},"tags":["winlogbeat",` +
+				`"attack.credential_access"],"threat":{"enrichments":[{"matched":{"atomic":"203.0.113.9"}}],` +
+				`"framework":"MITRE ATT&CK","tactic":{"id":["TA0006","TA0001"],"name":["Initial Access"]},` +
+				`"technique":{"id":["T1110","T1078"],"subtechnique":{"id":["T1110.001"]}}},"user":{"name":"root"},` +
+				`"vigil":{"alert":{"id":"42ec67762af1d61f1643477c298b83da","origin":{"offset":41,"partition":2,` +
+				`"source":"kafka","time":"2026-11-24T08:00:00Z","topic":"partner.acme.events"},` +
+				`"original_time":"2026-11-24T08:14:03.5Z","reason":"authentication event with source 203.0.113.9,` +
+				` by root on web-01 created critical alert Full.","severity":"critical","status":"open",` +
+				`"tenant":"acme"},"note":"kept","original_event":{"category":["authentication"],"id":"e-1",` +
+				`"kind":"event","outcome":"failure"}}}`},
+		{"replacing the event's values", bare, replacingEvent, vigil.Origin{Source: "file", File: "events.jsonl", Line: 7},
+			`{"@timestamp":"2026-11-27T10:00:00.12Z","event":{"kind":"alert","risk_score":21,"severity":1},` +
+				`"organization":{"id":"acme"},"rule":{"id":"vigil.test.bare","name":"Bare",` +
+				`"version":"e3b0c44298fc1c14"},"tags":["single"],"threat":"s",` +
+				`"vigil":{"alert":{"id":"f02add2390e88256cde8a98bf7d030a8","origin":{"file":"events.jsonl","line":7,` +
+				`"source":"file"},"original_time":"2026-11-27T10:59:59Z","reason":"event created low alert Bare.",` +
+				`"severity":"low","status":"open","tenant":"acme"}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := event(t, tc.event)
+			ev.Tenant, ev.Origin, ev.Received = "acme", tc.origin, time.Date(2026, 11, 27, 10, 59, 59, 0, time.UTC)
+			var got strings.Builder
+			enc := json.NewEncoder(&got)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(NewAlert(tc.rule, ev, now).Doc); err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimSpace(got.String()) != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestAlertsDoNotShare: enrichers and sinks change an alert's document in place, so no two alerts, and no alert
+// and its event or rule, may share an object or a list.
+func TestAlertsDoNotShare(t *testing.T) {
+	full, _ := alertRules(t)
+	now := time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)
+	for _, js := range []string{mergingEvent, `{"event":{"category":["process"]},"process":{"args":["a",["b"]]}}`} {
+		ev := event(t, js)
+		first, second := NewAlert(full, ev, now), NewAlert(full, ev, now)
+		want := jsonString(t, second.Doc)
+		scribble(first.Doc)
+		if got := jsonString(t, second.Doc); got != want {
+			t.Errorf("changing an alert changed another alert of the same rule and event: got %s, want %s", got, want)
+		}
+		if got := jsonString(t, NewAlert(full, ev, now).Doc); got != want {
+			t.Errorf("changing an alert changed the next alert (through the event or the rule): got %s, want %s", got, want)
+		}
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// scribble changes every object and every list in a decoded JSON document in place.
+func scribble(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			scribble(e)
+		}
+		x["scribbled"] = true
+	case []any:
+		for i, e := range x {
+			scribble(e)
+			x[i] = "scribbled"
+		}
 	}
 }

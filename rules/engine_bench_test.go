@@ -76,3 +76,25 @@ func BenchmarkNewAlert(b *testing.B) {
 		NewAlert(c, ev, now)
 	}
 }
+
+// BenchmarkNewAlertECS builds an alert from a full ECS event as Elastic Agent ships it (the first of
+// configs/samples/attacks.jsonl): more top-level and event.* keys than BenchmarkNewAlert's, as most partner events have.
+func BenchmarkNewAlertECS(b *testing.B) {
+	env, err := NewEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := env.Compile(&Rule{ID: "vigil.linux.ssh_brute_force", Name: "SSH brute force", Severity: "high",
+		Description: "Many failed SSH logins from one source.", Author: "Vigil", Condition: `true`,
+		References: []string{"https://attack.mitre.org/techniques/T1110/001/"}, Tags: []string{"attack.credential_access", "linux"},
+		MitreAttack: []MitreAttack{{Tactic: "TA0006", Technique: "T1110", Subtechnique: "T1110.001"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := event(b, `{"@timestamp":"2026-11-22T04:31:03.286Z","event":{"id":"69e2d31a-9fc2-4d73-abaa-1d2202131e45","kind":"event","dataset":"system.auth","module":"system","category":["authentication"],"type":["info"],"action":"ssh_login","outcome":"failure"},"ecs":{"version":"8.11.0"},"host":{"name":"bastion-01","hostname":"bastion-01","ip":["172.18.1.5"],"os":{"family":"debian","type":"linux","name":"Ubuntu","version":"24.04 LTS"}},"agent":{"type":"elastic-agent","version":"8.15.3"},"process":{"name":"sshd","pid":43831},"user":{"name":"root"},"source":{"ip":"45.155.205.12","port":57269},"system":{"auth":{"ssh":{"event":"Failed","method":"password"}}},"related":{"ip":["45.155.205.12"],"user":["root"]}}`)
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		NewAlert(c, ev, now)
+	}
+}
