@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // fakeSource yields numbered batches of events and records the order of acks.
@@ -28,7 +29,7 @@ func newFakeSource(nBatches, perBatch int) *fakeSource {
 	for b := range nBatches {
 		var evs []*vigil.Event
 		for i := range perBatch {
-			evs = append(evs, &vigil.Event{Fields: map[string]any{"batch": int64(b), "i": int64(i)}, Tenant: "t",
+			evs = append(evs, &vigil.Event{Fields: fields.MustFromMap(map[string]any{"batch": b, "i": i}), Tenant: "t",
 				Raw: []byte(strconv.Itoa(b*1000 + i))})
 		}
 		s.batches = append(s.batches, evs)
@@ -73,7 +74,7 @@ func (s *fakeSource) ackedBatches() []int {
 type everyEvent struct{}
 
 func (everyEvent) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	return append(dst, &vigil.Alert{ID: string(ev.Raw), Tenant: ev.Tenant, Doc: map[string]any{"batch": ev.Fields["batch"]}, Event: ev})
+	return append(dst, &vigil.Alert{ID: string(ev.Raw), Tenant: ev.Tenant, Doc: map[string]any{"batch": ev.Fields.Get("batch").Int()}, Event: ev})
 }
 
 // slowSink delays each write by a per-batch duration, fails when told, and records the alerts it stored.

@@ -9,15 +9,17 @@ package vigil
 import (
 	"context"
 	"time"
+
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // Event is one record read from a source, decoded once.
 type Event struct {
 	// Raw is the record exactly as it was received; kept for the dead-letter queue and for identity hashing.
 	Raw []byte
-	// Fields is the decoded JSON object. JSON integers are int64 (uint64 above that range), other numbers float64;
-	// keys containing dots are expanded into nested objects ("file.path" becomes file → path).
-	Fields map[string]any
+	// Fields is the decoded JSON object, read in place by the rules (package fields): JSON integers stay integers,
+	// and keys containing dots are expanded into nested objects ("file.path" becomes file → path).
+	Fields fields.Value
 	// Origin says where the record came from.
 	Origin Origin
 	// Tenant is the partner organization the event belongs to.

@@ -2,7 +2,7 @@ package bench
 
 import (
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"testing"
 	"time"
 
@@ -42,11 +42,11 @@ func benchEngine(b *testing.B, nRules int) {
 	for b.Loop() {
 		raw := events[i%len(events)]
 		i++
-		fields, err := ingest.Decode(raw)
+		tree, err := fields.Parse(raw)
 		if err != nil {
 			b.Fatal(err)
 		}
-		alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: fields, Tenant: "default"}, alerts[:0])
+		alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: tree, Tenant: "default"}, alerts[:0])
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -39,11 +39,11 @@ func TestIndexEquivalence(t *testing.T) {
 			indexed, naive := rules.NewEngine(set), rules.NewEngine(set.Unindexed())
 			total := 0
 			for i, raw := range w.Events {
-				fields, err := ingest.Decode(raw)
+				tree, err := fields.Parse(raw)
 				if err != nil {
 					t.Fatalf("event %d: %v", i, err)
 				}
-				ev := &vigil.Event{Raw: raw, Fields: fields, Tenant: rules.DefaultTenant}
+				ev := &vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}
 				got, want := alertIDs(indexed.Detect(ev, nil)), alertIDs(naive.Detect(ev, nil))
 				if !slices.Equal(got, want) {
 					t.Fatalf("event %d (%s): indexed engine raised %v, unindexed %v", i, raw, got, want)
@@ -53,9 +53,9 @@ func TestIndexEquivalence(t *testing.T) {
 			if total == 0 {
 				t.Errorf("no alert at all: the workload does not exercise matching")
 			}
-			idx, always, fields := set.IndexStats()
+			idx, always, nFields := set.IndexStats()
 			t.Logf("%s: %d alerts over %d events; %d rules indexed on %d fields, %d always evaluated",
-				w.Name, total, len(w.Events), idx, fields, always)
+				w.Name, total, len(w.Events), idx, nFields, always)
 		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -77,11 +77,11 @@ func Run(env *rules.Env, w Workload, opts Options) (Result, error) {
 	n := 0
 	for time.Since(start) < opts.MinDuration || n < len(w.Events) {
 		raw := w.Events[n%len(w.Events)]
-		fields, err := ingest.Decode(raw)
+		tree, err := fields.Parse(raw)
 		if err != nil {
 			return res, fmt.Errorf("bench %s: event %d: %w", w.Name, n%len(w.Events), err)
 		}
-		ev := &vigil.Event{Raw: raw, Fields: fields, Tenant: rules.DefaultTenant}
+		ev := &vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}
 		alerts = engine.Detect(ev, alerts[:0])
 		if n < len(w.Events) {
 			res.Alerts += len(alerts)
@@ -112,19 +112,28 @@ func Run(env *rules.Env, w Workload, opts Options) (Result, error) {
 	return res, nil
 }
 
-// naiveDetect is the baseline: decode with encoding/json and evaluate every rule with a fresh map activation.
+// naiveDetect is the baseline: decode with encoding/json and evaluate every rule with a fresh map activation. Alerts
+// are built as Vigil builds them, from the decoded tree, which is made for the events that match.
 func naiveDetect(set *rules.RuleSet, raw []byte) ([]*vigil.Alert, error) {
-	var fields map[string]any
-	if err := json.Unmarshal(raw, &fields); err != nil {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
-	ev := &vigil.Event{Raw: raw, Fields: fields, Tenant: rules.DefaultTenant}
+	var ev *vigil.Event
 	var out []*vigil.Alert
 	now := time.Now()
 	for _, c := range set.Rules() {
-		if c.NaiveMatch(fields) {
-			out = append(out, rules.NewAlert(c, ev, now))
+		if !c.NaiveMatch(m) {
+			continue
 		}
+		if ev == nil {
+			tree, err := fields.Parse(raw)
+			if err != nil {
+				return nil, err
+			}
+			ev = &vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}
+		}
+		out = append(out, rules.NewAlert(c, ev, now))
 	}
 	return out, nil
 }
@@ -172,11 +181,11 @@ func MeasureMemory(env *rules.Env, w Workload, passes int) (MemoryResult, error)
 	var alerts []*vigil.Alert
 	for range passes {
 		for _, raw := range w.Events {
-			fields, err := ingest.Decode(raw)
+			tree, err := fields.Parse(raw)
 			if err != nil {
 				return res, err
 			}
-			alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: fields, Tenant: rules.DefaultTenant}, alerts[:0])
+			alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}, alerts[:0])
 		}
 		var ms runtime.MemStats
 		runtime.GC()

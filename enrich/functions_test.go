@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -26,11 +26,11 @@ func compileCondition(t testing.TB, lib *rules.Env, cond string) *rules.Compiled
 
 func eventFrom(t testing.TB, tenant, doc string) *vigil.Event {
 	t.Helper()
-	fields, err := ingest.Decode([]byte(doc))
+	tree, err := fields.Parse([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &vigil.Event{Raw: []byte(doc), Fields: fields, Tenant: tenant}
+	return &vigil.Event{Raw: []byte(doc), Fields: tree, Tenant: tenant}
 }
 
 func TestLibraryFunctions(t *testing.T) {

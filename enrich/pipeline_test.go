@@ -34,11 +34,7 @@ func (s *oneBatch) Close() error { return nil }
 type alertPerEvent struct{}
 
 func (alertPerEvent) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	doc := map[string]any{}
-	for k, v := range ev.Fields {
-		doc[k] = v
-	}
-	return append(dst, &vigil.Alert{Tenant: ev.Tenant, Doc: doc, Event: ev})
+	return append(dst, &vigil.Alert{Tenant: ev.Tenant, Doc: ev.Fields.Map(), Event: ev})
 }
 
 type collectSink struct {

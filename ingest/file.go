@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // FileConfig configures a File source.
@@ -179,12 +180,12 @@ func DecodeInto(ev *vigil.Event, framingErr error) {
 	case framingErr != nil:
 		ev.Invalid = "decode: " + framingErr.Error()
 	default:
-		fields, err := Decode(ev.Raw)
+		tree, err := fields.Parse(ev.Raw)
 		if err != nil {
 			ev.Invalid = "decode: " + err.Error()
 			return
 		}
-		ev.Fields = fields
+		ev.Fields = tree
 	}
 }
 

@@ -51,7 +51,7 @@ func TestFileSource(t *testing.T) {
 			t.Errorf("event %d: got invalid %q origin %s tenant %s, want %q %s acme", i, ev.Invalid, ev.Origin, ev.Tenant, wantInvalid[i], wantOrigin[i])
 		}
 	}
-	if p := evs[2].Fields["file"].(map[string]any)["path"]; p != "/p" {
+	if p := evs[2].Fields.Lookup("file", "path").Str(); p != "/p" {
 		t.Errorf("dotted key: got %v, want /p", p)
 	}
 }
@@ -80,16 +80,16 @@ func TestFileSourceFollow(t *testing.T) {
 		}
 		return evs[0]
 	}
-	if ev := next(); ev.Fields["n"] != int64(1) {
-		t.Fatalf("first: got %v", ev.Fields)
+	if ev := next(); ev.Fields.Get("n").Int() != 1 {
+		t.Fatalf("first: got %v", ev.Fields.Map())
 	}
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"n":`) // half a line: must wait for the rest
 	time.Sleep(50 * time.Millisecond)
 	f.WriteString("2}\n")
 	f.Close()
-	if ev := next(); ev.Fields["n"] != int64(2) || ev.Origin.Line != 2 {
-		t.Fatalf("appended: got %v at line %d, want n=2 at line 2", ev.Fields, ev.Origin.Line)
+	if ev := next(); ev.Fields.Get("n").Int() != 2 || ev.Origin.Line != 2 {
+		t.Fatalf("appended: got %v at line %d, want n=2 at line 2", ev.Fields.Map(), ev.Origin.Line)
 	}
 	shortCtx, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
@@ -117,7 +117,7 @@ func TestFileSourceFollowsEveryFile(t *testing.T) {
 			t.Fatalf("got %v after %v, want both files' events while following", err, seen)
 		}
 		for _, ev := range evs {
-			seen[ev.Fields["f"]] = true
+			seen[ev.Fields.Get("f").Interface()] = true
 		}
 	}
 }

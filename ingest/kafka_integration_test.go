@@ -145,8 +145,7 @@ func (s *recordingSink) ids() map[string]int {
 type passDetector struct{}
 
 func (passDetector) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	e, _ := ev.Fields["event"].(map[string]any)
-	id, _ := e["id"].(string)
+	id := ev.Fields.Lookup("event", "id").Str()
 	return append(dst, &vigil.Alert{ID: ev.Tenant + "/" + id, Tenant: ev.Tenant, Event: ev, Doc: map[string]any{}})
 }
 

@@ -185,8 +185,8 @@ func TestKafkaEvent(t *testing.T) {
 			if tc.invalid == "" {
 				file := &vigil.Event{Raw: []byte(tc.value)}
 				DecodeInto(file, nil)
-				if fmt.Sprint(ev.Fields) != fmt.Sprint(file.Fields) {
-					t.Errorf("fields: got %v, want %v as a file record decodes", ev.Fields, file.Fields)
+				if fmt.Sprint(ev.Fields.Map()) != fmt.Sprint(file.Fields.Map()) {
+					t.Errorf("fields: got %v, want %v as a file record decodes", ev.Fields.Map(), file.Fields.Map())
 				}
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // NewAlert builds the alert document (docs/alerts.md) for a match of rule c on ev, created at now. The alert owns
@@ -17,7 +18,7 @@ import (
 func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	id := AlertID(ev.Tenant, c.ID, ev)
 	evTime := EventTime(ev)
-	doc := copyMap(ev.Fields, alertKeys)
+	doc := eventDoc(ev.Fields, alertKeys)
 	vig := objectAt(doc, "vigil", 2)
 	var event map[string]any
 	if original, ok := doc["event"].(map[string]any); ok {
@@ -66,9 +67,9 @@ func AlertID(tenant, ruleID string, ev *vigil.Event) string {
 	b = append(b, 0)
 	b = append(b, ruleID...)
 	b = append(b, 0)
-	if id, ok := vigil.Get(ev.Fields, "event", "id").(string); ok && id != "" {
+	if id := ev.Fields.Lookup("event", "id"); id.Kind() == fields.String && id.Str() != "" {
 		b = append(b, "event.id:"...)
-		b = append(b, id...)
+		b = append(b, id.Str()...)
 	} else {
 		raw := sha256.Sum256(ev.Raw)
 		b = append(b, "raw:"...)
@@ -83,7 +84,8 @@ func AlertID(tenant, ruleID string, ev *vigil.Event) string {
 // EventTime is the event's own time: its @timestamp when that parses as RFC 3339, else the record's time at the
 // source (the Kafka timestamp), else when Vigil received it.
 func EventTime(ev *vigil.Event) time.Time {
-	if s, ok := ev.Fields["@timestamp"].(string); ok {
+	if ts := ev.Fields.Get("@timestamp"); ts.Kind() == fields.String {
+		s := ts.Str()
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t
 		}
@@ -171,10 +173,10 @@ func copyIDs(m map[string]any) map[string]any {
 
 // reason is one sentence an analyst reads in the alert list, in the style of Elastic Security:
 // "authentication event with source 203.0.113.9, by root on web-01 created high alert SSH brute force.".
-func reason(c *Compiled, f map[string]any) string {
+func reason(c *Compiled, f fields.Value) string {
 	var b strings.Builder
 	b.Grow(128)
-	if cat := firstString(vigil.Get(f, "event", "category")); cat != "" {
+	if cat := firstString(f.Lookup("event", "category")); cat != "" {
 		b.WriteString(cat)
 		b.WriteString(" ")
 	}
@@ -189,7 +191,7 @@ func reason(c *Compiled, f map[string]any) string {
 		{", by ", [2]string{"user", "name"}},
 		{" on ", [2]string{"host", "name"}},
 	} {
-		if v := firstString(vigil.Get(f, part.path[0], part.path[1])); v != "" {
+		if v := firstString(f.Lookup(part.path[0], part.path[1])); v != "" {
 			b.WriteString(part.prefix)
 			b.WriteString(v)
 		}
@@ -202,14 +204,12 @@ func reason(c *Compiled, f map[string]any) string {
 	return b.String()
 }
 
-func firstString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []any:
-		if len(x) > 0 {
-			return firstString(x[0])
-		}
+func firstString(v fields.Value) string {
+	if v.Kind() == fields.Array {
+		v = v.First()
+	}
+	if v.Kind() == fields.String {
+		return v.Str()
 	}
 	return ""
 }
@@ -252,6 +252,15 @@ func mergeMaps(dst, src map[string]any) map[string]any {
 // copyMap deep-copies a decoded JSON object with room for extra keys, so an alert can be changed without touching
 // the event or other alerts. (Inserting every key is faster here than maps.Clone, which would have to be walked
 // anyway to copy the nested objects and lists.)
+// eventDoc returns the event's fields as a new map with room for extra keys.
+func eventDoc(f fields.Value, extra int) map[string]any {
+	out := make(map[string]any, f.Len()+extra)
+	for k, v := range f.Members() {
+		out[k] = v.Interface()
+	}
+	return out
+}
+
 func copyMap(m map[string]any, extra int) map[string]any {
 	out := make(map[string]any, len(m)+extra)
 	for k, v := range m {

@@ -7,7 +7,6 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/interpreter"
 
 	"github.com/vigilsoc/vigil"
 )
@@ -140,21 +139,6 @@ func eval(prg cel.Program, act *activation) outcome {
 	}
 	return falsy
 }
-
-// activation resolves CEL identifiers to the event's top-level fields without copying them.
-type activation struct {
-	fields map[string]any
-}
-
-func (a *activation) ResolveName(name string) (any, bool) {
-	if name == RootVariable {
-		return a.fields, true
-	}
-	v, ok := a.fields[name]
-	return v, ok
-}
-
-func (a *activation) Parent() interpreter.Activation { return nil }
 
 // NaiveMatch evaluates the rule the simple way, handing fields to CEL as a map that it wraps in a new activation on
 // every call, with no index and no tenant check. It is the baseline of `vigil bench`, not for production use.

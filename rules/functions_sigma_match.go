@@ -11,6 +11,8 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
+
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // sigmaMatcher is a prepared pattern: lowered literals (unless cased), globs, regular expressions, ranges, a number.
@@ -126,7 +128,12 @@ func (m *sigmaMatcher) match(v ref.Val) bool {
 	case types.Bool:
 		return m.matchString(strconv.FormatBool(bool(x)))
 	case anyValue:
+		if o, ok := x.m.(object); ok {
+			return m.matchFields(o.v, true)
+		}
 		return m.matchTree(x.m.Value(), true)
+	case list:
+		return m.matchFields(x.v, false)
 	case traits.Lister:
 		if native, ok := x.Value().([]any); ok {
 			return m.matchTree(native, false)
@@ -138,6 +145,29 @@ func (m *sigmaMatcher) match(v ref.Val) bool {
 		}
 	}
 	return false
+}
+
+// matchFields matches a value of the event's tree: lists always, objects only when deep (a keyword search).
+func (m *sigmaMatcher) matchFields(v fields.Value, deep bool) bool {
+	switch v.Kind() {
+	case fields.Array:
+		for e := range v.Elements() {
+			if m.matchFields(e, deep) {
+				return true
+			}
+		}
+		return false
+	case fields.Object:
+		if deep {
+			for _, e := range v.Members() {
+				if m.matchFields(e, deep) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return m.match(celValue(v))
 }
 
 // matchTree matches a decoded JSON value: lists always, maps only when deep (a keyword search).

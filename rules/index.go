@@ -11,6 +11,8 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // index finds the candidate rules of an event. Per event it looks up each indexed field once (a map lookup for
@@ -245,8 +247,8 @@ type scratch struct {
 	buf        []byte
 }
 
-// candidates returns the indexes, in rule order, of the rules that may match fields. The slice belongs to s.
-func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
+// candidates returns the indexes, in rule order, of the rules that may match the event. The slice belongs to s.
+func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 	s.gen++
 	if s.gen == 0 { // wrapped around: reset the marks
 		clear(s.groupMark)
@@ -256,22 +258,22 @@ func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
 	}
 	s.cands = append(s.cands[:0], ix.always...)
 	for _, f := range ix.fields {
-		v, ok := valueAt(fields, f.path)
-		if !ok {
+		v := event.Lookup(f.path...)
+		if !v.Exists() {
 			continue
 		}
 		ix.satisfy(f.present, s)
-		switch x := v.(type) {
-		case []any:
-			for _, el := range x {
-				f.collect(ix, el, s)
+		switch v.Kind() {
+		case fields.Array:
+			for e := range v.Elements() {
+				f.collect(ix, e, s)
 			}
-		case map[string]any:
-			for k := range x {
-				f.collect(ix, k, s)
+		case fields.Object:
+			for k := range v.Members() {
+				f.collectString(ix, k, s)
 			}
 		default:
-			f.collect(ix, x, s)
+			f.collect(ix, v, s)
 		}
 	}
 	if len(s.cands) > len(ix.always) {
@@ -280,32 +282,22 @@ func (ix *index) candidates(fields map[string]any, s *scratch) []int32 {
 	return s.cands
 }
 
-func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
+func (f *fieldIndex) collect(ix *index, v fields.Value, s *scratch) {
 	if f.sigma {
 		f.collectSigma(ix, v, s)
 		return
 	}
-	switch x := v.(type) {
-	case string:
-		if f.fold {
-			s.buf = appendLowerASCII(s.buf[:0], x)
-			x = unsafeString(s.buf)
-		}
-		ix.satisfy(f.strings[x], s)
-		if f.subs != nil {
-			s.lits = f.subs.scan(x, s.lits[:0])
-			for _, lit := range s.lits {
-				ix.satisfy(f.subGrps[lit], s)
-			}
-		}
-	case int64:
-		f.collectNumber(ix, float64(x), s)
-	case uint64:
-		f.collectNumber(ix, float64(x), s)
-	case float64:
-		f.collectNumber(ix, x, s)
-	case bool:
-		if x {
+	switch v.Kind() {
+	case fields.String:
+		f.collectString(ix, v.Str(), s)
+	case fields.Int:
+		f.collectNumber(ix, float64(v.Int()), s)
+	case fields.Uint:
+		f.collectNumber(ix, float64(v.Uint()), s)
+	case fields.Float:
+		f.collectNumber(ix, v.Float(), s)
+	case fields.Bool:
+		if v.Bool() {
 			ix.satisfy(f.bools[1], s)
 		} else {
 			ix.satisfy(f.bools[0], s)
@@ -313,35 +305,61 @@ func (f *fieldIndex) collect(ix *index, v any, s *scratch) {
 	}
 }
 
+func (f *fieldIndex) collectString(ix *index, x string, s *scratch) {
+	if f.sigma {
+		f.collectSigmaText(ix, sigmaLower(x, s), s)
+		return
+	}
+	if f.fold {
+		s.buf = appendLowerASCII(s.buf[:0], x)
+		x = unsafeString(s.buf)
+	}
+	ix.satisfy(f.strings[x], s)
+	if f.subs != nil {
+		s.lits = f.subs.scan(x, s.lits[:0])
+		for _, lit := range s.lits {
+			ix.satisfy(f.subGrps[lit], s)
+		}
+	}
+}
+
 // collectSigma looks a value up as the Sigma functions see it: its text lowered like theirs (ASCII letters, or
 // strings.ToLower for other text), and numbers also by value.
-func (f *fieldIndex) collectSigma(ix *index, v any, s *scratch) {
+func (f *fieldIndex) collectSigma(ix *index, v fields.Value, s *scratch) {
 	var text string
-	switch x := v.(type) {
-	case string:
-		if isASCII(x) {
-			s.buf = appendLowerASCII(s.buf[:0], x)
-			text = unsafeString(s.buf)
-		} else {
-			text = strings.ToLower(x)
-		}
-	case int64:
-		ix.satisfy(f.numbers[float64(x)], s)
-		s.buf = strconv.AppendInt(s.buf[:0], x, 10)
+	switch v.Kind() {
+	case fields.String:
+		text = sigmaLower(v.Str(), s)
+	case fields.Int:
+		ix.satisfy(f.numbers[float64(v.Int())], s)
+		s.buf = strconv.AppendInt(s.buf[:0], v.Int(), 10)
 		text = unsafeString(s.buf)
-	case uint64:
-		ix.satisfy(f.numbers[float64(x)], s)
-		s.buf = strconv.AppendUint(s.buf[:0], x, 10)
+	case fields.Uint:
+		ix.satisfy(f.numbers[float64(v.Uint())], s)
+		s.buf = strconv.AppendUint(s.buf[:0], v.Uint(), 10)
 		text = unsafeString(s.buf)
-	case float64:
-		ix.satisfy(f.numbers[x], s)
-		s.buf = strconv.AppendFloat(s.buf[:0], x, 'f', -1, 64)
+	case fields.Float:
+		ix.satisfy(f.numbers[v.Float()], s)
+		s.buf = strconv.AppendFloat(s.buf[:0], v.Float(), 'f', -1, 64)
 		text = unsafeString(s.buf)
-	case bool:
-		text = strconv.FormatBool(x)
+	case fields.Bool:
+		text = strconv.FormatBool(v.Bool())
 	default:
 		return
 	}
+	f.collectSigmaText(ix, text, s)
+}
+
+// sigmaLower lowers a text as the Sigma functions do; the result may live in s.buf.
+func sigmaLower(x string, s *scratch) string {
+	if isASCII(x) {
+		s.buf = appendLowerASCII(s.buf[:0], x)
+		return unsafeString(s.buf)
+	}
+	return strings.ToLower(x)
+}
+
+func (f *fieldIndex) collectSigmaText(ix *index, text string, s *scratch) {
 	ix.satisfy(f.strings[text], s)
 	if f.subs != nil {
 		s.lits = f.subs.scan(text, s.lits[:0])
@@ -406,20 +424,6 @@ func (ix *index) satisfyOne(g int32, s *scratch) {
 			s.cands = append(s.cands, r)
 		}
 	}
-}
-
-func valueAt(fields map[string]any, path []string) (any, bool) {
-	var v any = fields
-	for _, k := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if v, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 // appendLowerASCII lowercases A-Z only, exactly as CEL's lowerAscii does.

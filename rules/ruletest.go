@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // TestResult is the outcome of one inline rule test.
@@ -50,7 +50,7 @@ func testEvent(t RuleTest) (*vigil.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode test event: %w", err)
 	}
-	fields, err := ingest.Decode(raw)
+	tree, err := fields.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode test event: %w", err)
 	}
@@ -58,5 +58,5 @@ func testEvent(t RuleTest) (*vigil.Event, error) {
 	if tenant == "" {
 		tenant = DefaultTenant
 	}
-	return &vigil.Event{Raw: raw, Fields: fields, Tenant: tenant}, nil
+	return &vigil.Event{Raw: raw, Fields: tree, Tenant: tenant}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // compileCond compiles a condition as a minimal rule.
@@ -20,7 +20,7 @@ func compileCond(t testing.TB, env *Env, cond string) *Compiled {
 
 func event(t testing.TB, js string) *vigil.Event {
 	t.Helper()
-	f, err := ingest.Decode([]byte(js))
+	f, err := fields.Parse([]byte(js))
 	if err != nil {
 		t.Fatalf("decode %s: %v", js, err)
 	}

@@ -346,7 +346,7 @@ func TestOpenSearchKilledAndRestarted(t *testing.T) {
 type alertPerEvent struct{}
 
 func (alertPerEvent) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	n := ev.Fields["n"].(int64)
+	n := ev.Fields.Get("n").Int()
 	t := time.Date(2026, 11, 20+int(n%3), 12, 0, 0, 0, time.UTC)
 	return append(dst, socAlert(ev.Tenant, "rule.restart", "medium", int(n), t, time.Now()))
 }

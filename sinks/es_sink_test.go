@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 var (
@@ -564,7 +565,7 @@ func (c *countingSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFun
 	var evs []*vigil.Event
 	for ; c.next < c.total && len(evs) < c.batch; c.next++ {
 		evs = append(evs, &vigil.Event{Tenant: []string{"acme", "globex"}[c.next%2], Received: time.Now(),
-			Fields: map[string]any{"n": int64(c.next)}, Origin: vigil.Origin{Source: "restart", Offset: int64(c.next)}})
+			Fields: fields.MustFromMap(map[string]any{"n": c.next}), Origin: vigil.Origin{Source: "restart", Offset: int64(c.next)}})
 	}
 	return evs, func(context.Context) error { return nil }, nil
 }
@@ -620,7 +621,7 @@ func TestElasticsearchBackpressure(t *testing.T) {
 type testDetector struct{}
 
 func (testDetector) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	return append(dst, testAlert(ev.Tenant, int(ev.Fields["n"].(int64)), day1))
+	return append(dst, testAlert(ev.Tenant, int(ev.Fields.Get("n").Int()), day1))
 }
 
 func TestIndexName(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -61,7 +62,7 @@ func (s *seqSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, er
 		seq := first + int64(i)
 		raw := fmt.Sprintf(`{"seq":%d,"event":{"id":"e%d"}}`, seq, seq)
 		batch[i] = &vigil.Event{Raw: []byte(raw), Tenant: "acme", Received: time.Now(),
-			Fields: map[string]any{"seq": seq, "event": map[string]any{"id": fmt.Sprintf("e%d", seq)}}}
+			Fields: fields.MustFromMap(map[string]any{"seq": seq, "event": map[string]any{"id": fmt.Sprintf("e%d", seq)}})}
 	}
 	return batch, nil, nil
 }
@@ -82,7 +83,7 @@ func (s *hitSink) Write(ctx context.Context, alerts []*vigil.Alert) error {
 	defer s.mu.Unlock()
 	for _, a := range alerts {
 		r := a.Doc["rule"].(map[string]any)
-		seq := a.Event.Fields["seq"].(int64)
+		seq := a.Event.Fields.Get("seq").Int()
 		s.hits[seq] = append(s.hits[seq], ruleHit{r["id"].(string), r["name"].(string), r["version"].(string)})
 	}
 	return nil

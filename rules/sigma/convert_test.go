@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // sigmaRule wraps a detection section into a rule of an unmapped log source, so the condition is the detection only.
@@ -33,7 +33,7 @@ func convertText(t *testing.T, conv *Converter, text string) (*Result, error) {
 
 func testEvent(t *testing.T, js string) *vigil.Event {
 	t.Helper()
-	f, err := ingest.Decode([]byte(js))
+	f, err := fields.Parse([]byte(js))
 	if err != nil {
 		t.Fatalf("decode %s: %v", js, err)
 	}

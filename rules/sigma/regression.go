@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -187,7 +187,7 @@ func replay(c *rules.Compiled, file string) (matched, total int, err error) {
 }
 
 // ReadEVTXJSON reads Windows events exported from EVTX as JSON objects one after another ({"Event": {"System":
-// ..., "EventData": ...}}), flattens each with FlattenEVTX and decodes it with ingest.Decode, as the pipeline
+// ..., "EventData": ...}}), flattens each with FlattenEVTX and decodes it with fields.Parse, as the pipeline
 // would decode the flat record.
 func ReadEVTXJSON(data []byte) ([]*vigil.Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -206,11 +206,11 @@ func ReadEVTXJSON(data []byte) ([]*vigil.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", i, err)
 		}
-		fields, err := ingest.Decode(raw)
+		tree, err := fields.Parse(raw)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", i, err)
 		}
-		out = append(out, &vigil.Event{Raw: raw, Fields: fields, Tenant: "default"})
+		out = append(out, &vigil.Event{Raw: raw, Fields: tree, Tenant: "default"})
 	}
 }
 

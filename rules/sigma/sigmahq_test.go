@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -209,11 +209,11 @@ func readNDJSON(t testing.TB, r io.Reader) []*vigil.Event {
 		if line == "" {
 			continue
 		}
-		fields, err := ingest.Decode([]byte(line))
+		tree, err := fields.Parse([]byte(line))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, &vigil.Event{Raw: []byte(line), Fields: fields, Tenant: "default"})
+		out = append(out, &vigil.Event{Raw: []byte(line), Fields: tree, Tenant: "default"})
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)

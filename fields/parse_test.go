@@ -1,4 +1,4 @@
-package ingest
+package fields
 
 import (
 	"encoding/json"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestDecode(t *testing.T) {
+func TestParse(t *testing.T) {
 	cases := []struct {
 		in   string
 		want map[string]any
@@ -24,22 +24,23 @@ func TestDecode(t *testing.T) {
 		{`{"a": {"b": 1}, "a.c": 2}`, map[string]any{"a": map[string]any{"b": int64(1), "c": int64(2)}}},
 	}
 	for _, tc := range cases {
-		got, err := Decode([]byte(tc.in))
+		v, err := Parse([]byte(tc.in))
 		if err != nil {
-			t.Errorf("Decode(%s): %v", tc.in, err)
+			t.Errorf("Parse(%s): %v", tc.in, err)
 			continue
 		}
-		if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Decode(%s): got %#v, want %#v", tc.in, got, tc.want)
+		if got := v.Map(); tc.want != nil && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Parse(%s): got %#v, want %#v", tc.in, got, tc.want)
 		}
 	}
-	got, _ := Decode([]byte(`{"n": 1e3, "big": 18446744073709551615}`))
-	if got["n"] != 1000.0 || got["big"] != uint64(18446744073709551615) {
+	v, _ := Parse([]byte(`{"n": 1e3, "big": 18446744073709551615, "neg": -9223372036854775808, "z": -0}`))
+	if got := v.Map(); got["n"] != 1000.0 || got["big"] != uint64(18446744073709551615) ||
+		got["neg"] != int64(-9223372036854775808) || got["z"] != int64(0) {
 		t.Errorf("numbers: got %#v", got)
 	}
 }
 
-func TestDecodeErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{``, "empty input"},
 		{`[1]`, "not a JSON object"},
@@ -52,30 +53,35 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"a": 1} x`, "unexpected data after the object"},
 		{`{"a": tru}`, "invalid character"},
 		{`{"a": 1.2.3}`, "invalid number"},
+		{`{"a": 0100}`, "invalid number"},
+		{`{"a": 1.}`, "invalid number"},
+		{`{"a": -}`, "invalid number"},
+		{`{"a": 1e+}`, "invalid number"},
 		{`{"a": "\q"}`, "invalid escape"},
 		{"{\"a\": \"x\ny\"}", "control character"},
 		{`{"a":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, "nesting deeper"},
 	}
 	for _, tc := range cases {
-		_, err := Decode([]byte(tc.in))
+		_, err := Parse([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Decode(%q): got error %v, want one containing %q", tc.in, err, tc.want)
+			t.Errorf("Parse(%q): got error %v, want one containing %q", tc.in, err, tc.want)
 		}
 	}
 }
 
-// TestDecodeMatchesEncodingJSON checks the hand-written decoder against encoding/json on documents without dotted
+// TestParseMatchesEncodingJSON checks the hand-written decoder against encoding/json on documents without dotted
 // keys, comparing numbers by value.
-func TestDecodeMatchesEncodingJSON(t *testing.T) {
+func TestParseMatchesEncodingJSON(t *testing.T) {
 	docs := []string{
 		`{"event":{"category":["process"],"code":4688},"process":{"args":["a","b"],"pid":1234,"cpu":0.25},"ok":false}`,
 		`{"a":"\u003cscript\u003e","b":[{"c":[[]]},{}],"d":-0.0,"e":1E-7}`,
 	}
 	for _, d := range docs {
-		got, err := Decode([]byte(d))
+		v, err := Parse([]byte(d))
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := v.Map()
 		var want map[string]any
 		if err := json.Unmarshal([]byte(d), &want); err != nil {
 			t.Fatal(err)
@@ -88,28 +94,28 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func FuzzDecode(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"a":{"b.c":[1,2.5,"x",null,true]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := Decode(data)
+		got, err := Parse(data)
 		var std map[string]any
 		stdErr := json.Unmarshal(data, &std)
 		if err == nil && stdErr != nil && !strings.Contains(stdErr.Error(), "cannot unmarshal") {
-			// encoding/json is stricter about leading zeros; everything else it rejects we must reject too.
-			if !strings.Contains(stdErr.Error(), "after top-level value") && !strings.Contains(stdErr.Error(), "invalid character '0'") {
-				t.Errorf("Decode accepted %q that encoding/json rejects: %v (got %v)", data, stdErr, got)
+			// Everything encoding/json rejects we must reject too.
+			if !strings.Contains(stdErr.Error(), "after top-level value") {
+				t.Errorf("Parse accepted %q that encoding/json rejects: %v (got %v)", data, stdErr, got)
 			}
 		}
 	})
 }
 
-func BenchmarkDecode(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	data := []byte(`{"@timestamp":"2026-11-24T09:14:03.123Z","event":{"category":["process"],"type":["start"],"code":"4688","kind":"event"},"host":{"name":"ws-0231","ip":["10.20.3.31"],"os":{"family":"windows"}},"user":{"name":"jdoe","domain":"CORP"},"process":{"pid":4242,"name":"powershell.exe","executable":"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe","command_line":"powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\\scripts\\inventory.ps1","parent":{"name":"explorer.exe","pid":1001}},"source":{"ip":"10.20.3.31","port":50123}}`)
 	b.Run("vigil", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
-			if _, err := Decode(data); err != nil {
+			if _, err := Parse(data); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,0 +1,112 @@
+package fields
+
+import "strings"
+
+// builder appends nodes to one slice and links them into a tree. Nodes are named by their index, which stays valid
+// while the slice grows.
+type builder struct {
+	t tree
+	// big indexes the members of large objects by name, so that a record with thousands of keys in one object is not
+	// quadratic to decode; small objects are searched directly.
+	big map[member]int32
+}
+
+type member struct {
+	obj int32
+	key string
+}
+
+// bigObject is the member count from which an object's members are indexed in builder.big.
+const bigObject = 16
+
+func (b *builder) add(k Kind) int32 {
+	b.t.nodes = append(b.t.nodes, node{kind: k})
+	return int32(len(b.t.nodes) - 1)
+}
+
+// link appends child to the elements or members of parent.
+func (b *builder) link(parent, child int32) {
+	nodes := b.t.nodes
+	p := &nodes[parent]
+	if p.n == 0 {
+		p.val = children(child, child)
+	} else {
+		nodes[p.last()].next = child
+		p.val = children(p.first(), child)
+	}
+	p.n++
+	if p.kind == Object && p.n >= bigObject {
+		b.indexMembers(parent, child)
+	}
+}
+
+// indexMembers records the members of a large object in b.big: all of them from first on.
+func (b *builder) indexMembers(obj, first int32) {
+	if b.big == nil {
+		b.big = map[member]int32{}
+	}
+	if b.t.nodes[obj].n == bigObject {
+		first = b.t.nodes[obj].first()
+	}
+	for c := first; c != 0; c = b.t.nodes[c].next {
+		b.big[member{obj, b.t.text(b.t.nodes[c].key)}] = c
+	}
+}
+
+// find returns the member of obj named key, or 0.
+func (b *builder) find(obj int32, key string) int32 {
+	nodes := b.t.nodes
+	if nodes[obj].n >= bigObject {
+		return b.big[member{obj, key}]
+	}
+	for c := nodes[obj].first(); c != 0; c = nodes[c].next {
+		if b.t.text(nodes[c].key) == key {
+			return c
+		}
+	}
+	return 0
+}
+
+// set makes v the member key of object obj, as Elasticsearch reads a document: a dotted key is a path of nested
+// objects, two objects under one name are merged, and otherwise the later value replaces the earlier one.
+func (b *builder) set(obj int32, key span, v int32) {
+	text := b.t.text(key)
+	if i := strings.IndexByte(text, '.'); i > 0 && i < len(text)-1 {
+		head, rest := key, key
+		head.n = key.n&inExtra | uint32(i)
+		rest.off, rest.n = key.off+uint32(i)+1, key.n-uint32(i)-1
+		sub := b.find(obj, text[:i])
+		switch {
+		case sub == 0:
+			sub = b.add(Object)
+			b.t.nodes[sub].key = head
+			b.link(obj, sub)
+		case b.t.nodes[sub].kind != Object: // an object replaces the value, in its place
+			n := &b.t.nodes[sub]
+			n.kind, n.val, n.n = Object, 0, 0
+		}
+		b.set(sub, rest, v)
+		return
+	}
+	old := b.find(obj, text)
+	switch {
+	case old == 0:
+		b.t.nodes[v].key = key
+		b.link(obj, v)
+	case b.t.nodes[old].kind == Object && b.t.nodes[v].kind == Object:
+		for c := b.t.nodes[v].first(); c != 0; {
+			n := &b.t.nodes[c]
+			next := n.next
+			n.next = 0
+			b.set(old, n.key, c)
+			c = next
+		}
+	default:
+		// The later value takes the old one's place (its key and its link to the next member).
+		o, n := &b.t.nodes[old], b.t.nodes[v]
+		o.kind, o.val, o.n = n.kind, n.val, n.n
+		if o.kind == Object && o.n >= bigObject {
+			b.indexMembers(old, o.first())
+		}
+	}
+}

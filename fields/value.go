@@ -1,0 +1,253 @@
+// Package fields holds the decoded form of an event: a tree of JSON values that rules read in place.
+//
+// An event is decoded once, by Parse, into one slice of nodes linked as a tree. No map is built and no value boxed;
+// the nodes hold no pointers (texts are offsets into the record's bytes, or into one buffer for unescaped texts), so
+// the garbage collector never scans them. The rule engine reads the tree directly (rules wraps it as CEL values); the
+// alert document, which enrichers and sinks change, is built from it with Map.
+//
+// The tree has the semantics Elasticsearch gives a JSON document: a key containing dots is expanded into nested
+// objects ({"file.path": "x"} and {"file": {"path": "x"}} are the same event), objects that meet are merged, and
+// when two members give the same leaf the later one wins. Integers stay integers (int64, or uint64 above its range);
+// other numbers are float64.
+//
+// A tree is immutable once built and safe for concurrent readers.
+package fields
+
+import (
+	"iter"
+	"math"
+	"unsafe"
+)
+
+// Kind is the JSON type of a Value.
+type Kind uint8
+
+// The kinds of values.
+const (
+	Null Kind = iota
+	Bool
+	Int   // an integer that fits int64
+	Uint  // an integer above the int64 range
+	Float // any other number
+	String
+	Array
+	Object
+)
+
+// Value is one value of a decoded tree. The zero Value stands for a missing value: it does not Exist, its Kind is
+// Null, and reading it gives zero values.
+type Value struct {
+	t *tree
+	i int32
+}
+
+type tree struct {
+	raw   []byte // the record: texts without escapes point here
+	extra []byte // texts that had escapes, unescaped
+	nodes []node // the root first
+}
+
+// node is 32 bytes: it is written once per value of every event.
+type node struct {
+	key span // the member name, when the node is an object member
+	// val is, by kind: a String's span (offset in the high half); 0 or 1 for a Bool; the integer for Int and Uint;
+	// a Float's bits; the first and last children (first in the high half) of an Array or Object.
+	val uint64
+	// n counts the elements or members of an Array or Object; next is the following sibling. Index 0 is the root,
+	// which is nobody's child, so 0 means "none".
+	n, next int32
+	kind    Kind
+}
+
+func (n *node) str() span               { return span{uint32(n.val >> 32), uint32(n.val)} }
+func (n *node) first() int32            { return int32(n.val >> 32) }
+func (n *node) last() int32             { return int32(uint32(n.val)) }
+func (s span) packed() uint64           { return uint64(s.off)<<32 | uint64(s.n) }
+func children(first, last int32) uint64 { return uint64(first)<<32 | uint64(uint32(last)) }
+
+// span locates a text in the record, or in the tree's extra buffer when n has the inExtra bit.
+type span struct{ off, n uint32 }
+
+const inExtra = 1 << 31
+
+func (t *tree) text(s span) string {
+	buf := t.raw
+	if s.n&inExtra != 0 {
+		buf = t.extra
+	}
+	n := s.n &^ inExtra
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&buf[s.off], n)
+}
+
+func (v Value) node() *node { return &v.t.nodes[v.i] }
+
+// Exists reports whether the value is present (a JSON null is present).
+func (v Value) Exists() bool { return v.t != nil }
+
+// Kind returns the value's JSON type; a missing value is Null.
+func (v Value) Kind() Kind {
+	if v.t == nil {
+		return Null
+	}
+	return v.node().kind
+}
+
+// Key returns the member name of an object member.
+func (v Value) Key() string {
+	if v.t == nil {
+		return ""
+	}
+	return v.t.text(v.node().key)
+}
+
+// Str returns a String's text.
+func (v Value) Str() string {
+	if v.t == nil {
+		return ""
+	}
+	return v.t.text(v.node().str())
+}
+
+// Bool returns a Bool's value.
+func (v Value) Bool() bool { return v.t != nil && v.node().val != 0 }
+
+// Int returns an Int's value.
+func (v Value) Int() int64 { return int64(v.Uint()) }
+
+// Uint returns a Uint's value.
+func (v Value) Uint() uint64 {
+	if v.t == nil {
+		return 0
+	}
+	return v.node().val
+}
+
+// Float returns a Float's value.
+func (v Value) Float() float64 { return math.Float64frombits(v.Uint()) }
+
+// Len returns the number of elements of an Array or members of an Object, and 0 for other values.
+func (v Value) Len() int {
+	if v.t == nil {
+		return 0
+	}
+	return int(v.node().n)
+}
+
+// First returns the first element of an Array or member of an Object; it does not exist when there is none.
+func (v Value) First() Value {
+	if v.t == nil || v.node().kind < Array || v.node().first() == 0 {
+		return Value{}
+	}
+	return Value{v.t, v.node().first()}
+}
+
+// Next returns the element or member after v in its array or object; it does not exist when v is the last.
+func (v Value) Next() Value {
+	if v.t == nil || v.node().next == 0 {
+		return Value{}
+	}
+	return Value{v.t, v.node().next}
+}
+
+// Members yields the members of an Object with their names.
+func (v Value) Members() iter.Seq2[string, Value] {
+	return func(yield func(string, Value) bool) {
+		if v.Kind() != Object {
+			return
+		}
+		for m := v.First(); m.t != nil; m = m.Next() {
+			if !yield(m.Key(), m) {
+				return
+			}
+		}
+	}
+}
+
+// Elements yields the elements of an Array.
+func (v Value) Elements() iter.Seq[Value] {
+	return func(yield func(Value) bool) {
+		if v.Kind() != Array {
+			return
+		}
+		for e := v.First(); e.t != nil; e = e.Next() {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+}
+
+// Get returns the member of an Object with the given name; it does not exist when v is not an object or has no such
+// member.
+func (v Value) Get(key string) Value {
+	if v.Kind() != Object {
+		return Value{}
+	}
+	for i := v.node().first(); i != 0; {
+		n := &v.t.nodes[i]
+		if v.t.text(n.key) == key {
+			return Value{v.t, i}
+		}
+		i = n.next
+	}
+	return Value{}
+}
+
+// Lookup follows a path of member names from v.
+func (v Value) Lookup(path ...string) Value {
+	for _, k := range path {
+		v = v.Get(k)
+	}
+	return v
+}
+
+// Index returns the i-th element of an Array; it does not exist when i is out of range.
+func (v Value) Index(i int) Value {
+	if v.Kind() != Array || i < 0 || i >= v.Len() {
+		return Value{}
+	}
+	e := v.First()
+	for ; i > 0; i-- {
+		e = e.Next()
+	}
+	return e
+}
+
+// Interface returns the value as plain Go values, newly allocated: map[string]any, []any, string, int64, uint64,
+// float64, bool, or nil for null and for a missing value. The result shares nothing mutable with the tree.
+func (v Value) Interface() any {
+	switch v.Kind() {
+	case Bool:
+		return v.Bool()
+	case Int:
+		return v.Int()
+	case Uint:
+		return v.Uint()
+	case Float:
+		return v.Float()
+	case String:
+		return v.Str()
+	case Array:
+		out := make([]any, 0, v.Len())
+		for e := range v.Elements() {
+			out = append(out, e.Interface())
+		}
+		return out
+	case Object:
+		return v.Map()
+	}
+	return nil
+}
+
+// Map returns an Object as a newly allocated map[string]any (nested values as Interface gives them); any other value
+// gives an empty map.
+func (v Value) Map() map[string]any {
+	out := make(map[string]any, v.Len())
+	for k, m := range v.Members() {
+		out[k] = m.Interface()
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+package fields
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestAccessors(t *testing.T) {
+	v, err := Parse([]byte(`{"event": {"code": 4688, "category": ["process", "start"]}, "process.pid": 7,
+		"x": -1.5, "u": 18446744073709551615, "ok": true, "nil": null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Lookup("event", "code"); got.Kind() != Int || got.Int() != 4688 {
+		t.Errorf("event.code: got %v %v, want Int 4688", got.Kind(), got.Int())
+	}
+	cat := v.Lookup("event", "category")
+	if cat.Kind() != Array || cat.Len() != 2 || cat.Index(1).Str() != "start" || cat.Index(2).Exists() {
+		t.Errorf("event.category: got %v of %d, want an array of 2 ending in start", cat.Kind(), cat.Len())
+	}
+	if got := v.Lookup("process", "pid").Int(); got != 7 {
+		t.Errorf("process.pid: got %d, want 7", got)
+	}
+	if v.Get("x").Float() != -1.5 || v.Get("u").Uint() != 18446744073709551615 || !v.Get("ok").Bool() {
+		t.Errorf("numbers and booleans read wrong: %v", v.Map())
+	}
+	if v.Get("nil").Kind() != Null || !v.Get("nil").Exists() || v.Get("missing").Exists() {
+		t.Errorf("null must be present and Null, a missing member nil")
+	}
+	if v.Lookup("event", "code", "deeper").Exists() || v.Lookup("missing", "x").Kind() != Null {
+		t.Errorf("a path through a leaf or a missing member must give nil")
+	}
+	keys := []string{}
+	for k := range v.Members() {
+		keys = append(keys, k)
+	}
+	if want := "event process x u ok nil"; strings.Join(keys, " ") != want {
+		t.Errorf("members: got %v, want %s", keys, want)
+	}
+}
+
+// TestParseLikeElasticsearch compares Parse with encoding/json followed by the expansion Elasticsearch applies
+// (expand below), on random documents full of dotted keys, duplicates and objects meeting scalars, small and large.
+func TestParseLikeElasticsearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		doc := randomDoc(r, 0, 1+r.IntN(40))
+		v, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", doc, err)
+		}
+		got, _ := json.Marshal(v.Map())
+		want, _ := json.Marshal(expand(doc))
+		if string(got) != string(want) {
+			t.Fatalf("doc %d %s:\ngot  %s\nwant %s", i, doc, got, want)
+		}
+		if n := countMembers(v); n != len(v.Map()) {
+			t.Fatalf("doc %d: Len %d but %d members", i, v.Len(), n)
+		}
+	}
+}
+
+func countMembers(v Value) int {
+	n := 0
+	for range v.Members() {
+		n++
+	}
+	if n != v.Len() {
+		return -1
+	}
+	return n
+}
+
+// randomDoc writes an object with n members drawn from a small set of keys, so duplicates and dotted paths collide.
+func randomDoc(r *rand.Rand, depth, n int) string {
+	keys := []string{"a", "b", "a.b", "a.c", "b.a", "a.b.c", "c", ".d", "e.", "a..b"}
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		key := keys[r.IntN(len(keys))]
+		if r.IntN(4) == 0 {
+			key = fmt.Sprintf("k%d", r.IntN(30))
+		}
+		fmt.Fprintf(&b, "%q:", key)
+		switch k := r.IntN(6); {
+		case k == 0 && depth < 3:
+			b.WriteString(randomDoc(r, depth+1, r.IntN(20)))
+		case k == 1:
+			fmt.Fprintf(&b, "[%d,%q]", r.IntN(9), "s")
+		default:
+			fmt.Fprintf(&b, "%d", r.IntN(1000))
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// expand decodes doc with encoding/json's tokenizer, member by member in document order, applying the expansion as
+// the map-based decoder did (setField).
+func expand(doc string) map[string]any {
+	var ordered func(dec *json.Decoder) any
+	ordered = func(dec *json.Decoder) any {
+		tok, _ := dec.Token()
+		switch tok {
+		case json.Delim('{'):
+			out := map[string]any{}
+			for dec.More() {
+				k, _ := dec.Token()
+				setField(out, k.(string), ordered(dec))
+			}
+			dec.Token()
+			return out
+		case json.Delim('['):
+			out := []any{}
+			for dec.More() {
+				out = append(out, ordered(dec))
+			}
+			dec.Token()
+			return out
+		}
+		return tok
+	}
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	return ordered(dec).(map[string]any)
+}
+
+// setField is the expansion as the map-based decoder did it.
+func setField(m map[string]any, key string, v any) {
+	if i := strings.IndexByte(key, '.'); i > 0 && i < len(key)-1 {
+		child, ok := m[key[:i]].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			m[key[:i]] = child
+		}
+		setField(child, key[i+1:], v)
+		return
+	}
+	if old, ok := m[key].(map[string]any); ok {
+		if nv, ok := v.(map[string]any); ok {
+			for k, x := range nv {
+				setField(old, k, x)
+			}
+			return
+		}
+	}
+	m[key] = v
+}
+
+// TestParseLargeObject: members of large objects are found through an index, so a record with many keys, duplicated
+// and dotted, decodes in linear time and as Elasticsearch reads it.
+func TestParseLargeObject(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"x": 1`)
+	for i := range 20000 {
+		fmt.Fprintf(&b, `, "k%d": %d, "o.k%d": {"v": %d}`, i, i, i%100, i)
+	}
+	for i := range 20000 {
+		fmt.Fprintf(&b, `, "k%d": "again", "o": {"k%d": {"w": 1}}`, i, i%100)
+	}
+	b.WriteString(`, "x": {"a": 1}}`)
+	doc := b.String()
+	v, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(v.Map())
+	want, _ := json.Marshal(expand(doc))
+	if string(got) != string(want) {
+		t.Fatalf("got %.300s…, want %.300s…", got, want)
+	}
+	if v.Len() != 20002 || v.Get("k19999").Str() != "again" || v.Lookup("o", "k99", "v").Int() != 19999 {
+		t.Errorf("got %d members, k19999=%v, o.k99.v=%v", v.Len(), v.Get("k19999").Interface(), v.Lookup("o", "k99", "v").Interface())
+	}
+}
