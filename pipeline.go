@@ -116,6 +116,9 @@ func (p *Pipeline) ackInOrder(ctx context.Context, queue <-chan *batch, stopRead
 	for b := range queue {
 		<-b.done
 		p.Stats.InFlight.Add(-1)
+		for _, ev := range b.events {
+			ev.Fields.Release() // the batch is finished: its events' trees can be reused by the next decode
+		}
 		if failed != nil {
 			continue
 		}

@@ -18,7 +18,9 @@ type Event struct {
 	// Raw is the record exactly as it was received; kept for the dead-letter queue and for identity hashing.
 	Raw []byte
 	// Fields is the decoded JSON object, read in place by the rules (package fields): JSON integers stay integers,
-	// and keys containing dots are expanded into nested objects ("file.path" becomes file → path).
+	// and keys containing dots are expanded into nested objects ("file.path" becomes file → path). The pipeline
+	// releases it for reuse once the event's batch is finished (fields.Value.Release), so nothing may keep it, or a
+	// value read from it, beyond that; strings read from it stay valid.
 	Fields fields.Value
 	// Origin says where the record came from.
 	Origin Origin
@@ -84,7 +86,8 @@ type AckFunc func(ctx context.Context) error
 // Source yields batches of events.
 type Source interface {
 	// Read blocks until at least one event is available, ctx is done, or the source is exhausted, in which case it
-	// returns io.EOF. The returned events must not be reused by the source until the batch is acked.
+	// returns io.EOF. The returned events must not be reused by the source until the batch is acked, and their
+	// Fields belong to the pipeline, which releases them.
 	Read(ctx context.Context) ([]*Event, AckFunc, error)
 	// Close releases the source's resources. Batches not yet acked are delivered again by the next reader.
 	Close() error

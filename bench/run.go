@@ -83,6 +83,7 @@ func Run(env *rules.Env, w Workload, opts Options) (Result, error) {
 		}
 		ev := &vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}
 		alerts = engine.Detect(ev, alerts[:0])
+		tree.Release() // as the pipeline does once the batch is written
 		if n < len(w.Events) {
 			res.Alerts += len(alerts)
 		}
@@ -186,6 +187,7 @@ func MeasureMemory(env *rules.Env, w Workload, passes int) (MemoryResult, error)
 				return res, err
 			}
 			alerts = engine.Detect(&vigil.Event{Raw: raw, Fields: tree, Tenant: rules.DefaultTenant}, alerts[:0])
+			tree.Release()
 		}
 		var ms runtime.MemStats
 		runtime.GC()

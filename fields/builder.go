@@ -5,7 +5,7 @@ import "strings"
 // builder appends nodes to one slice and links them into a tree. Nodes are named by their index, which stays valid
 // while the slice grows.
 type builder struct {
-	t tree
+	t *tree
 	// big indexes the members of large objects by name, so that a record with thousands of keys in one object is not
 	// quadratic to decode; small objects are searched directly.
 	big map[member]int32
@@ -20,7 +20,7 @@ type member struct {
 const bigObject = 16
 
 func (b *builder) add(k Kind) int32 {
-	b.t.nodes = append(b.t.nodes, node{kind: k})
+	b.t.nodes = append(b.t.nodes, node{kn: uint32(k)})
 	return int32(len(b.t.nodes) - 1)
 }
 
@@ -28,14 +28,14 @@ func (b *builder) add(k Kind) int32 {
 func (b *builder) link(parent, child int32) {
 	nodes := b.t.nodes
 	p := &nodes[parent]
-	if p.n == 0 {
+	if p.n() == 0 {
 		p.val = children(child, child)
 	} else {
 		nodes[p.last()].next = child
 		p.val = children(p.first(), child)
 	}
-	p.n++
-	if p.kind == Object && p.n >= bigObject {
+	p.kn += 1 << kindBits
+	if p.kind() == Object && p.n() >= bigObject {
 		b.indexMembers(parent, child)
 	}
 }
@@ -45,7 +45,7 @@ func (b *builder) indexMembers(obj, first int32) {
 	if b.big == nil {
 		b.big = map[member]int32{}
 	}
-	if b.t.nodes[obj].n == bigObject {
+	if b.t.nodes[obj].n() == bigObject {
 		first = b.t.nodes[obj].first()
 	}
 	for c := first; c != 0; c = b.t.nodes[c].next {
@@ -56,7 +56,7 @@ func (b *builder) indexMembers(obj, first int32) {
 // find returns the member of obj named key, or 0.
 func (b *builder) find(obj int32, key string) int32 {
 	nodes := b.t.nodes
-	if nodes[obj].n >= bigObject {
+	if nodes[obj].n() >= bigObject {
 		return b.big[member{obj, key}]
 	}
 	for c := nodes[obj].first(); c != 0; c = nodes[c].next {
@@ -81,9 +81,9 @@ func (b *builder) set(obj int32, key span, v int32) {
 			sub = b.add(Object)
 			b.t.nodes[sub].key = head
 			b.link(obj, sub)
-		case b.t.nodes[sub].kind != Object: // an object replaces the value, in its place
+		case b.t.nodes[sub].kind() != Object: // an object replaces the value, in its place
 			n := &b.t.nodes[sub]
-			n.kind, n.val, n.n = Object, 0, 0
+			n.kn, n.val = uint32(Object), 0
 		}
 		b.set(sub, rest, v)
 		return
@@ -93,7 +93,7 @@ func (b *builder) set(obj int32, key span, v int32) {
 	case old == 0:
 		b.t.nodes[v].key = key
 		b.link(obj, v)
-	case b.t.nodes[old].kind == Object && b.t.nodes[v].kind == Object:
+	case b.t.nodes[old].kind() == Object && b.t.nodes[v].kind() == Object:
 		for c := b.t.nodes[v].first(); c != 0; {
 			n := &b.t.nodes[c]
 			next := n.next
@@ -104,8 +104,8 @@ func (b *builder) set(obj int32, key span, v int32) {
 	default:
 		// The later value takes the old one's place (its key and its link to the next member).
 		o, n := &b.t.nodes[old], b.t.nodes[v]
-		o.kind, o.val, o.n = n.kind, n.val, n.n
-		if o.kind == Object && o.n >= bigObject {
+		o.kn, o.val = n.kn, n.val
+		if o.kind() == Object && o.n() >= bigObject {
 			b.indexMembers(old, o.first())
 		}
 	}

@@ -32,18 +32,26 @@ func Parse(data []byte) (Value, error) {
 	if d.data[d.pos] != '{' {
 		return Value{}, fmt.Errorf("not a JSON object (starts with %q)", d.data[d.pos])
 	}
-	d.b.t.raw = data
+	t, _ := trees.Get().(*tree)
+	if t == nil {
+		t = &tree{}
+	}
 	// A node per ':' or ',' is an upper bound but for dotted keys: one allocation in most cases.
-	d.b.t.nodes = make([]node, 0, bytes.Count(data, []byte{':'})+bytes.Count(data, []byte{','})+2)
-	if _, err := d.object(0); err != nil {
+	if n := bytes.Count(data, []byte{':'}) + bytes.Count(data, []byte{','}) + 2; cap(t.nodes) < n {
+		t.nodes = make([]node, 0, n)
+	}
+	t.raw = data
+	d.b.t = t
+	_, err := d.object(0)
+	if d.skipSpace(); err == nil && d.pos != len(d.data) {
+		err = fmt.Errorf("offset %d: unexpected data after the object", d.pos)
+	}
+	v := Value{t: t, gen: t.gen}
+	if err != nil {
+		v.Release()
 		return Value{}, err
 	}
-	d.skipSpace()
-	if d.pos != len(d.data) {
-		return Value{}, fmt.Errorf("offset %d: unexpected data after the object", d.pos)
-	}
-	t := d.b.t
-	return Value{t: &t}, nil
+	return v, nil
 }
 
 // maxRecord bounds the records Parse takes: unescaped and repaired texts must stay addressable by a span.
@@ -256,7 +264,7 @@ func (d *decoder) string() (span, error) {
 
 // extraSpan returns the span of the text at the end of the extra buffer from off, replacing invalid UTF-8 first.
 func (d *decoder) extraSpan(off int) span {
-	t := &d.b.t
+	t := d.b.t
 	if !utf8.Valid(t.extra[off:]) {
 		fixed := strings.ToValidUTF8(string(t.extra[off:]), "\uFFFD")
 		t.extra = append(t.extra[:off], fixed...)

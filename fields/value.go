@@ -16,6 +16,7 @@ package fields
 import (
 	"iter"
 	"math"
+	"sync"
 	"unsafe"
 )
 
@@ -37,27 +38,57 @@ const (
 // Value is one value of a decoded tree. The zero Value stands for a missing value: it does not Exist, its Kind is
 // Null, and reading it gives zero values.
 type Value struct {
-	t *tree
-	i int32
+	t   *tree
+	i   int32
+	gen uint32 // the tree's generation when the value was made: a released tree has moved on
 }
 
 type tree struct {
 	raw   []byte // the record: texts without escapes point here
 	extra []byte // texts that had escapes, unescaped
 	nodes []node // the root first
+	gen   uint32
 }
 
-// node is 32 bytes: it is written once per value of every event.
+// trees holds the trees whose storage Release returned, for Parse to reuse: decoding a stream then writes its nodes
+// into memory that is already mapped and mostly in cache, instead of fresh memory for every event.
+var trees sync.Pool
+
+// Release returns the storage of the tree whose root is v for reuse by a later Parse. Neither v nor any Value read
+// from it may be used afterwards: doing so panics, or with a data race reads another event. Strings read from the
+// tree stay valid (they point into the record, or into a buffer that is not reused). Calling Release is optional; a
+// tree that is never released is simply garbage collected.
+func (v Value) Release() {
+	if v.t == nil || v.i != 0 || v.gen != v.t.gen {
+		return
+	}
+	t := v.t
+	t.gen++
+	t.raw, t.extra, t.nodes = nil, nil, t.nodes[:0]
+	if cap(t.nodes) <= maxPooledNodes {
+		trees.Put(t)
+	}
+}
+
+// maxPooledNodes keeps the storage of unusually large records out of the pool.
+const maxPooledNodes = 4096
+
+// node is 24 bytes: it is written once per value of every event.
 type node struct {
 	key span // the member name, when the node is an object member
 	// val is, by kind: a String's span (offset in the high half); 0 or 1 for a Bool; the integer for Int and Uint;
 	// a Float's bits; the first and last children (first in the high half) of an Array or Object.
 	val uint64
-	// n counts the elements or members of an Array or Object; next is the following sibling. Index 0 is the root,
-	// which is nobody's child, so 0 means "none".
-	n, next int32
-	kind    Kind
+	// next is the following sibling. Index 0 is the root, which is nobody's child, so 0 means "none".
+	next int32
+	// kn holds the kind in its low 3 bits and, above them, the number of elements or members of an Array or Object.
+	kn uint32
 }
+
+const kindBits = 3
+
+func (n *node) kind() Kind { return Kind(n.kn & (1<<kindBits - 1)) }
+func (n *node) n() int32   { return int32(n.kn >> kindBits) }
 
 func (n *node) str() span               { return span{uint32(n.val >> 32), uint32(n.val)} }
 func (n *node) first() int32            { return int32(n.val >> 32) }
@@ -82,7 +113,15 @@ func (t *tree) text(s span) string {
 	return unsafe.String(&buf[s.off], n)
 }
 
-func (v Value) node() *node { return &v.t.nodes[v.i] }
+func (v Value) node() *node {
+	if v.gen != v.t.gen {
+		panic("fields: use of a Value after its tree was released")
+	}
+	return &v.t.nodes[v.i]
+}
+
+// at returns the value at index i of v's tree.
+func (v Value) at(i int32) Value { return Value{v.t, i, v.gen} }
 
 // Exists reports whether the value is present (a JSON null is present).
 func (v Value) Exists() bool { return v.t != nil }
@@ -92,7 +131,7 @@ func (v Value) Kind() Kind {
 	if v.t == nil {
 		return Null
 	}
-	return v.node().kind
+	return v.node().kind()
 }
 
 // Key returns the member name of an object member.
@@ -133,15 +172,15 @@ func (v Value) Len() int {
 	if v.t == nil {
 		return 0
 	}
-	return int(v.node().n)
+	return int(v.node().n())
 }
 
 // First returns the first element of an Array or member of an Object; it does not exist when there is none.
 func (v Value) First() Value {
-	if v.t == nil || v.node().kind < Array || v.node().first() == 0 {
+	if v.t == nil || v.node().kind() < Array || v.node().first() == 0 {
 		return Value{}
 	}
-	return Value{v.t, v.node().first()}
+	return v.at(v.node().first())
 }
 
 // Next returns the element or member after v in its array or object; it does not exist when v is the last.
@@ -149,7 +188,7 @@ func (v Value) Next() Value {
 	if v.t == nil || v.node().next == 0 {
 		return Value{}
 	}
-	return Value{v.t, v.node().next}
+	return v.at(v.node().next)
 }
 
 // Members yields the members of an Object with their names.
@@ -189,7 +228,7 @@ func (v Value) Get(key string) Value {
 	for i := v.node().first(); i != 0; {
 		n := &v.t.nodes[i]
 		if v.t.text(n.key) == key {
-			return Value{v.t, i}
+			return v.at(i)
 		}
 		i = n.next
 	}

@@ -179,3 +179,34 @@ func TestParseLargeObject(t *testing.T) {
 		t.Errorf("got %d members, k19999=%v, o.k99.v=%v", v.Len(), v.Get("k19999").Interface(), v.Lookup("o", "k99", "v").Interface())
 	}
 }
+
+// TestRelease: a released tree's storage is reused by the next Parse, strings read before stay intact, and a Value of
+// the released tree panics instead of reading the new event.
+func TestRelease(t *testing.T) {
+	v, err := Parse([]byte(`{"a": "plain", "b": "esc\"aped", "c": {"d": 1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := v.Get("a").Str(), v.Get("b").Str(), v.Get("c")
+	v.Release()
+	v.Release() // a second release is ignored
+	for range 3 {
+		w, err := Parse([]byte(`{"x": "ot\"her", "c": {"d": 2}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Lookup("c", "d").Int() != 2 || w.Get("x").Str() != `ot"her` {
+			t.Errorf("a tree parsed into reused storage reads %v", w.Map())
+		}
+		w.Release()
+	}
+	if a != "plain" || b != `esc"aped` {
+		t.Errorf("strings read before the release changed: %q %q", a, b)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Errorf("reading a Value of a released tree did not panic")
+		}
+	}()
+	c.Get("d")
+}
