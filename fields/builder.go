@@ -60,7 +60,7 @@ func (b *builder) find(obj int32, key string) int32 {
 		return b.big[member{obj, key}]
 	}
 	for c := nodes[obj].first(); c != 0; c = nodes[c].next {
-		if b.t.text(nodes[c].key) == key {
+		if int(nodes[c].key.n&^inExtra) == len(key) && b.t.text(nodes[c].key) == key {
 			return c
 		}
 	}

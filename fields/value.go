@@ -227,7 +227,7 @@ func (v Value) Get(key string) Value {
 	}
 	for i := v.node().first(); i != 0; {
 		n := &v.t.nodes[i]
-		if v.t.text(n.key) == key {
+		if int(n.key.n&^inExtra) == len(key) && v.t.text(n.key) == key {
 			return v.at(i)
 		}
 		i = n.next

@@ -61,6 +61,7 @@ func buildIndex(rs []*Compiled) *index {
 			ix.addBranch(int32(i), dropCommon(branch, postings), byKey, litIDs)
 		}
 	}
+	slices.SortFunc(ix.fields, func(a, b *fieldIndex) int { return slices.Compare(a.path, b.path) })
 	for _, f := range ix.fields {
 		if len(f.subLits) > 0 {
 			f.subs = newSubstrings(f.subLits)
@@ -257,8 +258,14 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 		s.gen = 1
 	}
 	s.cands = append(s.cands[:0], ix.always...)
-	for _, f := range ix.fields {
-		v := event.Lookup(f.path...)
+	// The fields are sorted by path, so fields under one top-level object come together: look that object up once.
+	var top string
+	var topV fields.Value
+	for i, f := range ix.fields {
+		if i == 0 || f.path[0] != top {
+			top, topV = f.path[0], event.Get(f.path[0])
+		}
+		v := topV.Lookup(f.path[1:]...)
 		if !v.Exists() {
 			continue
 		}
