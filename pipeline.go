@@ -236,12 +236,7 @@ func (p *Pipeline) enrich(ctx context.Context, a *Alert) {
 		}
 	}
 	if len(skipped) > 0 {
-		v, _ := a.Doc["vigil"].(map[string]any)
-		if v == nil {
-			v = map[string]any{}
-			a.Doc["vigil"] = v
-		}
-		v["enrichment"] = map[string]any{"skipped": skipped}
+		Object(a.Doc, "vigil")["enrichment"] = map[string]any{"skipped": skipped}
 	}
 }
 

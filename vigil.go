@@ -44,24 +44,51 @@ type Alert struct {
 	RuleID string
 	// Time is the source event's time; it chooses the daily index, so a replay lands in the same index.
 	Time time.Time
-	// Doc is the alert document.
+	// Doc is the alert document. Values copied from the event may be fields.Value trees, which are read-only and
+	// encode to JSON like the maps they stand for: read with Get, and add to an object through Object.
 	Doc map[string]any
 	// Event is the event that matched. Sinks must not modify it.
 	Event *Event
 }
 
 // Get follows a path of object keys through a decoded document (event fields or an alert document) and returns the
-// value there, or nil when a step is missing or not an object.
+// value there, or nil when a step is missing or not an object. Parts of an alert document copied from the event may be
+// fields.Value trees; Get reads through them and returns their values as plain Go values, newly built.
 func Get(doc map[string]any, path ...string) any {
 	var v any = doc
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
+	for i, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case fields.Value:
+			return x.Lookup(path[i:]...).Interface()
+		default:
 			return nil
 		}
-		v = m[p]
+	}
+	if x, ok := v.(fields.Value); ok {
+		return x.Interface()
 	}
 	return v
+}
+
+// Object returns the object at key in doc for writing. An object the alert shares with its event (a fields.Value) is
+// copied into a map of the alert's own first; a missing key or a value that is not an object is replaced by a new,
+// empty map. Enrichers and sinks add to alert documents only through Object.
+func Object(doc map[string]any, key string) map[string]any {
+	switch x := doc[key].(type) {
+	case map[string]any:
+		return x
+	case fields.Value:
+		if x.Kind() == fields.Object {
+			m := x.Map()
+			doc[key] = m
+			return m
+		}
+	}
+	m := map[string]any{}
+	doc[key] = m
+	return m
 }
 
 // DeadLetter is a record or an alert that cannot be processed, parked with its reason.

@@ -149,7 +149,7 @@ func (a *Assets) Enrich(ctx context.Context, al *vigil.Alert) error {
 			}
 		}
 		if found != nil {
-			objectAt(objectAt(al.Doc, "vigil"), "asset")[ent.entity] = found.doc()
+			vigil.Object(vigil.Object(al.Doc, "vigil"), "asset")[ent.entity] = found.doc()
 		}
 	}
 	return nil

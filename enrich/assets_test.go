@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigilsoc/vigil"
 )
 
 const testInventoryCSV = `asset,name,owner,criticality,business_unit,environment
@@ -103,7 +105,7 @@ func TestAssetsEnrich(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := ""
-			if v, ok := al.Doc["vigil"].(map[string]any); ok {
+			if v, ok := vigil.Get(al.Doc, "vigil").(map[string]any); ok {
 				got = toJSON(v["asset"])
 			}
 			if got != tt.want {

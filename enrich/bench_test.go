@@ -242,7 +242,7 @@ func BenchmarkEnrichAlert(b *testing.B) {
 	for _, e := range []vigil.Enricher{geo, assets, ti} {
 		_ = e.Enrich(ctx, a)
 	}
-	if n := len(a.Doc["threat"].(map[string]any)["enrichments"].([]any)); n != 4 {
+	if n := len(vigil.Get(a.Doc, "threat", "enrichments").([]any)); n != 4 {
 		b.Fatalf("got %d indicator matches, want 4", n)
 	}
 	b.Run("baseline", func(b *testing.B) { run(b) })

@@ -3,11 +3,17 @@ package enrich
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // eachStringAt calls fn for every string at a dotted path, descending into lists of objects on the way, as
 // Elasticsearch does: "dns.answers.data" reaches the data of every answer.
 func eachStringAt(v any, path string, fn func(string)) {
+	if t, ok := v.(fields.Value); ok {
+		eachTreeStringAt(t, path, fn)
+		return
+	}
 	if path == "" {
 		eachString(v, fn)
 		return
@@ -26,6 +32,32 @@ func eachStringAt(v any, path string, fn func(string)) {
 			if m, ok := e.(map[string]any); ok {
 				eachStringAt(m, path, fn)
 			}
+		}
+	}
+}
+
+// eachTreeStringAt is eachStringAt in a part of the document that is still the event's tree.
+func eachTreeStringAt(v fields.Value, path string, fn func(string)) {
+	if path == "" {
+		if v.Kind() == fields.String {
+			fn(v.Str())
+		}
+		for e := range v.Elements() {
+			if e.Kind() == fields.String {
+				fn(e.Str())
+			}
+		}
+		return
+	}
+	key, rest, _ := strings.Cut(path, ".")
+	if v.Kind() == fields.Object {
+		if m := v.Get(key); m.Exists() {
+			eachTreeStringAt(m, rest, fn)
+		}
+	}
+	for e := range v.Elements() {
+		if e.Kind() == fields.Object {
+			eachTreeStringAt(e, path, fn)
 		}
 	}
 }
@@ -64,16 +96,6 @@ func putString(m map[string]any, key, v string) {
 	if v != "" {
 		m[key] = v
 	}
-}
-
-// objectAt returns the object at key in m, creating it (or replacing a non-object) when needed.
-func objectAt(m map[string]any, key string) map[string]any {
-	obj, ok := m[key].(map[string]any)
-	if !ok {
-		obj = map[string]any{}
-		m[key] = obj
-	}
-	return obj
 }
 
 // parseAddr parses an IP address as events carry it: plain, IPv4-mapped IPv6 (unmapped), or with a zone (dropped).

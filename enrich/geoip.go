@@ -256,11 +256,7 @@ func (g *GeoIP) Enrich(ctx context.Context, a *vigil.Alert) error {
 		return err
 	}
 	for _, ent := range geoEntities {
-		obj, _ := a.Doc[ent].(map[string]any)
-		if obj == nil {
-			continue
-		}
-		addr, ok := parseAddr(firstString(obj["ip"]))
+		addr, ok := parseAddr(firstString(vigil.Get(a.Doc, ent, "ip")))
 		if !ok {
 			continue
 		}
@@ -272,6 +268,7 @@ func (g *GeoIP) Enrich(ctx context.Context, a *vigil.Alert) error {
 		if info == nil {
 			continue
 		}
+		obj := vigil.Object(a.Doc, ent) // an object: it has an ip
 		if _, has := obj["geo"]; !has {
 			if geo := geoDoc(info); len(geo) > 0 {
 				obj["geo"] = geo

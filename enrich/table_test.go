@@ -191,7 +191,7 @@ func TestReloadWhileAlertsFlow(t *testing.T) {
 						bad.Add(1)
 					}
 				}
-				th, _ := a.Doc["threat"].(map[string]any)
+				th, _ := vigil.Get(a.Doc, "threat").(map[string]any)
 				if th == nil || len(th["enrichments"].([]any)) != 1 || a.Doc["vigil"] == nil {
 					bad.Add(1)
 				}

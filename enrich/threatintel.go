@@ -266,7 +266,7 @@ func (t *ThreatIntel) Enrich(ctx context.Context, a *vigil.Alert) error {
 		}
 	}
 	if len(out) > 0 {
-		threat := objectAt(a.Doc, "threat")
+		threat := vigil.Object(a.Doc, "threat")
 		prev, _ := threat["enrichments"].([]any)
 		threat["enrichments"] = append(prev, out...)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilsoc/vigil"
 )
 
 const testIndicatorsCSV = `type,value,provider,confidence,expiry,description,reference
@@ -152,7 +154,7 @@ func TestThreatIntelEnrich(t *testing.T) {
 	if err := ti.Enrich(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
-	threat := a.Doc["threat"].(map[string]any)
+	threat := vigil.Get(a.Doc, "threat").(map[string]any)
 	if threat["framework"] != "MITRE ATT&CK" {
 		t.Errorf("got threat %v, want the rule's framework kept", threat)
 	}

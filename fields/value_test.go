@@ -210,3 +210,35 @@ func TestRelease(t *testing.T) {
 	}()
 	c.Get("d")
 }
+
+// TestMarshalJSON: a Value encodes to the bytes encoding/json gives for its plain Go form.
+func TestMarshalJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	docs := []string{
+		`{"s": "tab\t nl\n cr\r bs\\ q\" ctl\u0001\u001f bell\b ff\f <tag> & \u2028 \u2029 é 😀 \ud800 x", "e": ""}`,
+		`{"f": [0.1, 1e-7, 1e-6, 123456789012345678901234.0, 1e21, 1e20, -0.0, 3.0, 2.5e-300, 1.7976931348623157e308]}`,
+		`{"i": [0, -1, 9223372036854775807, -9223372036854775808, 18446744073709551615], "b": [true, false, null]}`,
+		`{"z": {"b": 1, "a": {"d": [], "c": {}}}, "a.b": 2, "": "empty key"}`,
+	}
+	for range 500 {
+		docs = append(docs, randomDoc(r, 0, 1+r.IntN(30)))
+	}
+	for _, doc := range docs {
+		v, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", doc, err)
+		}
+		got, err := json.Marshal(map[string]any{"doc": v, "list": []any{v.Get("z"), v.Get("s")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(map[string]any{"doc": v.Interface(), "list": []any{v.Get("z").Interface(), v.Get("s").Interface()}})
+		if string(got) != string(want) {
+			t.Errorf("%s:\ngot  %s\nwant %s", doc, got, want)
+		}
+	}
+	v, _ := Parse([]byte(`{"inf": 1e400}`))
+	if _, err := json.Marshal(v); err == nil {
+		t.Errorf("an infinite number encoded without error")
+	}
+}

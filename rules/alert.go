@@ -3,7 +3,6 @@ package rules
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -12,20 +11,21 @@ import (
 	"github.com/vigilsoc/vigil/fields"
 )
 
-// NewAlert builds the alert document (docs/alerts.md) for a match of rule c on ev, created at now. The alert owns
-// every map and slice in its document (none is shared with the event, the rule or another alert), because enrichers
-// and sinks change the document afterwards.
+// NewAlert builds the alert document (docs/alerts.md) for a match of rule c on ev, created at now. Enrichers and sinks
+// change the document afterwards, so the alert owns every map and slice in it (none is shared with the rule or another
+// alert); the objects and lists copied from the event stay fields.Value trees, which cannot be changed, until an
+// enricher writes into one (vigil.Object copies it into a map then). Building maps dominates the cost of an alert, and
+// most of the event's objects are only ever encoded.
 func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	id := AlertID(ev.Tenant, c.ID, ev)
 	evTime := EventTime(ev)
 	doc := eventDoc(ev.Fields, alertKeys)
 	vig := objectAt(doc, "vigil", 2)
 	var event map[string]any
-	if original, ok := doc["event"].(map[string]any); ok {
-		// The copy just made is still the event's own event.*: it moves to vigil.original_event, and the alert's
-		// event.* is a second copy with room for the three keys it adds.
+	if original := ev.Fields.Get("event"); original.Kind() == fields.Object {
+		// The event's own event.* is kept as it was; the alert's is a copy with room for the three keys it adds.
 		vig["original_event"] = original
-		event = copyMap(original, 3)
+		event = eventDoc(original, 3)
 	} else {
 		event = make(map[string]any, 3)
 	}
@@ -34,9 +34,13 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	event["severity"] = int64(c.SeverityLevel()) // 1-4 and 0-100: boxing a value below 256 does not allocate
 	event["risk_score"] = int64(c.Risk())
 	doc["@timestamp"] = formatTime(now)
-	doc["rule"] = copyRule(c.ruleDoc)
-	if c.threatDoc != nil {
-		doc["threat"] = mergeMaps(asMap(doc["threat"]), copyThreat(c.threatDoc))
+	doc["rule"] = c.ruleDoc
+	if c.threatDoc.Exists() {
+		if own := asMap(doc["threat"]); own != nil {
+			doc["threat"] = mergeMaps(own, c.threatDoc.Map())
+		} else {
+			doc["threat"] = c.threatDoc
+		}
 	}
 	if tags := mergeTags(doc["tags"], c.Tags); len(tags) > 0 {
 		doc["tags"] = tags
@@ -110,15 +114,6 @@ func ruleFields(c *Compiled) map[string]any {
 	return d
 }
 
-// copyRule copies what ruleFields built. Knowing its shape saves walking it.
-func copyRule(r map[string]any) map[string]any {
-	out := maps.Clone(r)
-	if ref, ok := r["reference"].([]any); ok {
-		out["reference"] = slices.Clone(ref)
-	}
-	return out
-}
-
 func threatFields(ma []MitreAttack) map[string]any {
 	if len(ma) == 0 {
 		return nil
@@ -144,31 +139,6 @@ func threatFields(ma []MitreAttack) map[string]any {
 		d["technique"] = tech
 	}
 	return d
-}
-
-// copyThreat copies what threatFields built. Knowing its shape saves walking it.
-func copyThreat(t map[string]any) map[string]any {
-	out := maps.Clone(t)
-	if tactic, ok := t["tactic"].(map[string]any); ok {
-		out["tactic"] = copyIDs(tactic)
-	}
-	if tech, ok := t["technique"].(map[string]any); ok {
-		techCopy := copyIDs(tech)
-		if sub, ok := tech["subtechnique"].(map[string]any); ok {
-			techCopy["subtechnique"] = copyIDs(sub)
-		}
-		out["technique"] = techCopy
-	}
-	return out
-}
-
-// copyIDs copies an object of threatFields and its id list.
-func copyIDs(m map[string]any) map[string]any {
-	out := maps.Clone(m)
-	if ids, ok := m["id"].([]any); ok {
-		out["id"] = slices.Clone(ids)
-	}
-	return out
 }
 
 // reason is one sentence an analyst reads in the alert list, in the style of Elastic Security:
@@ -214,22 +184,30 @@ func firstString(v fields.Value) string {
 	return ""
 }
 
-// objectAt returns the object at key in m, creating it with room for size keys (or replacing a non-object value).
+// objectAt returns the object at key in m for writing: as vigil.Object, with room for size keys in a new one.
 func objectAt(m map[string]any, key string, size int) map[string]any {
-	obj, ok := m[key].(map[string]any)
-	if !ok {
-		obj = make(map[string]any, size)
-		m[key] = obj
+	if _, ok := m[key]; ok {
+		return vigil.Object(m, key)
 	}
+	obj := make(map[string]any, size)
+	m[key] = obj
 	return obj
 }
 
 // formatTime is how the document writes times: RFC 3339 in UTC, with as many fractional digits as needed.
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// asMap returns v when it is an object, as a map of its own, or nil.
 func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
+	switch x := v.(type) {
+	case map[string]any:
+		return x
+	case fields.Value:
+		if x.Kind() == fields.Object {
+			return x.Map()
+		}
+	}
+	return nil
 }
 
 // mergeMaps copies src into dst recursively (src wins) and returns dst.
@@ -249,43 +227,26 @@ func mergeMaps(dst, src map[string]any) map[string]any {
 	return dst
 }
 
-// copyMap deep-copies a decoded JSON object with room for extra keys, so an alert can be changed without touching
-// the event or other alerts. (Inserting every key is faster here than maps.Clone, which would have to be walked
-// anyway to copy the nested objects and lists.)
-// eventDoc returns the event's fields as a new map with room for extra keys.
+// eventDoc returns the members of an event's object as a new map with room for extra keys: leaves as Go values,
+// objects and lists as the event's (read-only) trees.
 func eventDoc(f fields.Value, extra int) map[string]any {
 	out := make(map[string]any, f.Len()+extra)
 	for k, v := range f.Members() {
-		out[k] = v.Interface()
-	}
-	return out
-}
-
-func copyMap(m map[string]any, extra int) map[string]any {
-	out := make(map[string]any, len(m)+extra)
-	for k, v := range m {
-		out[k] = copyValue(v)
-	}
-	return out
-}
-
-func copyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return copyMap(x, 0)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = copyValue(e)
+		if v.Kind() >= fields.Array {
+			out[k] = v
+		} else {
+			out[k] = v.Interface()
 		}
-		return out
 	}
-	return v
+	return out
 }
 
 // mergeTags is the event's string tags followed by the rule's, without empty strings and duplicates, or nil when
 // there are none.
 func mergeTags(existing any, add []string) []any {
+	if v, ok := existing.(fields.Value); ok {
+		existing = v.Interface()
+	}
 	var have []any
 	switch x := existing.(type) {
 	case string:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 func TestNewAlertDocument(t *testing.T) {
@@ -211,11 +212,20 @@ func jsonString(t *testing.T, v any) string {
 	return string(b)
 }
 
-// scribble changes every object and every list in a decoded JSON document in place.
+// scribble changes every object and every list in an alert document in place, writing into the event's read-only
+// trees the way enrichers do: through vigil.Object, or by replacing a list.
 func scribble(v any) {
 	switch x := v.(type) {
 	case map[string]any:
-		for _, e := range x {
+		for k, e := range x {
+			if tree, ok := e.(fields.Value); ok {
+				if tree.Kind() == fields.Object {
+					e = vigil.Object(x, k)
+				} else {
+					e = tree.Interface()
+					x[k] = e
+				}
+			}
 			scribble(e)
 		}
 		x["scribbled"] = true

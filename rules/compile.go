@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"cel.dev/cel-go/cel"
+
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // Compiled is a rule ready to be evaluated. Its programs are shared by all goroutines: CEL programs are stateless.
@@ -22,9 +24,11 @@ type Compiled struct {
 	requires   [][]group // for the prefilter index: branches of groups; nil when the condition has no requirement
 	tenants    map[string]bool
 	stats      *Stats
-	// ruleDoc and threatDoc are the alert fields that depend only on the rule, built once.
-	ruleDoc   map[string]any
-	threatDoc map[string]any
+	// ruleDoc and threatDoc are the alert fields that depend only on the rule, built once as read-only trees that
+	// every alert of the rule shares (vigil.Object copies one into a map of the alert's own before a change).
+	// ruleDoc is held boxed, so storing it in an alert does not box it again.
+	ruleDoc   any
+	threatDoc fields.Value
 }
 
 // RuleSet is an immutable set of compiled rules with unique ids. A reload builds a new one and swaps it in whole.
@@ -74,7 +78,10 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	c.ruleDoc, c.threatDoc = ruleFields(c), threatFields(r.MitreAttack)
+	c.ruleDoc = fields.MustFromMap(ruleFields(c))
+	if threat := threatFields(r.MitreAttack); threat != nil {
+		c.threatDoc = fields.MustFromMap(threat)
+	}
 	return c, nil
 }
 

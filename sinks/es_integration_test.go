@@ -224,9 +224,9 @@ func TestSearchEngineMappingConflict(t *testing.T) {
 				alerts = append(alerts, a)
 			}
 			badPort := socAlert("acme", "rule.a", "high", 100, now, now)
-			badPort.Doc["source"].(map[string]any)["port"] = "ssh" // source.port is a long
+			vigil.Object(badPort.Doc, "source")["port"] = "ssh" // source.port is a long
 			dashIP := socAlert("acme", "rule.a", "high", 101, now, now)
-			dashIP.Doc["source"].(map[string]any)["ip"] = "-" // ip with ignore_malformed: stored
+			vigil.Object(dashIP.Doc, "source")["ip"] = "-" // ip with ignore_malformed: stored
 			write(t, s, append(alerts, badPort, dashIP))
 			objectForString := socAlert("acme", "rule.a", "high", 102, now, now)
 			objectForString.Doc["custom"] = map[string]any{"field": map[string]any{"nested": int64(1)}}

@@ -82,7 +82,7 @@ func (s *hitSink) Write(ctx context.Context, alerts []*vigil.Alert) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range alerts {
-		r := a.Doc["rule"].(map[string]any)
+		r := vigil.Get(a.Doc, "rule").(map[string]any)
 		seq := a.Event.Fields.Get("seq").Int()
 		s.hits[seq] = append(s.hits[seq], ruleHit{r["id"].(string), r["name"].(string), r["version"].(string)})
 	}

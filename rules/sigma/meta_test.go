@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -63,7 +64,7 @@ level: informational
 	if !res.Compiled.Match(ev) {
 		t.Fatalf("got no match, want match:\n%s", r.Condition)
 	}
-	doc := rules.NewAlert(res.Compiled, ev, time.Now()).Doc["rule"].(map[string]any)
+	doc := vigil.Get(rules.NewAlert(res.Compiled, ev, time.Now()).Doc, "rule").(map[string]any)
 	if doc["author"] != "Jane Doe, John Roe" || !reflect.DeepEqual(doc["reference"], []any{"https://example.org/a"}) {
 		t.Errorf("alert rule fields: got author %v reference %v", doc["author"], doc["reference"])
 	}
