@@ -69,9 +69,25 @@ func (e *Engine) Stats() map[string]*Stats {
 
 // Detect implements vigil.Detector.
 func (e *Engine) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
-	set := e.set.Load()
+	var buf [8]*Compiled
+	matched := e.match(e.set.Load(), ev, buf[:0])
+	if len(matched) == 0 {
+		return dst
+	}
+	now := e.now()
+	for _, c := range matched {
+		dst = append(dst, NewAlert(c, ev, now))
+	}
+	return dst
+}
+
+// Matches appends the rules that match ev to dst, as Detect finds them, without building alerts.
+func (e *Engine) Matches(ev *vigil.Event, dst []*Compiled) []*Compiled {
+	return e.match(e.set.Load(), ev, dst)
+}
+
+func (e *Engine) match(set *RuleSet, ev *vigil.Event, dst []*Compiled) []*Compiled {
 	act := activation{fields: ev.Fields}
-	var now time.Time
 	s := set.index.pool.Get().(*scratch)
 	defer set.index.pool.Put(s)
 	for _, i := range set.index.candidates(ev.Fields, s) {
@@ -79,13 +95,9 @@ func (e *Engine) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
 		if c.tenants != nil && !c.tenants[ev.Tenant] {
 			continue
 		}
-		if !c.match(&act) {
-			continue
+		if c.match(&act) {
+			dst = append(dst, c)
 		}
-		if now.IsZero() {
-			now = e.now()
-		}
-		dst = append(dst, NewAlert(c, ev, now))
 	}
 	return dst
 }
