@@ -69,14 +69,17 @@ func (o object) Value() any { return o.v.Map() }
 func (o object) ConvertToNative(t reflect.Type) (any, error) { return native(o.v).ConvertToNative(t) }
 func (o object) Equal(other ref.Val) ref.Val                 { return native(o.v).Equal(other) }
 
-func (o object) ConvertToType(t ref.Type) ref.Val {
+func (o object) ConvertToType(t ref.Type) ref.Val { return convertToType(o, types.MapType, t) }
+
+// convertToType is ConvertToType for a value v of CEL type own: only to its own type, or to its type's type.
+func convertToType(v ref.Val, own *types.Type, t ref.Type) ref.Val {
 	switch t {
-	case types.MapType:
-		return o
+	case own:
+		return v
 	case types.TypeType:
-		return types.MapType
+		return own
 	}
-	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, t)
+	return types.NewErr("type conversion error from '%s' to '%s'", own, t)
 }
 
 func (o object) Find(key ref.Val) (ref.Val, bool) {
@@ -122,15 +125,7 @@ func (l list) ConvertToNative(t reflect.Type) (any, error) { return native(l.v).
 func (l list) Equal(other ref.Val) ref.Val                 { return native(l.v).Equal(other) }
 func (l list) Add(other ref.Val) ref.Val                   { return native(l.v).(traits.Adder).Add(other) }
 
-func (l list) ConvertToType(t ref.Type) ref.Val {
-	switch t {
-	case types.ListType:
-		return l
-	case types.TypeType:
-		return types.ListType
-	}
-	return types.NewErr("type conversion error from '%s' to '%s'", types.ListType, t)
-}
+func (l list) ConvertToType(t ref.Type) ref.Val { return convertToType(l, types.ListType, t) }
 
 func (l list) Get(index ref.Val) ref.Val {
 	i, err := types.GetOrError(index)

@@ -110,13 +110,7 @@ func postingLengths(rs []*Compiled) map[string]int {
 // postingKey names the posting list an alternative lands in. All range thresholds of a field share one key: an event
 // satisfies a run of them.
 func postingKey(a alt) string {
-	key := strings.Join(a.path, ".")
-	switch {
-	case a.fold:
-		key += "|lower"
-	case a.sigma:
-		key += "|sigma"
-	}
+	key := a.fieldKey()
 	switch {
 	case a.present:
 		return key + "|present"
@@ -192,7 +186,8 @@ func (ix *index) addBranch(rule int32, branch []group, byKey map[string]*fieldIn
 	}
 }
 
-func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
+// fieldKey names the field an alternative reads, with the way it reads it (lowered, or as the Sigma functions do).
+func (a alt) fieldKey() string {
 	key := strings.Join(a.path, "\x00")
 	switch {
 	case a.fold:
@@ -200,6 +195,11 @@ func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
 	case a.sigma:
 		key += "\x00|sigma"
 	}
+	return key
+}
+
+func (ix *index) field(byKey map[string]*fieldIndex, a alt) *fieldIndex {
+	key := a.fieldKey()
 	f := byKey[key]
 	if f == nil {
 		f = &fieldIndex{path: a.path, fold: a.fold, sigma: a.sigma, strings: map[string][]int32{}, numbers: map[float64][]int32{}}
