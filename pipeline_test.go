@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,6 +141,46 @@ func TestPipelineAcksInReadOrder(t *testing.T) {
 		t.Errorf("got %d stored, %d alerts, %d acked; want 1000 each", len(sink.stored), p.Stats.Alerts.Load(), p.Stats.Acked.Load())
 	}
 }
+
+// TestPipelineReleasesFinishedBatches: once a batch is written, the pipeline releases its events' field trees for
+// reuse, and only then: the sink still reads them (through the alerts) while it writes.
+func TestPipelineReleasesFinishedBatches(t *testing.T) {
+	src := newFakeSource(5, 10)
+	sink := &treeReadingSink{}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Sink: sink, MaxInFlight: 2, Workers: 2}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sink.read.Load(); n != 50 {
+		t.Errorf("the sink read %d events' fields while writing, want 50", n)
+	}
+	for _, batch := range src.batches {
+		for _, ev := range batch {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("event %s: its fields were not released after its batch was written", ev.Raw)
+					}
+				}()
+				ev.Fields.Get("batch")
+			}()
+		}
+	}
+}
+
+// treeReadingSink reads each alert's event fields while it writes.
+type treeReadingSink struct{ read atomic.Int64 }
+
+func (s *treeReadingSink) Write(_ context.Context, alerts []*vigil.Alert) error {
+	for _, a := range alerts {
+		if a.Event.Fields.Get("i").Exists() {
+			s.read.Add(1)
+		}
+	}
+	return nil
+}
+
+func (s *treeReadingSink) Close() error { return nil }
 
 func TestPipelineStopsAckingAfterAFailedBatch(t *testing.T) {
 	src := newFakeSource(10, 5)
