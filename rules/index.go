@@ -23,9 +23,10 @@ type index struct {
 	fields []*fieldIndex
 	always []int32 // rules without requirements, evaluated on every event
 	// A rule's requirements are branches (the disjuncts of a top-level ||), each a conjunction of groups.
-	need       []uint8 // per branch: how many groups must be satisfied
-	branchRule []int32 // per branch: its rule
-	owner      []int32 // per group: its branch
+	need       []uint8           // per branch: how many groups must be satisfied
+	branchRule []int32           // per branch: its rule
+	checks     map[int32][]group // per branch with any: groups checked once the counted ones hold (splitBranch)
+	owner      []int32           // per group: its branch
 	pool       sync.Pool
 }
 
@@ -58,7 +59,8 @@ func buildIndex(rs []*Compiled) *index {
 			continue
 		}
 		for _, branch := range c.requires {
-			ix.addBranch(int32(i), dropCommon(branch, postings), byKey, litIDs)
+			counted, checked := splitBranch(branch, postings)
+			ix.addBranch(int32(i), counted, checked, byKey, litIDs)
 		}
 	}
 	slices.SortFunc(ix.fields, func(a, b *fieldIndex) int { return slices.Compare(a.path, b.path) })
@@ -80,11 +82,15 @@ func buildIndex(rs []*Compiled) *index {
 
 // Counting costs one step per group in the posting list of every value an event has, so a value that many rules test
 // (an event.action or event.code shared by hundreds of rules of a large set) costs hundreds of steps on every event
-// that carries it, while narrowing little: a value many rules test is a common one. A branch that also has a group of
-// rare values (a tool name, a command-line fragment) is narrowed by that group almost as well, so the common group is
-// left out of the index: the rule is then evaluated on a few more events, never fewer, and the result is unchanged.
-// Small rule sets keep every group: their posting lists are short.
+// that carries it, while narrowing little: a value many rules test is a common one. So is a group on a field with few
+// values (event.category) or of mere presence (weak, by score). A branch that also has a group of rare values (a tool
+// name, a command-line fragment) does not count its common and weak groups: it checks them, when they are plain
+// equalities, only once its counted groups are all satisfied, which costs a field lookup for the few branches that
+// get that far instead of a step on every event; other such groups are left out, and the rule is evaluated on a few
+// more events. Either way the result is unchanged. Small rule sets count every group: their posting lists are short.
 const (
+	// maxCounted bounds the groups counted per branch (the most selective ones).
+	maxCounted = 4
 	// commonPosting is the posting length from which a group counts as common.
 	commonPosting = 48
 	// rareFactor: a group is left out only when the branch's rarest group has postings at least this much shorter.
@@ -122,35 +128,108 @@ func postingKey(a alt) string {
 	return key + "|=" + fmt.Sprint(a.value.Value())
 }
 
-// dropCommon leaves out the groups of a branch whose posting lists are long when another group's are much shorter.
-func dropCommon(branch []group, postings map[string]int) []group {
-	if len(branch) < 2 {
-		return branch
-	}
+// splitBranch divides a branch's groups, sorted most selective first, into those the index counts and those it checks
+// once the counted ones hold; groups in neither are left out.
+func splitBranch(branch []group, postings map[string]int) (counted, checked []group) {
+	// Weak groups are candidates for counting only when the branch has nothing better; among the candidates, the one
+	// with the shortest posting lists is always counted.
+	candidate := make([]bool, len(branch))
 	cost := make([]int, len(branch))
 	rarest := -1
 	for i, g := range branch {
+		candidate[i] = score(g) < weakScore || score(branch[0]) >= weakScore
 		for _, a := range g {
 			cost[i] = max(cost[i], postings[postingKey(a)])
 		}
-		if rarest < 0 || cost[i] < cost[rarest] {
+		if candidate[i] && (rarest < 0 || cost[i] < cost[rarest]) {
 			rarest = i
 		}
 	}
-	var kept []group
 	for i, g := range branch {
-		if i == rarest || cost[i] < commonPosting || cost[i] < rareFactor*cost[rarest] {
-			kept = append(kept, g)
+		common := cost[i] >= commonPosting && cost[i] >= rareFactor*cost[rarest]
+		switch {
+		case i == rarest || candidate[i] && !common && len(counted) < maxCounted:
+			counted = append(counted, g)
+		case checkable(g):
+			checked = append(checked, g)
 		}
 	}
-	return kept
+	return counted, checked
+}
+
+// checkable reports whether every alternative of g is a plain equality, which holds checks on an event.
+func checkable(g group) bool {
+	for _, a := range g {
+		if a.fold || a.sigma || a.substr || a.present || a.bound != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether some alternative of a checkable group holds on the event, as the index would find it by
+// counting: the field's value, one of its elements when it is a list, or one of its keys when it is an object,
+// equals the alternative's value (numbers compared as float64).
+func holds(event fields.Value, g group) bool {
+	for _, a := range g {
+		v := event.Lookup(a.path...)
+		switch v.Kind() {
+		case fields.Array:
+			for e := range v.Elements() {
+				if equalsLeaf(e, a.value) {
+					return true
+				}
+			}
+		case fields.Object:
+			if k, ok := a.value.(types.String); ok && v.Get(string(k)).Exists() {
+				return true
+			}
+		default:
+			if equalsLeaf(v, a.value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func equalsLeaf(v fields.Value, want ref.Val) bool {
+	switch v.Kind() {
+	case fields.String:
+		s, ok := want.(types.String)
+		return ok && v.Str() == string(s)
+	case fields.Int:
+		return isNumber(want) && float64(v.Int()) == toFloat(want)
+	case fields.Uint:
+		return isNumber(want) && float64(v.Uint()) == toFloat(want)
+	case fields.Float:
+		return isNumber(want) && v.Float() == toFloat(want)
+	case fields.Bool:
+		b, ok := want.(types.Bool)
+		return ok && bool(b) == v.Bool()
+	}
+	return false
+}
+
+func isNumber(v ref.Val) bool {
+	switch v.(type) {
+	case types.Int, types.Uint, types.Double:
+		return true
+	}
+	return false
 }
 
 // addBranch indexes one branch of rule's requirements: a conjunction of groups.
-func (ix *index) addBranch(rule int32, branch []group, byKey map[string]*fieldIndex, litIDs map[*fieldIndex]map[string]int32) {
+func (ix *index) addBranch(rule int32, branch, checked []group, byKey map[string]*fieldIndex, litIDs map[*fieldIndex]map[string]int32) {
 	b := int32(len(ix.need))
 	ix.need = append(ix.need, uint8(len(branch)))
 	ix.branchRule = append(ix.branchRule, rule)
+	if len(checked) > 0 {
+		if ix.checks == nil {
+			ix.checks = map[int32][]group{}
+		}
+		ix.checks[b] = checked
+	}
 	for _, g := range branch {
 		gid := int32(len(ix.owner))
 		ix.owner = append(ix.owner, b)
@@ -238,6 +317,7 @@ func appendOnce(s []int32, v int32) []int32 {
 // scratch is per-goroutine state for collecting candidates without allocating. A mark equal to gen means "set for
 // this event"; count is valid for a branch only when its branchMark is gen; ruleMark says a rule is a candidate.
 type scratch struct {
+	event      fields.Value // the event whose candidates are being collected
 	gen        uint32
 	groupMark  []uint32
 	branchMark []uint32
@@ -258,6 +338,7 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 		s.gen = 1
 	}
 	s.cands = append(s.cands[:0], ix.always...)
+	s.event = event
 	// The fields are sorted by path, so fields under one top-level object come together: look that object up once.
 	var top string
 	var topV fields.Value
@@ -283,6 +364,7 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 			f.collect(ix, v, s)
 		}
 	}
+	s.event = fields.Value{}
 	if len(s.cands) > len(ix.always) {
 		slices.Sort(s.cands)
 	}
@@ -426,6 +508,13 @@ func (ix *index) satisfyOne(g int32, s *scratch) {
 	}
 	s.count[b]++
 	if s.count[b] == ix.need[b] {
+		if checks, ok := ix.checks[b]; ok {
+			for _, g := range checks {
+				if !holds(s.event, g) {
+					return
+				}
+			}
+		}
 		if r := ix.branchRule[b]; s.ruleMark[r] != s.gen {
 			s.ruleMark[r] = s.gen
 			s.cands = append(s.cands, r)

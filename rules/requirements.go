@@ -40,9 +40,6 @@ type alt struct {
 // group is a set of alternatives of which at least one must hold.
 type group []alt
 
-// maxGroups bounds the groups kept per rule (the most selective ones).
-const maxGroups = 4
-
 // maxBranches bounds the branches of a top-level disjunction indexed separately.
 const maxBranches = 16
 
@@ -76,7 +73,8 @@ func requirementBranches(e ast.Expr) [][]group {
 	return branches
 }
 
-// conjunctionGroups returns the requirement groups of the conjuncts of e, the most selective first.
+// conjunctionGroups returns the requirement groups of the conjuncts of e, the most selective first (by score). Which
+// of them the index counts and which it only checks is the index's choice (splitBranch).
 func conjunctionGroups(e ast.Expr) []group {
 	var conjuncts []ast.Expr
 	var flatten func(ast.Expr)
@@ -97,17 +95,6 @@ func conjunctionGroups(e ast.Expr) []group {
 		}
 	}
 	slices.SortStableFunc(groups, func(a, b group) int { return score(a) - score(b) })
-	// Weak groups (a low-cardinality field, mere presence) narrow little once a selective group is there, and their
-	// long posting lists cost time on every event: keep them only when nothing better exists.
-	for i := 1; i < len(groups); i++ {
-		if score(groups[0]) < weakScore && score(groups[i]) >= weakScore {
-			groups = groups[:i]
-			break
-		}
-	}
-	if len(groups) > maxGroups {
-		groups = groups[:maxGroups]
-	}
 	return groups
 }
 
