@@ -149,3 +149,46 @@ func TestIndexDropsCommonGroups(t *testing.T) {
 		t.Errorf("alerts on another action: got %d, want 0", len(got))
 	}
 }
+
+// TestIndexChecksGroups: groups the index does not count (a weak event.category, a common event.code) are checked
+// once a branch's counted groups hold, with the index's semantics: any element of a list, any key of an object,
+// numbers by value.
+func TestIndexChecksGroups(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := []*Rule{compileCond(t, env, `event.category == "process" && process.name == "x"`).Rule}
+	for i := range 60 { // enough rules on event.code 4688 to make it common
+		rs = append(rs, compileCond(t, env, fmt.Sprintf(`event.code == 4688 && user.name == "u%d"`, i)).Rule)
+		rs[len(rs)-1].ID = fmt.Sprintf("code%d", i)
+	}
+	rs = append(rs, compileCond(t, env, `"admin" in user.roles && user.name == "v"`).Rule)
+	rs[len(rs)-1].ID = "roles"
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.index.checks) != 61 {
+		t.Fatalf("got %d branches with checked groups, want 61 (the category rule and the 60 code rules)", len(set.index.checks))
+	}
+	for _, tc := range []struct {
+		event string
+		want  int
+	}{
+		{`{"event":{"category":"process"},"process":{"name":"x"}}`, 1},
+		{`{"event":{"category":["network","process"]},"process":{"name":"x"}}`, 1},
+		{`{"event":{"category":"network"},"process":{"name":"x"}}`, 0},
+		{`{"process":{"name":"x"}}`, 0},
+		{`{"event":{"code":4688},"user":{"name":"u7"}}`, 1},
+		{`{"event":{"code":4688.0},"user":{"name":"u7"}}`, 1},
+		{`{"event":{"code":"4688"},"user":{"name":"u7"}}`, 0},
+		{`{"event":{"code":4624},"user":{"name":"u7"}}`, 0},
+		{`{"user":{"name":"v","roles":{"admin":true}}}`, 1},
+	} {
+		ev := event(t, tc.event)
+		if got := set.index.candidates(ev.Fields, set.index.pool.Get().(*scratch)); len(got) != tc.want {
+			t.Errorf("%s: got candidates %v, want %d", tc.event, got, tc.want)
+		}
+	}
+}
