@@ -97,6 +97,7 @@ type fakeSearch struct {
 	mu       sync.Mutex
 	docs     int
 	requests int
+	writing  int       // bulk requests received and not yet answered
 	last     time.Time // when the last request was answered
 }
 
@@ -111,7 +112,13 @@ func (f *fakeSearch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := bytes.Count(body.Bytes(), []byte("\n")) / 2
 	f.mu.Lock()
 	f.requests++
+	f.writing++
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.writing--
+		f.mu.Unlock()
+	}()
 	if f.status != 0 {
 		w.WriteHeader(f.status)
 		return
@@ -171,7 +178,12 @@ func TestShutdownFinishesInFlightBatches(t *testing.T) {
 	const events = 5000
 	addr := freeAddr(t)
 	c := startChild(t, "run", "-c", shutdownConfig(t, srv.URL, events, "30s", addr))
-	waitFor(t, 60*time.Second, "alerts to be written", func() bool { docs, _, _ := fake.counts(); return docs >= 300 })
+	// Signal while a batch is being written (under load, the pipeline may be between batches at any given moment).
+	waitFor(t, 60*time.Second, "alerts to be written, and a batch being written", func() bool {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return fake.docs >= 300 && fake.writing > 0
+	})
 	signalled := time.Now()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
