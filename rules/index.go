@@ -21,6 +21,11 @@ import (
 // requirements, which are evaluated on every event (requirements.go says how requirements are found).
 type index struct {
 	fields []*fieldIndex
+	// tops groups the fields by the event's top-level member they are under. With few of them, each is looked up;
+	// with many (flat Windows fields: EventID, Image, CommandLine...), byTop finds them while the event's members are
+	// walked once, instead of a search through them per field.
+	tops   []topFields
+	byTop  map[string]int
 	always []int32 // rules without requirements, evaluated on every event
 	// A rule's requirements are branches (the disjuncts of a top-level ||), each a conjunction of groups.
 	need       []uint8           // per branch: how many groups must be satisfied
@@ -29,6 +34,14 @@ type index struct {
 	owner      []int32           // per group: its branch
 	pool       sync.Pool
 }
+
+type topFields struct {
+	name   string
+	fields []*fieldIndex
+}
+
+// manyTops is the number of top-level names from which walking the event's members beats looking each name up.
+const manyTops = 16
 
 // fieldIndex holds the requirements on one field (and one fold mode).
 type fieldIndex struct {
@@ -65,12 +78,22 @@ func buildIndex(rs []*Compiled) *index {
 	}
 	slices.SortFunc(ix.fields, func(a, b *fieldIndex) int { return slices.Compare(a.path, b.path) })
 	for _, f := range ix.fields {
+		if n := len(ix.tops); n == 0 || ix.tops[n-1].name != f.path[0] {
+			ix.tops = append(ix.tops, topFields{name: f.path[0]})
+		}
+		ix.tops[len(ix.tops)-1].fields = append(ix.tops[len(ix.tops)-1].fields, f)
 		if len(f.subLits) > 0 {
 			f.subs = newSubstrings(f.subLits)
 		}
 		byValue := func(a, b threshold) int { return cmp.Compare(a.v, b.v) }
 		slices.SortFunc(f.atLeast, byValue)
 		slices.SortFunc(f.atMost, byValue)
+	}
+	if len(ix.tops) > manyTops {
+		ix.byTop = make(map[string]int, len(ix.tops))
+		for i, t := range ix.tops {
+			ix.byTop[t.name] = i
+		}
 	}
 	nRules, nBranches, nGroups := len(rs), len(ix.need), len(ix.owner)
 	ix.pool.New = func() any {
@@ -341,14 +364,30 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 	}
 	s.cands = append(s.cands[:0], ix.always...)
 	s.event = event
-	// The fields are sorted by path, so fields under one top-level object come together: look that object up once.
-	var top string
-	var topV fields.Value
-	for i, f := range ix.fields {
-		if i == 0 || f.path[0] != top {
-			top, topV = f.path[0], event.Get(f.path[0])
+	if ix.byTop != nil {
+		for name, v := range event.Members() {
+			if i, ok := ix.byTop[name]; ok {
+				ix.collectTop(ix.tops[i].fields, v, s)
+			}
 		}
-		v := topV.Lookup(f.path[1:]...)
+	} else {
+		for _, t := range ix.tops {
+			if v := event.Get(t.name); v.Exists() {
+				ix.collectTop(t.fields, v, s)
+			}
+		}
+	}
+	s.event = fields.Value{}
+	if len(s.cands) > len(ix.always) {
+		slices.Sort(s.cands)
+	}
+	return s.cands
+}
+
+// collectTop collects the values of the fields under one top-level member of the event, top.
+func (ix *index) collectTop(fs []*fieldIndex, top fields.Value, s *scratch) {
+	for _, f := range fs {
+		v := top.Lookup(f.path[1:]...)
 		if !v.Exists() {
 			continue
 		}
@@ -366,11 +405,6 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 			f.collect(ix, v, s)
 		}
 	}
-	s.event = fields.Value{}
-	if len(s.cands) > len(ix.always) {
-		slices.Sort(s.cands)
-	}
-	return s.cands
 }
 
 func (f *fieldIndex) collect(ix *index, v fields.Value, s *scratch) {

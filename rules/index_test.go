@@ -192,3 +192,32 @@ func TestIndexChecksGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexManyTopLevelFields: with many top-level names (flat Windows fields), the index walks the event's members
+// once instead of looking each name up, and finds the same candidates.
+func TestIndexManyTopLevelFields(t *testing.T) {
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []*Rule
+	for i := range 2 * manyTops {
+		rs = append(rs, compileCond(t, env, fmt.Sprintf(`F%d == "v" && G%d.x == %d`, i, i%3, i)).Rule)
+		rs[i].ID = fmt.Sprintf("r%d", i)
+	}
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.index.byTop == nil {
+		t.Fatalf("%d top-level names: want them walked through byTop", len(set.index.tops))
+	}
+	ev := event(t, `{"A": 1, "F7": "v", "G1": {"x": 7}, "F8": "v", "G2": {"x": 9}, "Z": [1, 2]}`)
+	got := NewEngine(set).Detect(ev, nil)
+	if len(got) != 1 || got[0].RuleID != "r7" {
+		t.Errorf("got %d alerts (%v), want one for r7", len(got), got)
+	}
+	if cands := set.index.candidates(ev.Fields, set.index.pool.Get().(*scratch)); len(cands) != 1 {
+		t.Errorf("got candidates %v, want only r7", cands)
+	}
+}
