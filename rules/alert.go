@@ -42,8 +42,12 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 			doc["threat"] = c.threatDoc
 		}
 	}
-	if tags := mergeTags(doc["tags"], c.Tags); len(tags) > 0 {
-		doc["tags"] = tags
+	if existing, ok := doc["tags"]; ok {
+		if tags := mergeTags(existing, c.Tags); len(tags) > 0 {
+			doc["tags"] = tags
+		}
+	} else if c.tagsDoc != nil {
+		doc["tags"] = c.tagsDoc // the rule's own tags, deduplicated once: a read-only tree
 	}
 	var tenant any = ev.Tenant // boxed once and stored twice: a string cannot be changed
 	objectAt(doc, "organization", 1)["id"] = tenant

@@ -29,6 +29,7 @@ type Compiled struct {
 	// ruleDoc is held boxed, so storing it in an alert does not box it again.
 	ruleDoc   any
 	threatDoc fields.Value
+	tagsDoc   any // the rule's tags as the alert's tags when the event has none: a boxed fields.Value, or nil
 }
 
 // RuleSet is an immutable set of compiled rules with unique ids. A reload builds a new one and swaps it in whole.
@@ -79,6 +80,9 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.ruleDoc = fields.MustFromMap(ruleFields(c))
+	if tags := mergeTags(nil, r.Tags); len(tags) > 0 {
+		c.tagsDoc = fields.MustFromMap(map[string]any{"tags": tags}).Get("tags")
+	}
 	if threat := threatFields(r.MitreAttack); threat != nil {
 		c.threatDoc = fields.MustFromMap(threat)
 	}
