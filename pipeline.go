@@ -23,6 +23,9 @@ type Pipeline struct {
 	Enrichers   []Enricher
 	Sink        Sink
 	DeadLetters DeadLetterQueue
+	// Correlator, when set, takes every batch's enriched alerts in read order and adds the correlation alerts they
+	// complete; alerts marked Internal are written nowhere. At the end of the source (io.EOF) it is flushed.
+	Correlator Correlator
 
 	// Workers is the number of goroutines evaluating rules on one batch; 0 means GOMAXPROCS.
 	Workers int
@@ -45,6 +48,7 @@ type PipelineStats struct {
 	Events       atomic.Int64
 	Invalid      atomic.Int64
 	Alerts       atomic.Int64
+	Correlations atomic.Int64 // correlation alerts written, rewrites included
 	DeadLetters  atomic.Int64
 	Acked        atomic.Int64
 	InFlight     atomic.Int64
@@ -59,6 +63,9 @@ type batch struct {
 	ack    AckFunc
 	done   chan struct{}
 	err    error
+	// turn is closed when the previous batch has been through the Correlator, correlated when this one has: the
+	// Correlator sees batches in read order although they are processed concurrently.
+	turn, correlated chan struct{}
 }
 
 // Run processes batches until the source is exhausted (io.EOF), ctx is cancelled, or a batch fails. On cancellation
@@ -84,17 +91,34 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	switch {
 	case ackErr != nil:
 		return ackErr
+	case errors.Is(readErr, io.EOF) && p.Correlator != nil:
+		return p.flush(workCtx)
 	case readErr != nil && !errors.Is(readErr, io.EOF) && ctx.Err() == nil:
 		return readErr
 	}
 	return nil
 }
 
+// flush decides the Correlator's open windows once the source is exhausted and writes the alerts that gives.
+func (p *Pipeline) flush(ctx context.Context) error {
+	alerts, err := p.Correlator.Flush(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: flush correlations: %w", err)
+	}
+	if err := p.write(ctx, p.finish(ctx, nil, alerts)); err != nil {
+		return fmt.Errorf("pipeline: write alerts: %w", err)
+	}
+	return nil
+}
+
 func (p *Pipeline) readLoop(readCtx, workCtx context.Context, queue chan<- *batch) error {
+	turn := make(chan struct{})
+	close(turn)
 	for {
 		events, ack, err := p.Source.Read(readCtx)
 		if len(events) > 0 {
-			b := &batch{events: events, ack: ack, done: make(chan struct{})}
+			b := &batch{events: events, ack: ack, done: make(chan struct{}), turn: turn, correlated: make(chan struct{})}
+			turn = b.correlated
 			p.Stats.Batches.Add(1)
 			p.Stats.InFlight.Add(1)
 			go p.process(workCtx, b)
@@ -140,6 +164,7 @@ func (p *Pipeline) ackInOrder(ctx context.Context, queue <-chan *batch, stopRead
 // process runs one batch through detection, enrichment and the sink. It records its error on the batch.
 func (p *Pipeline) process(ctx context.Context, b *batch) {
 	defer close(b.done)
+	defer close(b.correlated) // also when this batch fails: its successors fail at the ack anyway
 	p.Stats.Events.Add(int64(len(b.events)))
 	var letters []DeadLetter
 	valid := b.events[:0:0]
@@ -158,13 +183,18 @@ func (p *Pipeline) process(ctx context.Context, b *batch) {
 	for _, a := range alerts {
 		p.enrich(ctx, a)
 	}
-	if len(alerts) > 0 {
-		start := time.Now()
-		if err := p.Sink.Write(ctx, alerts); err != nil {
-			b.err = fmt.Errorf("pipeline: write alerts: %w", err)
+	if p.Correlator != nil {
+		<-b.turn
+		correlated, err := p.Correlator.Correlate(ctx, alerts)
+		if err != nil {
+			b.err = fmt.Errorf("pipeline: correlate: %w", err)
 			return
 		}
-		p.Stats.WriteSeconds.Add(time.Since(start).Microseconds())
+		alerts = p.finish(ctx, alerts, correlated)
+	}
+	if err := p.write(ctx, alerts); err != nil {
+		b.err = fmt.Errorf("pipeline: write alerts: %w", err)
+		return
 	}
 	if len(letters) > 0 {
 		if p.DeadLetters == nil {
@@ -177,6 +207,37 @@ func (p *Pipeline) process(ctx context.Context, b *batch) {
 		}
 		p.Stats.DeadLetters.Add(int64(len(letters)))
 	}
+}
+
+// finish enriches the correlation alerts and adds them to the batch's alerts less the internal ones.
+func (p *Pipeline) finish(ctx context.Context, alerts, correlated []*Alert) []*Alert {
+	kept := alerts[:0]
+	for _, a := range alerts {
+		if !a.Internal {
+			kept = append(kept, a)
+		}
+	}
+	for _, a := range correlated {
+		p.enrich(ctx, a)
+		if !a.Internal {
+			kept = append(kept, a)
+			p.Stats.Correlations.Add(1)
+		}
+	}
+	return kept
+}
+
+// write hands alerts to the sink, timing it.
+func (p *Pipeline) write(ctx context.Context, alerts []*Alert) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	start := time.Now()
+	if err := p.Sink.Write(ctx, alerts); err != nil {
+		return err
+	}
+	p.Stats.WriteSeconds.Add(time.Since(start).Microseconds())
+	return nil
 }
 
 // detect evaluates the rules on every event, spreading the events over the workers.

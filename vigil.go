@@ -47,8 +47,18 @@ type Alert struct {
 	// Doc is the alert document. Values copied from the event may be fields.Value trees, which are read-only and
 	// encode to JSON like the maps they stand for: read with Get, and add to an object through Object.
 	Doc map[string]any
-	// Event is the event that matched. Sinks must not modify it.
+	// Event is the event that matched. Sinks must not modify it. Nil for a correlation alert, which stands for many
+	// events.
 	Event *Event
+	// Internal marks the match of a rule that is only an input of correlations (its rule says `alert: false`, or the
+	// correlations naming it do not say `generate: true`): the pipeline hands it to the Correlator and writes it
+	// nowhere.
+	Internal bool
+	// Update marks an alert that may be written several times under the same ID, each version replacing the last (a
+	// correlation alert that grows while its burst lasts). Search sinks insert it when it is new and otherwise update
+	// every field of Doc but vigil.alert.status, which belongs to the analyst once the alert exists, so fields an
+	// analyst set survive; file sinks append each version as a new line (the last one wins).
+	Update bool
 }
 
 // Get follows a path of object keys through a decoded document (event fields or an alert document) and returns the
@@ -89,6 +99,19 @@ func Object(doc map[string]any, key string) map[string]any {
 	m := map[string]any{}
 	doc[key] = m
 	return m
+}
+
+// Correlator is the stateful stage after enrichment (DESIGN.md section 10): it takes the matches of the rules that
+// correlations name and returns the correlation alerts they complete or grow. It runs in-process (package correlate)
+// or publishes the matches to Kafka for a correlation stage elsewhere, in which case it returns no alerts.
+type Correlator interface {
+	// Correlate takes one batch's alerts (only those of rules that correlations name are used) and returns the
+	// correlation alerts that are due. It returns once the matches are durable where it keeps them; an error means
+	// the batch must not be acknowledged. Calls are serialized by the pipeline, in read order.
+	Correlate(ctx context.Context, alerts []*Alert) ([]*Alert, error)
+	// Flush is called once the source is exhausted: every open window is decided as if no more events will come,
+	// and the resulting alerts are returned.
+	Flush(ctx context.Context) ([]*Alert, error)
 }
 
 // DeadLetter is a record or an alert that cannot be processed, parked with its reason.

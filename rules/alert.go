@@ -60,7 +60,7 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 		"original_time": formatTime(evTime),
 		"origin":        ev.Origin.Doc(),
 	}
-	return &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev}
+	return &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev, Internal: c.Internal}
 }
 
 // alertKeys is how many top-level keys an alert may add to the event's: @timestamp, event, rule, threat, tags,

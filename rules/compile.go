@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"cel.dev/cel-go/cel"
 
@@ -18,6 +19,12 @@ type Compiled struct {
 	Version string
 	// Cost is the condition's estimated worst-case cost.
 	Cost uint64
+	// Span is a correlation rule's timespan; zero for a single-event rule.
+	Span time.Duration
+	// Internal is set when the rule's matches are correlation input only (see vigil.Alert.Internal).
+	Internal bool
+	// NamedBy lists the enabled correlations that read this rule's matches.
+	NamedBy []*Compiled
 
 	cond       cel.Program
 	exceptions []cel.Program
@@ -34,14 +41,18 @@ type Compiled struct {
 
 // RuleSet is an immutable set of compiled rules with unique ids. A reload builds a new one and swaps it in whole.
 type RuleSet struct {
-	rules    []*Compiled
-	byID     map[string]*Compiled
+	rules        []*Compiled // single-event rules, the ones the index and the engine evaluate
+	correlations []*Compiled
+	byID         map[string]*Compiled
 	disabled int
 	index    *index
 }
 
-// Rules returns the enabled rules in load order.
+// Rules returns the enabled single-event rules in load order.
 func (s *RuleSet) Rules() []*Compiled { return s.rules }
+
+// Correlations returns the enabled correlation rules in load order.
+func (s *RuleSet) Correlations() []*Compiled { return s.correlations }
 
 // Rule returns the rule with the given id, or nil.
 func (s *RuleSet) Rule(id string) *Compiled { return s.byID[id] }
@@ -56,13 +67,14 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 		errs = append(errs, &Error{Pos: Position{r.Source.File, r.line(key)}, RuleID: r.ID, Msg: err.Error()})
 	}
 	c := &Compiled{Rule: r, Version: version(r.Text)}
-	prg, checked, est, err := e.program(r.Condition)
-	if err != nil {
+	if r.Correlation != nil {
+		c.Span, _ = ParseTimespan(r.Correlation.Timespan) // Parse checked it
+	} else if prg, checked, est, err := e.program(r.Condition); err != nil {
 		fail("condition", fmt.Errorf("condition: %w", err))
 	} else {
 		c.requires = requirementBranches(checked.NativeRep().Expr())
+		c.cond, c.Cost = prg, est
 	}
-	c.cond, c.Cost = prg, est
 	for i, x := range r.Exceptions {
 		prg, _, _, err := e.program(x)
 		if err != nil {
@@ -94,6 +106,7 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 func (e *Env) CompileSet(rules []*Rule) (*RuleSet, error) {
 	set := &RuleSet{byID: make(map[string]*Compiled, len(rules))}
 	first := make(map[string]*Rule, len(rules))
+	disabled := map[string]bool{}
 	var errs []error
 	for _, r := range rules {
 		if prev, dup := first[r.ID]; dup {
@@ -109,11 +122,17 @@ func (e *Env) CompileSet(rules []*Rule) (*RuleSet, error) {
 		}
 		if !r.IsEnabled() {
 			set.disabled++
+			disabled[r.ID] = true
 			continue
 		}
-		set.rules = append(set.rules, c)
+		if r.Correlation != nil {
+			set.correlations = append(set.correlations, c)
+		} else {
+			set.rules = append(set.rules, c)
+		}
 		set.byID[r.ID] = c
 	}
+	errs = append(errs, set.linkCorrelations(disabled)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -28,7 +28,10 @@ type Rule struct {
 	FalsePositives []string      `yaml:"false_positives,omitempty"`
 	MitreAttack    []MitreAttack `yaml:"mitre_attack,omitempty"`
 	Condition      string        `yaml:"condition"`
+	Correlation    *Correlation  `yaml:"correlation,omitempty"`
 	Exceptions     []string      `yaml:"exceptions,omitempty"`
+	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
+	Alert *bool `yaml:"alert,omitempty"`
 	Tests          []RuleTest    `yaml:"tests,omitempty"`
 
 	// Source locates the rule's text; set by Parse.
@@ -46,13 +49,18 @@ type MitreAttack struct {
 	Subtechnique string `yaml:"subtechnique,omitempty"`
 }
 
-// RuleTest is an inline test: an event and whether the rule must match it.
+// RuleTest is an inline test. A single-event rule's test gives an event and whether the rule must match it; a
+// correlation rule's test gives events, in order of arrival, and the alerts the correlation must raise from them.
 type RuleTest struct {
 	Name   string         `yaml:"name"`
 	Tenant string         `yaml:"tenant,omitempty"`
-	Event  map[string]any `yaml:"event"`
-	Expect string         `yaml:"expect"`
-	Line   int            `yaml:"-"`
+	Event  map[string]any `yaml:"event,omitempty"`
+	Expect string         `yaml:"expect,omitempty"`
+	// Events are a correlation test's input; an event's own `_tenant` key, removed before evaluation, overrides the
+	// test's tenant for it.
+	Events []map[string]any `yaml:"events,omitempty"`
+	Alerts *TestAlerts       `yaml:"alerts,omitempty"`
+	Line   int              `yaml:"-"`
 }
 
 // Position is a place in a rule file.
@@ -88,10 +96,10 @@ var idPattern = regexp.MustCompile(`^[a-z0-9._-]+$`)
 var knownKeys = map[string]bool{
 	"id": true, "name": true, "description": true, "author": true, "severity": true, "risk_score": true,
 	"enabled": true, "tenants": true, "tags": true, "references": true, "false_positives": true,
-	"mitre_attack": true, "condition": true, "exceptions": true, "tests": true,
+	"mitre_attack": true, "condition": true, "correlation": true, "exceptions": true, "tests": true, "alert": true,
 }
 
-var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true}
+var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true, "events": true, "alerts": true}
 
 var knownMitreKeys = map[string]bool{"tactic": true, "technique": true, "subtechnique": true}
 
@@ -164,21 +172,32 @@ func parseRule(file string, n *yaml.Node) (*Rule, []error) {
 	return r, nil
 }
 
-// checkNestedKeys rejects unknown keys inside mitre_attack entries and tests.
+// checkNestedKeys rejects unknown keys inside mitre_attack entries, tests and the correlation section.
 func checkNestedKeys(file string, n *yaml.Node) []error {
 	var errs []error
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		known := map[string]map[string]bool{"tests": knownTestKeys, "mitre_attack": knownMitreKeys}[n.Content[i].Value]
-		if known == nil || n.Content[i+1].Kind != yaml.SequenceNode {
-			continue
+	check := func(item *yaml.Node, known map[string]bool, where string) {
+		for j := 0; item.Kind == yaml.MappingNode && j+1 < len(item.Content); j += 2 {
+			if k := item.Content[j]; !known[k.Value] {
+				errs = append(errs, &Error{Pos: Position{file, k.Line}, Msg: fmt.Sprintf("unknown key %q in %s", k.Value, where)})
+			}
 		}
-		for _, item := range n.Content[i+1].Content {
-			for j := 0; item.Kind == yaml.MappingNode && j+1 < len(item.Content); j += 2 {
-				if k := item.Content[j]; !known[k.Value] {
-					errs = append(errs, &Error{Pos: Position{file, k.Line},
-						Msg: fmt.Sprintf("unknown key %q in %s", k.Value, n.Content[i].Value)})
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i].Value, n.Content[i+1]
+		if key == "correlation" {
+			check(val, knownCorrelationKeys, key)
+			for j := 0; val.Kind == yaml.MappingNode && j+1 < len(val.Content); j += 2 {
+				if val.Content[j].Value == "condition" {
+					check(val.Content[j+1], knownConditionKeys, "correlation condition")
 				}
 			}
+		}
+		known := map[string]map[string]bool{"tests": knownTestKeys, "mitre_attack": knownMitreKeys}[key]
+		if known == nil || val.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range val.Content {
+			check(item, known, key)
 		}
 	}
 	return errs
@@ -218,8 +237,10 @@ func (r *Rule) check() []fieldError {
 	if r.RiskScore != nil && (*r.RiskScore < 0 || *r.RiskScore > 100) {
 		add("risk_score", "risk_score %d must be between 0 and 100", *r.RiskScore)
 	}
-	if strings.TrimSpace(r.Condition) == "" {
-		add("condition", "missing required key \"condition\"")
+	if r.Correlation != nil {
+		r.checkCorrelation(add)
+	} else if strings.TrimSpace(r.Condition) == "" {
+		add("condition", "missing required key \"condition\" (or \"correlation\")")
 	}
 	for _, m := range r.MitreAttack {
 		if m.Tactic == "" && m.Technique == "" {
@@ -227,6 +248,9 @@ func (r *Rule) check() []fieldError {
 		}
 	}
 	for i, t := range r.Tests {
+		if r.Correlation != nil {
+			break // checkCorrelation checks a correlation's tests
+		}
 		if t.Expect != "match" && t.Expect != "no_match" {
 			add("tests", "test %d (%q): expect must be match or no_match, got %q", i+1, t.Name, t.Expect)
 		}
