@@ -44,8 +44,8 @@ type RuleSet struct {
 	rules        []*Compiled // single-event rules, the ones the index and the engine evaluate
 	correlations []*Compiled
 	byID         map[string]*Compiled
-	disabled int
-	index    *index
+	disabled     int
+	index        *index
 }
 
 // Rules returns the enabled single-event rules in load order.

@@ -31,8 +31,8 @@ type Rule struct {
 	Correlation    *Correlation  `yaml:"correlation,omitempty"`
 	Exceptions     []string      `yaml:"exceptions,omitempty"`
 	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
-	Alert *bool `yaml:"alert,omitempty"`
-	Tests          []RuleTest    `yaml:"tests,omitempty"`
+	Alert *bool      `yaml:"alert,omitempty"`
+	Tests []RuleTest `yaml:"tests,omitempty"`
 
 	// Source locates the rule's text; set by Parse.
 	Source Position `yaml:"-"`
@@ -59,7 +59,7 @@ type RuleTest struct {
 	// Events are a correlation test's input; an event's own `_tenant` key, removed before evaluation, overrides the
 	// test's tenant for it.
 	Events []map[string]any `yaml:"events,omitempty"`
-	Alerts *TestAlerts       `yaml:"alerts,omitempty"`
+	Alerts *TestAlerts      `yaml:"alerts,omitempty"`
 	Line   int              `yaml:"-"`
 }
 
