@@ -310,3 +310,48 @@ func stringsToAny(ss []string) []any {
 	}
 	return out
 }
+
+// NewCorrelationAlert builds the alert document of a correlation rule c (docs/alerts.md, "Correlation alerts"): the
+// rule's fields as for any alert, the group-by values at their own places, and correlation under vigil.correlation.
+// evTime is the time of the match that completed it, created when it was first raised.
+func NewCorrelationAlert(c *Compiled, tenant, id string, evTime, created time.Time, correlation map[string]any, reason string) *vigil.Alert {
+	doc := make(map[string]any, alertKeys+len(c.Correlation.GroupBy))
+	group, _ := correlation["group"].(map[string]any)
+	for _, name := range c.Correlation.GroupBy {
+		setPath(doc, name, group[name])
+	}
+	doc["@timestamp"] = formatTime(created)
+	doc["event"] = map[string]any{"kind": "alert", "severity": int64(c.SeverityLevel()), "risk_score": int64(c.Risk())}
+	doc["rule"] = c.ruleDoc
+	if c.threatDoc.Exists() {
+		doc["threat"] = c.threatDoc
+	}
+	if c.tagsDoc != nil {
+		doc["tags"] = c.tagsDoc
+	}
+	objectAt(doc, "organization", 1)["id"] = tenant
+	vig := objectAt(doc, "vigil", 2)
+	vig["alert"] = map[string]any{
+		"id":            id,
+		"status":        "open",
+		"severity":      c.Severity,
+		"tenant":        tenant,
+		"reason":        reason,
+		"original_time": formatTime(evTime),
+	}
+	vig["correlation"] = correlation
+	return &vigil.Alert{ID: id, Tenant: tenant, RuleID: c.ID, Time: evTime, Doc: doc, Internal: c.Internal}
+}
+
+// setPath stores v at a dotted path of nested objects, creating them as needed.
+func setPath(doc map[string]any, path string, v any) {
+	for {
+		head, rest, nested := strings.Cut(path, ".")
+		if !nested {
+			doc[path] = v
+			return
+		}
+		doc = objectAt(doc, head, 1)
+		path = rest
+	}
+}

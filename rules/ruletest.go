@@ -25,10 +25,13 @@ const DefaultTenant = "default"
 // RunTests runs the inline tests of c. The test event is encoded to JSON and decoded exactly as the pipeline decodes
 // records, so tests see the same field types as production. Exceptions and tenant restrictions apply.
 func RunTests(c *Compiled) []TestResult {
+	if c.Correlation != nil {
+		return nil // package correlate runs them: they need the rule set and the correlation engine
+	}
 	out := make([]TestResult, 0, len(c.Tests))
 	for _, t := range c.Tests {
 		res := TestResult{Rule: c.Rule, Test: t}
-		ev, err := testEvent(t)
+		ev, err := TestEvent(t.Event, t.Tenant)
 		if err != nil {
 			res.Err = err
 		} else {
@@ -45,8 +48,10 @@ func RunTests(c *Compiled) []TestResult {
 	return out
 }
 
-func testEvent(t RuleTest) (*vigil.Event, error) {
-	raw, err := json.Marshal(t.Event)
+// TestEvent makes the event of a rule test: encoded to JSON and decoded as the pipeline decodes records. An empty
+// tenant is DefaultTenant.
+func TestEvent(event map[string]any, tenant string) (*vigil.Event, error) {
+	raw, err := json.Marshal(event)
 	if err != nil {
 		return nil, fmt.Errorf("encode test event: %w", err)
 	}
@@ -54,7 +59,6 @@ func testEvent(t RuleTest) (*vigil.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode test event: %w", err)
 	}
-	tenant := t.Tenant
 	if tenant == "" {
 		tenant = DefaultTenant
 	}

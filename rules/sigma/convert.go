@@ -41,23 +41,20 @@ type Result struct {
 	Unguarded bool
 }
 
-// Convert converts one rule. A construct it cannot express is an *UnsupportedError.
+// Convert converts one rule. A construct it cannot express is an *UnsupportedError. A correlation rule names other
+// rules, which Convert does not know: convert it with them through ConvertAll.
 func (c *Converter) Convert(r *Rule) (*Result, error) {
-	fail := func(err error) error {
-		var ue *UnsupportedError
-		if !errors.As(err, &ue) {
-			ue = &UnsupportedError{Reason: "invalid rule", Detail: err.Error()}
+	if r.Correlation != nil {
+		results, errs := c.ConvertAll([]*Rule{r})
+		if len(errs) > 0 {
+			return nil, errs[0]
 		}
-		ue.File, ue.RuleID = r.File, r.ID
-		if ue.Line == 0 {
-			ue.Line = r.Line
-		}
-		return ue
+		return results[0], nil
 	}
 	res := &Result{Source: r}
 	cond, guarded, err := c.condition(r)
 	if err != nil {
-		return nil, fail(err)
+		return nil, r.unsupported(err)
 	}
 	if !guarded {
 		res.Unguarded = true
@@ -67,6 +64,35 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 		}
 		res.Notes = append(res.Notes, note)
 	}
+	vr := header(r)
+	vr.Condition = cond
+	if res.Unguarded && !c.EnableUnguarded {
+		vr.Enabled = new(false)
+	}
+	if res.Unguarded {
+		vr.Tags = append(vr.Tags, "sigma.unguarded")
+	}
+	if err := c.finish(res, vr); err != nil {
+		return nil, r.unsupported(err)
+	}
+	return res, nil
+}
+
+// unsupported makes err an *UnsupportedError of rule r, at the rule's line unless err says where.
+func (r *Rule) unsupported(err error) *UnsupportedError {
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) {
+		ue = &UnsupportedError{Reason: "invalid rule", Detail: err.Error()}
+	}
+	ue.File, ue.RuleID = r.File, r.ID
+	if ue.Line == 0 {
+		ue.Line = r.Line
+	}
+	return ue
+}
+
+// header is the Vigil rule's metadata, from the Sigma rule's; deprecated and unsupported rules are disabled.
+func header(r *Rule) *rules.Rule {
 	vr := &rules.Rule{
 		ID:             ruleID(r),
 		Name:           strings.TrimSpace(r.Title),
@@ -77,29 +103,31 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 		References:     r.References,
 		FalsePositives: r.FalsePositives,
 		MitreAttack:    mitreAttack(r.Tags),
-		Condition:      cond,
 	}
-	if s := strings.ToLower(r.Status); s == "deprecated" || s == "unsupported" || res.Unguarded && !c.EnableUnguarded {
-		off := false
-		vr.Enabled = &off
+	if s := strings.ToLower(r.Status); s == "deprecated" || s == "unsupported" {
+		vr.Enabled = new(false)
 	}
-	if res.Unguarded {
-		vr.Tags = append(vr.Tags, "sigma.unguarded")
+	return vr
+}
+
+// finish writes the rule file of vr into res, reads it back as `vigil rules validate` would, and compiles it when
+// the converter has an Env.
+func (c *Converter) finish(res *Result, vr *rules.Rule) error {
+	var err error
+	if res.YAML, err = c.encode(res.Source, vr); err != nil {
+		return err
 	}
-	if res.YAML, err = c.encode(r, vr); err != nil {
-		return nil, fail(err)
-	}
-	parsed, err := rules.Parse(r.File, res.YAML)
+	parsed, err := rules.Parse(res.Source.File, res.YAML)
 	if err != nil || len(parsed) != 1 {
-		return nil, fail(&UnsupportedError{Reason: "generated rule invalid", Detail: fmt.Sprint(err)})
+		return &UnsupportedError{Reason: "generated rule invalid", Detail: fmt.Sprint(err)}
 	}
 	res.Rule = parsed[0]
 	if c.Env != nil {
 		if res.Compiled, err = c.Env.Compile(res.Rule); err != nil {
-			return nil, fail(&UnsupportedError{Reason: "generated rule does not compile", Detail: err.Error()})
+			return &UnsupportedError{Reason: "generated rule does not compile", Detail: err.Error()}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // condition is the rule's CEL condition: the log source guard and the detection. When the profile maps the log

@@ -3,7 +3,8 @@
 //
 // Parse reads Sigma YAML; a Converter with a field-mapping Profile turns each rule into a *rules.Rule whose condition
 // is the rule's log source guard (from the profile) and its detection, written with the functions of
-// rules.SigmaFunctions. RunRegression replays SigmaHQ's regression events through converted rules, as
+// rules.SigmaFunctions. Correlation rules become Vigil correlations (rules.Correlation) over the rules they name:
+// Converter.ConvertAll resolves their names across every file converted together. RunRegression replays SigmaHQ's regression events through converted rules, as
 // `vigil sigma test` does. Constructs that cannot be converted are reported as *UnsupportedError with a short,
 // countable reason. docs/sigma.md describes the mapping for rule authors.
 package sigma
@@ -19,11 +20,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Rule is a Sigma detection rule as written.
+// Rule is a Sigma rule as written: a detection rule, or a correlation rule when Correlation is set (then Logsource
+// and Detection are empty).
 type Rule struct {
-	File           string
-	Line           int
-	ID             string
+	File string
+	Line int
+	ID   string
+	// Name is the rule's optional unique name, by which correlation rules may refer to it.
+	Name           string
 	Title          string
 	Status         string
 	Description    string
@@ -34,6 +38,7 @@ type Rule struct {
 	Tags           []string
 	Logsource      Logsource
 	Detection      Detection
+	Correlation    *Correlation
 	// RegressionTestsPath is the rule's regression_tests_path: an info.yml relative to the repository root.
 	RegressionTestsPath string
 }
@@ -111,6 +116,7 @@ func (e *UnsupportedError) Error() string {
 type ruleHeader struct {
 	Title               string     `yaml:"title"`
 	ID                  string     `yaml:"id"`
+	Name                string     `yaml:"name"`
 	Status              string     `yaml:"status"`
 	Description         string     `yaml:"description"`
 	Author              string     `yaml:"author"`
@@ -120,6 +126,7 @@ type ruleHeader struct {
 	Tags                stringList `yaml:"tags"`
 	Logsource           Logsource  `yaml:"logsource"`
 	RegressionTestsPath string     `yaml:"regression_tests_path"`
+	Generate            bool       `yaml:"generate"`
 }
 
 // stringList accepts a scalar or a list of scalars.
@@ -144,9 +151,9 @@ func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
 	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
 }
 
-// Parse reads the Sigma rules of one YAML file (one rule, or several separated by `---`). A document that is not a
-// convertible detection rule (a correlation or filter rule, an old multi-document collection) or is malformed yields
-// an *UnsupportedError; the other rules are returned alongside.
+// Parse reads the Sigma rules of one YAML file (one rule, or several separated by `---`): detection rules and
+// correlation rules, in any mix and order. A document that is neither (a filter rule, an old multi-document
+// collection) or is malformed yields an *UnsupportedError; the other rules are returned alongside.
 func Parse(file string, data []byte) ([]*Rule, []error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Rule
@@ -190,16 +197,30 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 		keys[n.Content[i].Value] = n.Content[i+1]
 	}
 	switch {
-	case keys["correlation"] != nil:
-		return nil, fail(n.Line, h.ID, "correlation rule", "correlation rules are not supported yet")
 	case keys["filter"] != nil && keys["detection"] == nil:
 		return nil, fail(n.Line, h.ID, "filter rule", "Sigma filters (meta rules) are not supported")
 	case keys["action"] != nil:
 		return nil, fail(n.Line, h.ID, "rule collection", "multi-document collections (action: %s) are not supported", keys["action"].Value)
-	case keys["detection"] == nil:
+	case keys["detection"] == nil && keys["correlation"] == nil:
 		return nil, fail(n.Line, h.ID, "not a Sigma rule", "no detection, correlation or filter")
+	case keys["detection"] != nil && keys["correlation"] != nil:
+		return nil, fail(n.Line, h.ID, "invalid rule", "a rule has a detection or a correlation, not both")
 	case strings.TrimSpace(h.Title) == "":
 		return nil, fail(n.Line, h.ID, "invalid rule", "missing title")
+	}
+	r := &Rule{
+		File: file, Line: n.Line, ID: h.ID, Name: h.Name, Title: h.Title, Status: h.Status, Description: h.Description,
+		Author: h.Author, Level: h.Level, References: h.References, FalsePositives: h.FalsePositives, Tags: h.Tags,
+		Logsource: h.Logsource, RegressionTestsPath: h.RegressionTestsPath,
+	}
+	if keys["correlation"] != nil {
+		c, err := parseCorrelation(keys["correlation"], h.Generate)
+		if err != nil {
+			err.File, err.RuleID = file, h.ID
+			return nil, err
+		}
+		r.Correlation = c
+		return r, nil
 	}
 	det, err := parseDetection(keys["detection"])
 	if err != nil {
@@ -210,11 +231,8 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 		}
 		return nil, fail(keys["detection"].Line, h.ID, "invalid rule", "%v", err)
 	}
-	return &Rule{
-		File: file, Line: n.Line, ID: h.ID, Title: h.Title, Status: h.Status, Description: h.Description,
-		Author: h.Author, Level: h.Level, References: h.References, FalsePositives: h.FalsePositives, Tags: h.Tags,
-		Logsource: h.Logsource, Detection: *det, RegressionTestsPath: h.RegressionTestsPath,
-	}, nil
+	r.Detection = *det
+	return r, nil
 }
 
 func parseDetection(n *yaml.Node) (*Detection, error) {

@@ -1,0 +1,348 @@
+package correlate
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/rules"
+)
+
+// inputs are the single-event rules the tests correlate.
+const inputs = `
+id: fail
+name: failed logon
+severity: low
+condition: event.outcome == "failure"
+---
+id: ok
+name: successful logon
+severity: low
+condition: event.outcome == "success"
+---
+id: conn
+name: connection
+severity: low
+condition: event.category == "network"
+`
+
+func testSet(t *testing.T, corr string) *rules.RuleSet {
+	t.Helper()
+	rs, err := rules.Parse("test.yml", []byte(inputs+"---\n"+corr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := rules.NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := env.CompileSet(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// ev makes an event at t0+at of outcome (or category network when outcome is "network") for user and address.
+func ev(at time.Duration, outcome, user, ip string) map[string]any {
+	e := map[string]any{"@timestamp": t0.Add(at).Format(time.RFC3339Nano), "user": map[string]any{"name": user},
+		"source": map[string]any{"ip": ip}, "seq": fmt.Sprint(at, outcome, user, ip)}
+	if outcome == "network" {
+		e["event"] = map[string]any{"category": "network"}
+	} else {
+		e["event"] = map[string]any{"outcome": outcome}
+	}
+	return e
+}
+
+// series makes n events of outcome for user, step apart from at.
+func series(at, step time.Duration, n int, outcome, user, ip string) []map[string]any {
+	var out []map[string]any
+	for i := range n {
+		out = append(out, ev(at+time.Duration(i)*step, outcome, user, ip))
+	}
+	return out
+}
+
+type got struct {
+	count int64
+	group map[string]any
+	value any
+}
+
+func correlations(t *testing.T, set *rules.RuleSet, cfg Config, events []map[string]any, rule string) []got {
+	t.Helper()
+	events = slices.Clone(events)
+	slices.SortStableFunc(events, compareTime) // arrival in time order; TestOutOfOrderWithinLateness shuffles
+	alerts, err := Replay(set, cfg, events, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []got
+	for _, a := range alerts {
+		if a.RuleID == rule {
+			g := got{count: vigil.Get(a.Doc, "vigil", "correlation", "count").(int64),
+				group: vigil.Get(a.Doc, "vigil", "correlation", "group").(map[string]any),
+				value: vigil.Get(a.Doc, "vigil", "correlation", "value")}
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func counts(gs []got) []int64 {
+	var out []int64
+	for _, g := range gs {
+		out = append(out, g.count)
+	}
+	return out
+}
+
+func cat(parts ...[]map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+const bruteForce = `
+id: brute
+name: brute force
+severity: high
+correlation:
+  type: event_count
+  rules: [fail]
+  group_by: [user.name]
+  timespan: 5m
+  condition: {gte: 5}
+`
+
+func TestCorrelationTypes(t *testing.T) {
+	tests := []struct {
+		name   string
+		rule   string
+		events []map[string]any
+		want   []int64
+	}{
+		{"ten failures in two minutes are one alert of count 10", bruteForce,
+			series(0, 12*time.Second, 10, "failure", "bob", "1.2.3.4"), []int64{10}},
+		{"four failures are none", bruteForce, series(0, time.Second, 4, "failure", "bob", "1.2.3.4"), nil},
+		{"five spread over more than the timespan are none", bruteForce,
+			series(0, 76*time.Second, 5, "failure", "bob", "1.2.3.4"), nil},
+		{"a second burst twenty minutes later is a second alert", bruteForce,
+			cat(series(0, 12*time.Second, 10, "failure", "bob", "1.2.3.4"),
+				series(20*time.Minute, time.Second, 5, "failure", "bob", "1.2.3.4")), []int64{10, 5}},
+		{"groups are apart", bruteForce,
+			cat(series(0, time.Second, 3, "failure", "bob", "1.2.3.4"), series(0, time.Second, 3, "failure", "eve", "1.2.3.4")), nil},
+		{"the burst takes what comes within the timespan after the match, then starts afresh", bruteForce,
+			// a match at 4m (0-4m), the burst takes 5-8m (9m is its end), then 9-13m match again and 14m joins
+			series(0, time.Minute, 15, "failure", "bob", "1.2.3.4"), []int64{9, 6}},
+		{"value_count: distinct users from one address", `
+id: spray
+name: password spray
+severity: high
+correlation:
+  type: value_count
+  rules: [fail]
+  group_by: [source.ip]
+  timespan: 10m
+  condition: {field: user.name, gte: 3}
+`, cat(series(0, time.Second, 5, "failure", "a", "9.9.9.9"), series(time.Minute, time.Second, 1, "failure", "b", "9.9.9.9"),
+			series(2*time.Minute, time.Second, 1, "failure", "c", "9.9.9.9"), series(3*time.Minute, time.Second, 2, "failure", "c", "8.8.8.8")), []int64{7}},
+		{"temporal: both rules in any order", `
+id: both
+name: both
+severity: medium
+correlation:
+  type: temporal
+  rules: [fail, ok]
+  group_by: [user.name]
+  timespan: 5m
+`, cat(series(0, time.Second, 1, "success", "bob", "1.1.1.1"), series(time.Minute, time.Second, 1, "failure", "bob", "1.1.1.1"),
+			series(0, time.Second, 1, "success", "eve", "1.1.1.1")), []int64{2}},
+		{"temporal_ordered: failure then success", `
+id: then
+name: then
+severity: high
+correlation:
+  type: temporal_ordered
+  rules: [fail, ok]
+  group_by: [user.name]
+  timespan: 5m
+`, cat(series(0, time.Second, 1, "failure", "bob", "1.1.1.1"), series(time.Minute, time.Second, 1, "success", "bob", "1.1.1.1"),
+			series(0, time.Second, 1, "success", "eve", "1.1.1.1"), series(time.Minute, time.Second, 1, "failure", "eve", "1.1.1.1")), []int64{2}},
+		{"event_count lt: decided when the window closes", `
+id: few
+name: few
+severity: low
+correlation:
+  type: event_count
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 10m
+  condition: {lt: 3}
+`, cat(series(0, time.Minute, 2, "network", "bob", "1.1.1.1"), series(0, time.Minute, 5, "network", "eve", "1.1.1.1")), []int64{2}},
+		{"a range: gt 2 and lte 4", `
+id: range
+name: range
+severity: low
+correlation:
+  type: event_count
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 10m
+  condition: {gt: 2, lte: 4}
+`, cat(series(0, time.Minute, 3, "network", "a", "1.1.1.1"), series(0, time.Minute, 5, "network", "b", "1.1.1.1"),
+			series(0, time.Minute, 2, "network", "c", "1.1.1.1")), []int64{3}},
+		{"absence: a failure followed by no success", `
+id: nosuccess
+name: no success
+severity: low
+correlation:
+  type: absence
+  rules: [fail]
+  followed_by: [ok]
+  group_by: [user.name]
+  timespan: 10m
+`, cat(series(0, time.Second, 1, "failure", "bob", "1.1.1.1"), series(0, time.Second, 1, "failure", "eve", "1.1.1.1"),
+			series(5*time.Minute, time.Second, 1, "success", "eve", "1.1.1.1")), []int64{1}},
+		{"absence without followed_by: silence after the last one", `
+id: silent
+name: silent
+severity: medium
+correlation:
+  type: absence
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 15m
+`, cat(series(0, time.Minute, 30, "network", "bob", "1.1.1.1"), series(0, 10*time.Minute, 4, "network", "eve", "1.1.1.1")), []int64{1, 1}},
+		{"value_sum", `
+id: sum
+name: sum
+severity: low
+correlation:
+  type: value_sum
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 1h
+  condition: {field: bytes, gt: 100}
+`, func() []map[string]any {
+			var out []map[string]any
+			for i, n := range []int{40, 40, 30, 10} {
+				e := ev(time.Duration(i)*time.Minute, "network", "bob", "1.1.1.1")
+				e["bytes"] = n
+				out = append(out, e)
+			}
+			return out
+		}(), []int64{4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set := testSet(t, tt.rule)
+			id := set.Correlations()[0].ID
+			if got := counts(correlations(t, set, Config{}, tt.events, id)); !slices.Equal(got, tt.want) {
+				t.Errorf("got alert counts %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestOutOfOrderWithinLateness: any arrival order within the allowed lateness gives the alerts of in-order arrival,
+// ids included.
+func TestOutOfOrderWithinLateness(t *testing.T) {
+	set := testSet(t, bruteForce)
+	var events []map[string]any
+	for _, u := range []string{"a", "b", "c"} {
+		events = append(events, series(0, 7*time.Second, 23, "failure", u, "1.1.1.1")...)
+		events = append(events, series(9*time.Minute, 3*time.Second, 7, "failure", u, "1.1.1.1")...)
+	}
+	slices.SortStableFunc(events, compareTime)
+	want := ids(t, set, events)
+	if len(want) != 6 {
+		t.Fatalf("in order: got %d alerts, want 6 (two bursts per user)", len(want))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		// arrival order: event time plus a random delay below 50s, within the default lateness of 1m
+		arrival := make([]time.Time, len(events))
+		order := make([]int, len(events))
+		for i := range events {
+			arrival[i], order[i] = tsOf(events[i]).Add(time.Duration(rng.Int64N(int64(50*time.Second)))), i
+		}
+		slices.SortFunc(order, func(a, b int) int { return arrival[a].Compare(arrival[b]) })
+		shuffled := make([]map[string]any, len(events))
+		for k, i := range order {
+			shuffled[k] = events[i]
+		}
+		if got := ids(t, set, shuffled); !slices.Equal(got, want) {
+			t.Fatalf("round %d: got %v, want %v", round, got, want)
+		}
+	}
+}
+
+func tsOf(e map[string]any) time.Time {
+	ts, _ := time.Parse(time.RFC3339Nano, e["@timestamp"].(string))
+	return ts
+}
+
+func compareTime(a, b map[string]any) int { return tsOf(a).Compare(tsOf(b)) }
+
+func ids(t *testing.T, set *rules.RuleSet, events []map[string]any) []string {
+	t.Helper()
+	alerts, err := Replay(set, Config{}, events, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range alerts {
+		if a.RuleID == "brute" {
+			out = append(out, fmt.Sprint(a.ID, "/", vigil.Get(a.Doc, "vigil", "correlation", "count")))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestLateAndDuplicateRecords(t *testing.T) {
+	set := testSet(t, bruteForce)
+	e := New(set, Config{})
+	p := e.NewPartition(nil)
+	rec := func(at time.Duration, id string) *Record {
+		return &Record{Tenant: "t", Rule: "brute", Input: "fail", AlertID: id, Time: t0.Add(at), Group: []string{"bob"}}
+	}
+	for i := range 4 {
+		p.Add(rec(time.Duration(i)*time.Second, fmt.Sprintf("%032x", i)))
+	}
+	p.Add(rec(2*time.Second, fmt.Sprintf("%032x", 2))) // delivered twice
+	p.Add(rec(10*time.Minute, fmt.Sprintf("%032x", 10)))
+	p.Advance()
+	p.Add(rec(5*time.Second, fmt.Sprintf("%032x", 5))) // older than the watermark (10m - 1m)
+	out, _ := p.Flush()
+	if len(out) != 0 {
+		t.Errorf("got %d alerts, want none: the duplicate and the late record must not count", len(out))
+	}
+	if d, l := e.Stats.Duplicates.Load(), e.Stats.Late.Load(); d != 1 || l != 1 {
+		t.Errorf("got %d duplicates and %d late, want 1 and 1", d, l)
+	}
+	if g := e.Stats.Groups.Load(); g != 0 {
+		t.Errorf("got %d open groups after the flush, want 0", g)
+	}
+}
+
+func TestTenantsNeverMix(t *testing.T) {
+	set := testSet(t, bruteForce)
+	var events []map[string]any
+	for i, e := range series(0, time.Second, 8, "failure", "bob", "1.1.1.1") {
+		e["_tenant"] = []string{"acme", "globex"}[i%2]
+		events = append(events, e)
+	}
+	if got := correlations(t, set, Config{}, events, "brute"); len(got) != 0 {
+		t.Errorf("got %d alerts, want none: four failures per tenant", len(got))
+	}
+}

@@ -1,0 +1,99 @@
+package correlate
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/vigilsoc/vigil"
+)
+
+// Records appends the match records of alert a: one for each correlation that names a's rule, with the group-by
+// values and the condition's field read from the alert document (so enrichment fields can be grouped by). A
+// correlation whose group-by field the alert lacks gets no record from it; that is counted as Ungrouped.
+func (e *Engine) Records(a *vigil.Alert, dst []Record) []Record {
+	c := e.set.Rule(a.RuleID)
+	if c == nil {
+		return dst
+	}
+	for _, next := range c.NamedBy {
+		k := next.Correlation
+		r := Record{Tenant: a.Tenant, Rule: next.ID, Input: a.RuleID, AlertID: a.ID, Time: a.Time,
+			Group: make([]string, len(k.GroupBy))}
+		ok := true
+		for i, name := range k.GroupBy {
+			r.Group[i], _, ok = valueText(vigil.Get(a.Doc, strings.Split(k.Field(name, a.RuleID), ".")...))
+			if !ok {
+				break
+			}
+		}
+		if ok && k.Condition.Field != "" {
+			r.Value, r.Num, ok = valueText(vigil.Get(a.Doc, strings.Split(k.Field(k.Condition.Field, a.RuleID), ".")...))
+		}
+		if !ok {
+			e.Stats.Ungrouped.Add(1)
+			continue
+		}
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// valueText renders a field value as the text a group compares, and as a number when it is one (or a numeric
+// string). Objects and lists render as JSON. A missing value is not ok.
+func valueText(v any) (text string, num float64, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", 0, false
+	case string:
+		n, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			n = math.NaN()
+		}
+		return strings.ReplaceAll(x, "\x00", "\uFFFD"), n, true // a zero byte would end the value in a group key
+	case int64:
+		return strconv.FormatInt(x, 10), float64(x), true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), x, true
+	case bool:
+		return strconv.FormatBool(x), 0, true
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", 0, false
+	}
+	return string(b), math.NaN(), true
+}
+
+// InProcess is the vigil.Correlator of a pipeline without a match topic (file sources, `vigil replay`, rule tests):
+// one Partition fed straight from the batches.
+type InProcess struct {
+	e *Engine
+	p *Partition
+}
+
+// NewInProcess returns a Correlator running e on one partition.
+func NewInProcess(e *Engine) *InProcess {
+	return &InProcess{e: e, p: e.NewPartition(nil)}
+}
+
+// Correlate implements vigil.Correlator.
+func (c *InProcess) Correlate(_ context.Context, alerts []*vigil.Alert) ([]*vigil.Alert, error) {
+	var recs []Record
+	for _, a := range alerts {
+		recs = c.e.Records(a, recs[:0])
+		for i := range recs {
+			c.p.Add(&recs[i])
+		}
+	}
+	out, _ := c.p.Advance()
+	return out, nil
+}
+
+// Flush implements vigil.Correlator.
+func (c *InProcess) Flush(context.Context) ([]*vigil.Alert, error) {
+	out, _ := c.p.Flush()
+	return out, nil
+}

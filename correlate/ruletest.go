@@ -1,0 +1,119 @@
+package correlate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/rules"
+)
+
+// RunTests runs the inline tests of correlation rule c: each test's events go through every single-event rule of set
+// and through an in-process engine, as `vigil replay` would take them, and the alerts c raises (their last versions,
+// in the order first raised) are compared with the test's expectation. An event's `_tenant` key sets its tenant.
+func RunTests(set *rules.RuleSet, c *rules.Compiled, cfg Config) []rules.TestResult {
+	out := make([]rules.TestResult, 0, len(c.Tests))
+	for _, t := range c.Tests {
+		res := rules.TestResult{Rule: c.Rule, Test: t}
+		got, err := Replay(set, cfg, t.Events, t.Tenant)
+		if err == nil {
+			err = checkAlerts(only(got, c.ID), t.Alerts)
+		}
+		res.Err = err
+		out = append(out, res)
+	}
+	return out
+}
+
+// Replay evaluates set over events in order, correlations included, and returns the last version of every alert
+// raised, in the order each was first raised (internal ones included). An event's `_tenant` key overrides tenant.
+func Replay(set *rules.RuleSet, cfg Config, events []map[string]any, tenant string) ([]*vigil.Alert, error) {
+	detector := rules.NewEngine(set)
+	corr := NewInProcess(New(set, cfg))
+	var all []*vigil.Alert
+	for i, raw := range events {
+		ev := maps.Clone(raw)
+		evTenant := tenant
+		if t, ok := ev["_tenant"].(string); ok {
+			evTenant = t
+			delete(ev, "_tenant")
+		}
+		e, err := rules.TestEvent(ev, evTenant)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i+1, err)
+		}
+		e.Received = time.Now()
+		alerts := detector.Detect(e, nil)
+		more, err := corr.Correlate(context.Background(), alerts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(append(all, alerts...), more...)
+	}
+	more, err := corr.Flush(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return Latest(append(all, more...)), nil
+}
+
+// Latest keeps the last version of each alert id, in the order the ids first appear.
+func Latest(alerts []*vigil.Alert) []*vigil.Alert {
+	at := map[string]int{}
+	var out []*vigil.Alert
+	for _, a := range alerts {
+		if i, ok := at[a.ID]; ok {
+			out[i] = a
+			continue
+		}
+		at[a.ID] = len(out)
+		out = append(out, a)
+	}
+	return out
+}
+
+func only(alerts []*vigil.Alert, ruleID string) []*vigil.Alert {
+	var out []*vigil.Alert
+	for _, a := range alerts {
+		if a.RuleID == ruleID {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkAlerts compares correlation alerts with a test's expectation.
+func checkAlerts(got []*vigil.Alert, want *rules.TestAlerts) error {
+	if len(got) != want.N {
+		return fmt.Errorf("got %d alerts, want %d%s", len(got), want.N, describeAlerts(got))
+	}
+	for i, w := range want.List {
+		a := got[i]
+		if n := vigil.Get(a.Doc, "vigil", "correlation", "count"); w.Count != 0 && n != int64(w.Count) {
+			return fmt.Errorf("alert %d: got count %v, want %d%s", i+1, n, w.Count, describeAlerts(got))
+		}
+		for name, v := range w.Group {
+			if g := vigil.Get(a.Doc, "vigil", "correlation", "group", name); g != v {
+				return fmt.Errorf("alert %d: got group %s=%v, want %s%s", i+1, name, g, v, describeAlerts(got))
+			}
+		}
+	}
+	return nil
+}
+
+func describeAlerts(alerts []*vigil.Alert) string {
+	if len(alerts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" (got:")
+	for _, a := range alerts {
+		fmt.Fprintf(&b, " [count %v group %v]", vigil.Get(a.Doc, "vigil", "correlation", "count"),
+			vigil.Get(a.Doc, "vigil", "correlation", "group"))
+	}
+	b.WriteString(")")
+	return b.String()
+}
