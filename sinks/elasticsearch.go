@@ -20,10 +20,13 @@ import (
 // Elasticsearch indexes alerts into Elasticsearch or OpenSearch with the bulk API (docs/alerts.md).
 //
 // Every alert is written with the `create` operation, its deterministic id, into <prefix>-<tenant>-YYYY.MM.DD (the
-// event's day, UTC), so writing the same alert twice leaves one document: a 409 counts as stored. Alerts the server
-// asks to retry (429, 5xx) and requests that fail as a whole (connection refused, timeouts, 429, 5xx) are retried
-// with exponential backoff and no limit; alerts it rejects (a 400 mapping conflict) are parked in the dead-letter
-// queue with the reason. Write returns only when each of its alerts is stored or parked, so while the cluster is down
+// event's day, UTC), so writing the same alert twice leaves one document: a 409 counts as stored. An Update alert
+// (a correlation alert that grows) is written with `update` and an upsert instead (es_update.go): its first version
+// is inserted whole, later ones replace the fields of its document but vigil.alert.status, and fields an analyst
+// added survive; its Time must stay the same from version to version, or the versions land in different indices.
+// Alerts the server asks to retry (429, 5xx, and an update's 409: a concurrent writer) and requests that fail as a
+// whole (connection refused, timeouts, 429, 5xx) are retried with exponential backoff and no limit; alerts it
+// rejects (a 400 mapping conflict) are parked in the dead-letter queue with the reason. Write returns only when each of its alerts is stored or parked, so while the cluster is down
 // the pipeline stops reading.
 //
 // A fixed pool of workers sends the bulk requests. Alerts from concurrent Writes (several batches or pipelines) share
@@ -46,8 +49,9 @@ type Elasticsearch struct {
 type ElasticsearchStats struct {
 	Requests      atomic.Int64 // bulk requests sent
 	RequestErrors atomic.Int64 // bulk requests that failed as a whole (and were retried)
-	Created       atomic.Int64 // alerts stored
-	Duplicates    atomic.Int64 // alerts that were already stored (409): retries and replays
+	Created       atomic.Int64 // alerts stored as new documents
+	Updated       atomic.Int64 // versions of Update alerts that replaced an earlier version (200)
+	Duplicates    atomic.Int64 // alerts that were already stored (409 to a create): retries and replays
 	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx)
 	DeadLettered  atomic.Int64 // alerts rejected by the server (or unindexable) and parked in the dead-letter queue
 }
@@ -60,8 +64,11 @@ type bulkItem struct {
 	alert *vigil.Alert
 	index string
 	lines []byte // the action line and the document line, each ending in \n
-	op    *writeOp
-	races int // rejections for a dynamic mapping race so far (see mappingRace)
+	doc   []byte // the alert document, a part of lines: the payload of its dead letter
+	// update: written with the `update` operation (vigil.Alert.Update), whose 409 means a concurrent writer.
+	update bool
+	op     *writeOp
+	races  int // rejections for a dynamic mapping race so far (see mappingRace)
 }
 
 // writeOp tracks one Write: how many of its alerts are still unsettled, and the dead letters so far.
@@ -124,6 +131,7 @@ func (s *Elasticsearch) Write(ctx context.Context, alerts []*vigil.Alert) error 
 	if s.ctx.Err() != nil {
 		return ErrSinkClosed
 	}
+	alerts = s.latestVersions(alerts)
 	op := &writeOp{ctx: ctx, pending: len(alerts), done: make(chan struct{})}
 	var group []*bulkItem
 	size := 0
@@ -194,18 +202,28 @@ func (s *Elasticsearch) encode(a *vigil.Alert, op *writeOp) (*bulkItem, *vigil.D
 		return nil, alertLetter(a, nil, "invalid", "alert has no id")
 	}
 	index := IndexName(s.cfg.IndexPrefix, a.Tenant, a.Time)
+	if a.Update {
+		return encodeUpdate(a, index, op)
+	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"create":{"_index":`)
 	writeJSONString(&buf, index)
 	buf.WriteString(`,"_id":`)
 	writeJSONString(&buf, a.ID)
 	buf.WriteString("}}\n")
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(a.Doc); err != nil {
+	start := buf.Len()
+	if err := newJSONEncoder(&buf).Encode(a.Doc); err != nil {
 		return nil, alertLetter(a, nil, "encode", fmt.Sprintf("alert document cannot be encoded: %v", err))
 	}
-	return &bulkItem{alert: a, index: index, lines: buf.Bytes(), op: op}, nil
+	lines := buf.Bytes()
+	return &bulkItem{alert: a, index: index, lines: lines, doc: lines[start : len(lines)-1], op: op}, nil
+}
+
+// newJSONEncoder encodes without escaping <, > and & (alerts are not embedded in HTML).
+func newJSONEncoder(buf *bytes.Buffer) *json.Encoder {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return enc
 }
 
 // IndexName is the daily index of an alert: <prefix>-<tenant>-YYYY.MM.DD, the day of the event in UTC.
@@ -323,7 +341,7 @@ func (s *Elasticsearch) Close() error {
 	s.cancel()
 	s.wg.Wait()
 	s.log.Info("elasticsearch sink closed", "requests", s.Stats.Requests.Load(), "created", s.Stats.Created.Load(),
-		"duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
+		"updated", s.Stats.Updated.Load(), "duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
 		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load())
 	return nil
 }

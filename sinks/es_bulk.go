@@ -17,11 +17,13 @@ import (
 // bulkFilterPath trims the bulk response to what the sink reads: per item its status and error, in request order.
 var bulkFilterPath = []string{"errors", "items.*.status", "items.*.error"}
 
-// bulkResponse is the trimmed response of a bulk request of create operations.
+// bulkResponse is the trimmed response of a bulk request. Each item is keyed by its operation: create, or update
+// for an Update alert.
 type bulkResponse struct {
 	Errors bool `json:"errors"`
 	Items  []struct {
 		Create bulkResult `json:"create"`
+		Update bulkResult `json:"update"`
 	} `json:"items"`
 }
 
@@ -119,23 +121,30 @@ func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
 		return nil, fmt.Errorf("bulk response has %d items for %d alerts", len(br.Items), len(items))
 	}
 	var retry []*bulkItem
-	for i, r := range br.Items {
-		it, st := items[i], r.Create.Status
+	for i, item := range br.Items {
+		it, r := items[i], item.Create
+		if it.update {
+			r = item.Update
+		}
+		st := r.Status
 		switch {
+		case st == http.StatusOK && it.update: // an earlier version replaced (or "noop": the same again)
+			s.Stats.Updated.Add(1)
+			it.op.settle(nil)
 		case st == http.StatusOK || st == http.StatusCreated:
 			s.Stats.Created.Add(1)
 			it.op.settle(nil)
-		case st == http.StatusConflict:
+		case st == http.StatusConflict && !it.update:
 			s.Stats.Duplicates.Add(1)
 			it.op.settle(nil)
-		case st == 0 || retryableStatus(st):
+		case st == 0 || retryableStatus(st) || st == http.StatusConflict: // an update's 409: a concurrent writer
 			retry = append(retry, it)
-		case mappingRace(r.Create.Error) && it.races < maxMappingRaces:
+		case mappingRace(r.Error) && it.races < maxMappingRaces:
 			it.races++
 			retry = append(retry, it)
 		default:
-			detail := fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Create.Error)
-			it.op.settle(alertLetter(it.alert, docLine(it), rejectReason(r.Create.Error), detail))
+			detail := fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Error)
+			it.op.settle(alertLetter(it.alert, it.doc, rejectReason(r.Error), detail))
 		}
 	}
 	return retry, nil
@@ -190,18 +199,12 @@ func (s *Elasticsearch) send(items []*bulkItem) {
 func (s *Elasticsearch) splitTooLarge(items []*bulkItem, se *statusError) {
 	if len(items) == 1 {
 		it := items[0]
-		it.op.settle(alertLetter(it.alert, docLine(it), "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
+		it.op.settle(alertLetter(it.alert, it.doc, "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
 		return
 	}
 	half := len(items) / 2
 	s.send(items[:half])
 	s.send(items[half:])
-}
-
-// docLine is the alert document of an encoded item, without its action line and newline.
-func docLine(it *bulkItem) []byte {
-	_, doc, _ := bytes.Cut(it.lines, []byte("\n"))
-	return bytes.TrimSuffix(doc, []byte("\n"))
 }
 
 // waited drops the items whose Write has already returned (its context ended): nobody waits for them and their

@@ -15,7 +15,8 @@ import (
 )
 
 // fakeES is an HTTP server that speaks the parts of the Elasticsearch 8 API the sink uses (root info, composable
-// index templates, bulk create) and injects faults: whole-request error statuses, slow responses, dropped
+// index templates, bulk create, and bulk update with doc and upsert, merged into the stored document as the engines
+// merge it) and injects faults: whole-request error statuses, slow responses, dropped
 // connections, and per-item statuses.
 type fakeES struct {
 	*httptest.Server
@@ -25,8 +26,8 @@ type fakeES struct {
 	product bool
 	// requestFault, when set, is asked about every bulk request (n counts from 1) before it is processed.
 	requestFault func(n int) fault
-	// itemFault, when set, may answer for a create item instead of storing it; attempt counts the times this id
-	// was seen, from 1. A zero status means no fault.
+	// itemFault, when set, may answer for a create or update item instead of storing it; doc is the document (an
+	// update's upsert), attempt counts the times this id was seen, from 1. A zero status means no fault.
 	itemFault func(id string, doc map[string]any, attempt int) itemReply
 	// maxBody answers 413 to bulk requests with a larger body; 0 means no limit.
 	maxBody int
@@ -34,7 +35,8 @@ type fakeES struct {
 	mu        sync.Mutex
 	docs      map[string]map[string]json.RawMessage // index → id → document
 	templates map[string]json.RawMessage
-	seen      map[string]int // id → create items received
+	seen      map[string]int          // id → create and update items received
+	ops       map[string][]receivedOp // id → the items received, in order
 	bulks     int
 	headers   []http.Header // of every request
 }
@@ -44,6 +46,11 @@ type fault struct {
 	status int           // answer this status with an Elasticsearch error body
 	delay  time.Duration // wait before answering (after storing, unless status is set)
 	drop   bool          // close the connection without an answer
+}
+
+// receivedOp is one item of a bulk request as the server received it.
+type receivedOp struct {
+	action, body json.RawMessage
 }
 
 // itemReply is a per-item answer.
@@ -131,7 +138,9 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 	time.Sleep(flt.delay)
 	errs := false
 	for _, it := range items {
-		errs = errs || it["create"].(map[string]any)["status"].(int) >= 300
+		for _, res := range it { // one key: the operation
+			errs = errs || res.(map[string]any)["status"].(int) >= 300
+		}
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"took": 1, "errors": errs, "items": items})
 }
@@ -146,10 +155,14 @@ func statusErrorType(status int) string {
 	return "exception"
 }
 
-// apply processes the create operations of a bulk body and returns the response items.
+// apply processes the create and update operations of a bulk body and returns the response items, each keyed by
+// its operation.
 func (f *fakeES) apply(body []byte) ([]map[string]any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ops == nil {
+		f.ops = map[string][]receivedOp{}
+	}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(nil, 64<<20)
 	var items []map[string]any
@@ -161,22 +174,104 @@ func (f *fakeES) apply(body []byte) ([]map[string]any, error) {
 		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
 			return nil, fmt.Errorf("action line: %v", err)
 		}
-		meta, ok := action["create"]
-		if !ok || meta.Index == "" || meta.ID == "" {
-			return nil, fmt.Errorf("want create with _index and _id, got %s", sc.Bytes())
+		op := "create"
+		if _, ok := action["update"]; ok {
+			op = "update"
 		}
+		meta, ok := action[op]
+		if !ok || len(action) != 1 || meta.Index == "" || meta.ID == "" {
+			return nil, fmt.Errorf("want create or update with _index and _id, got %s", sc.Bytes())
+		}
+		line := json.RawMessage(bytes.Clone(sc.Bytes()))
 		if !sc.Scan() {
-			return nil, fmt.Errorf("no document after %s", sc.Bytes())
+			return nil, fmt.Errorf("no document after %s", line)
 		}
 		doc := json.RawMessage(bytes.Clone(sc.Bytes()))
+		f.seen[meta.ID]++
+		f.ops[meta.ID] = append(f.ops[meta.ID], receivedOp{line, doc})
+		if op == "update" {
+			var u struct{ Doc, Upsert map[string]any }
+			if err := json.Unmarshal(doc, &u); err != nil || u.Doc == nil || u.Upsert == nil {
+				return nil, fmt.Errorf("update: want doc and upsert, got %s (%v)", doc, err)
+			}
+			items = append(items, map[string]any{"update": f.updateItem(meta.Index, meta.ID, u.Doc, u.Upsert)})
+			continue
+		}
 		var fields map[string]any
 		if err := json.Unmarshal(doc, &fields); err != nil {
 			return nil, fmt.Errorf("document: %v", err)
 		}
-		f.seen[meta.ID]++
 		items = append(items, map[string]any{"create": f.createItem(meta.Index, meta.ID, doc, fields)})
 	}
 	return items, sc.Err()
+}
+
+// updateItem inserts upsert when the document is new (201), else merges doc into it (200), as the engines do.
+func (f *fakeES) updateItem(index, id string, doc, upsert map[string]any) map[string]any {
+	res := map[string]any{"_index": index, "_id": id}
+	reply := itemReply{}
+	if f.itemFault != nil {
+		reply = f.itemFault(id, upsert, f.seen[id])
+	}
+	switch {
+	case reply.status != 0:
+		res["status"] = reply.status
+		res["error"] = map[string]any{"type": reply.errType, "reason": reply.reason}
+	case f.docs[index][id] == nil:
+		f.store(index, id, upsert)
+		res["status"], res["result"] = 201, "created"
+	default:
+		var stored map[string]any
+		if err := json.Unmarshal(f.docs[index][id], &stored); err != nil {
+			f.t.Errorf("stored document %s/%s: %v", index, id, err)
+		}
+		mergeDoc(stored, doc)
+		f.store(index, id, stored)
+		res["status"], res["result"] = 200, "updated"
+	}
+	return res
+}
+
+// mergeDoc merges src into dst like a partial update: objects are merged key by key, anything else is replaced.
+func mergeDoc(dst, src map[string]any) {
+	for k, v := range src {
+		sub, ok := v.(map[string]any)
+		if d, isObj := dst[k].(map[string]any); ok && isObj {
+			mergeDoc(d, sub)
+			continue
+		}
+		dst[k] = v
+	}
+}
+
+func (f *fakeES) store(index, id string, doc map[string]any) {
+	if f.docs[index] == nil {
+		f.docs[index] = map[string]json.RawMessage{}
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		f.t.Errorf("store %s/%s: %v", index, id, err)
+	}
+	f.docs[index][id] = raw
+}
+
+// analystUpdate merges partial into a stored document, as an analyst's _update request does.
+func (f *fakeES) analystUpdate(index, id string, partial map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var stored map[string]any
+	if err := json.Unmarshal(f.docs[index][id], &stored); err != nil {
+		f.t.Fatalf("analyst update of %s/%s: %v", index, id, err)
+	}
+	mergeDoc(stored, partial)
+	f.store(index, id, stored)
+}
+
+// received returns the items received for id, in order.
+func (f *fakeES) received(id string) []receivedOp {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]receivedOp(nil), f.ops[id]...)
 }
 
 func (f *fakeES) createItem(index, id string, doc json.RawMessage, fields map[string]any) map[string]any {
