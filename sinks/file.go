@@ -17,6 +17,10 @@ import (
 
 // File writes one alert document per line to a file (appending) or, for the path "-", to an io.Writer such as
 // standard output. Each Write is flushed and, for a file, synced to disk before it returns.
+//
+// An Update alert (vigil.Alert.Update) is appended like any other, once per version: the file then holds several
+// lines with the same vigil.alert.id, and the last one is the alert's current version. A file has no analyst
+// fields to keep, so nothing is merged.
 type File struct {
 	mu      sync.Mutex
 	path    string

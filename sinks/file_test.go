@@ -138,3 +138,35 @@ func TestFileSinkAfterATornLine(t *testing.T) {
 		t.Errorf("got ids %v in %d lines, want a0,a1,a2 and the torn line on its own:\n%s", ids, len(lines), data)
 	}
 }
+
+// TestFileSinkAppendsEachVersionOfAnUpdateAlert: every version of an Update alert is a new line with the same id,
+// the last line the current version.
+func TestFileSinkAppendsEachVersionOfAnUpdateAlert(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	s, err := NewFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 3; v++ {
+		if err := s.Write(context.Background(), []*vigil.Alert{growingAlert(1, v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3 (one per version)", len(lines))
+	}
+	for i, l := range lines {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(l), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if id, count := docPath(doc, "vigil", "alert", "id"), docPath(doc, "vigil", "correlation", "count"); id != "corr-001" || count != float64(i+1) {
+			t.Errorf("line %d: got id %v count %v, want corr-001 and %d", i+1, id, count, i+1)
+		}
+	}
+}
