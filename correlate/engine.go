@@ -77,17 +77,23 @@ type Stats struct {
 	Alerts     atomic.Int64 // correlation alerts raised (first versions)
 	Rewrites   atomic.Int64 // later versions of growing alerts
 	Groups     atomic.Int64 // open groups
+	Reset      atomic.Int64 // groups dropped because their correlation changed or went away in a reload
 }
 
 // Engine evaluates the correlations of a rule set.
 type Engine struct {
 	cfg   Config
-	set   *rules.RuleSet
-	corrs map[string]*corr
+	rules atomic.Pointer[ruleState]
 	// now gives the processing time: alert creation times and idle advances.
 	now func() time.Time
 	// Stats count the work of every partition.
 	Stats *Stats
+}
+
+// ruleState is the rule set an engine runs, with its correlations prepared; Swap replaces it whole.
+type ruleState struct {
+	set   *rules.RuleSet
+	corrs map[string]*corr
 }
 
 // corr is a correlation rule prepared for evaluation.
@@ -111,7 +117,16 @@ const (
 
 // New returns an engine for the correlations of set.
 func New(set *rules.RuleSet, cfg Config) *Engine {
-	e := &Engine{cfg: cfg.WithDefaults(), set: set, corrs: map[string]*corr{}, now: time.Now, Stats: &Stats{}}
+	e := &Engine{cfg: cfg.WithDefaults(), now: time.Now, Stats: &Stats{}}
+	e.Swap(set)
+	return e
+}
+
+// Swap makes the engine run set from now on; safe to call while partitions run. Each partition keeps the groups of
+// the correlations whose rule text is unchanged, and drops (and counts as Reset) those of changed or removed ones
+// when it next runs.
+func (e *Engine) Swap(set *rules.RuleSet) {
+	rs := &ruleState{set: set, corrs: map[string]*corr{}}
 	for _, c := range set.Correlations() {
 		k := c.Correlation
 		x := &corr{c: c, span: int64(c.Span), inputs: k.Inputs(), triggers: len(k.Rules)}
@@ -128,13 +143,13 @@ func New(set *rules.RuleSet, cfg Config) *Engine {
 		default:
 			x.kind = closing
 		}
-		e.corrs[c.ID] = x
+		rs.corrs[c.ID] = x
 	}
-	return e
+	e.rules.Store(rs)
 }
 
 // RuleSet returns the rule set the engine evaluates.
-func (e *Engine) RuleSet() *rules.RuleSet { return e.set }
+func (e *Engine) RuleSet() *rules.RuleSet { return e.rules.Load().set }
 
 // entry is one match in a group: 40 bytes.
 type entry struct {
@@ -184,6 +199,7 @@ const never = math.MaxInt64
 // Partition is the state of one partition of the match topic (or the whole input, in-process).
 type Partition struct {
 	e       *Engine
+	rules   *ruleState
 	streams map[string]*stream
 	groups  map[string]*group
 	// dirty holds the keys of the groups changed since the last Checkpoint (a freed group is gone from groups).
@@ -210,7 +226,7 @@ type stream struct {
 
 // NewPartition returns the empty state of one partition. route may be nil: every chained record stays here.
 func (e *Engine) NewPartition(route func(*Record) bool) *Partition {
-	return &Partition{e: e, streams: map[string]*stream{}, groups: map[string]*group{}, dirty: map[string]bool{},
+	return &Partition{e: e, rules: e.rules.Load(), streams: map[string]*stream{}, groups: map[string]*group{}, dirty: map[string]bool{},
 		route: route, byID: map[alertID]*output{}}
 }
 
@@ -226,12 +242,33 @@ func (p *Partition) stream(tenant string) *stream {
 // Add takes one match record. It is applied by the next Advance, once the watermark passes it.
 func (p *Partition) Add(r *Record) {
 	p.e.Stats.Records.Add(1)
+	p.sync()
 	p.add(r, false)
+}
+
+// sync moves the partition onto the engine's current rule set.
+func (p *Partition) sync() {
+	rs := p.e.rules.Load()
+	if rs == p.rules {
+		return
+	}
+	p.rules = rs
+	for _, g := range p.groups {
+		if c := rs.corrs[g.corr.c.ID]; c != nil && c.c.Version == g.corr.c.Version {
+			g.corr = c
+			c.groups.Add(1)
+			continue
+		}
+		tenant, _ := splitKey(g.key)
+		g.ev, g.applied, g.x = nil, 0, nil
+		p.schedule(p.streams[tenant], g) // frees it
+		p.e.Stats.Reset.Add(1)
+	}
 }
 
 func (p *Partition) add(r *Record, chained bool) {
 	st := p.e.Stats
-	c := p.e.corrs[r.Rule]
+	c := p.rules.corrs[r.Rule]
 	input := -1
 	if c != nil {
 		input = slices.Index(c.inputs, r.Input)
@@ -381,6 +418,7 @@ func (g *group) timer() int64 {
 // processing time when the tenant has been idle), applies what it passed, and returns the alerts raised or grown and
 // the chained records that belong to other partitions.
 func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
+	p.sync()
 	now := p.e.now()
 	for _, s := range p.streams {
 		wm := s.wm
@@ -398,6 +436,7 @@ func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
 
 // Flush decides everything as if no more records will come: the end of a file or of a test.
 func (p *Partition) Flush() (alerts []*vigil.Alert, chains []Record) {
+	p.sync()
 	for _, s := range p.streams {
 		p.advance(s, never)
 	}

@@ -79,7 +79,7 @@ func correlations(t *testing.T, set *rules.RuleSet, cfg Config, events []map[str
 	t.Helper()
 	events = slices.Clone(events)
 	slices.SortStableFunc(events, compareTime) // arrival in time order; TestOutOfOrderWithinLateness shuffles
-	alerts, err := Replay(set, cfg, events, "")
+	alerts, err := Replay(set, cfg, nil, events, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func compareTime(a, b map[string]any) int { return tsOf(a).Compare(tsOf(b)) }
 
 func ids(t *testing.T, set *rules.RuleSet, events []map[string]any) []string {
 	t.Helper()
-	alerts, err := Replay(set, Config{}, events, "")
+	alerts, err := Replay(set, Config{}, nil, events, "")
 	if err != nil {
 		t.Fatal(err)
 	}

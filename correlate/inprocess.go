@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"context"
+	"sync"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -14,7 +15,7 @@ import (
 // values and the condition's field read from the alert document (so enrichment fields can be grouped by). A
 // correlation whose group-by field the alert lacks gets no record from it; that is counted as Ungrouped.
 func (e *Engine) Records(a *vigil.Alert, dst []Record) []Record {
-	c := e.set.Rule(a.RuleID)
+	c := e.RuleSet().Rule(a.RuleID)
 	if c == nil {
 		return dst
 	}
@@ -67,33 +68,43 @@ func valueText(v any) (text string, num float64, ok bool) {
 	return string(b), math.NaN(), true
 }
 
-// InProcess is the vigil.Correlator of a pipeline without a match topic (file sources, `vigil replay`, rule tests):
-// one Partition fed straight from the batches.
+// InProcess is the vigil.Correlator of pipelines without a match topic (file sources, `vigil replay`, rule tests):
+// one Partition fed straight from the batches. Several pipelines may share it (one per file source); it decides
+// what is left open only once the last of them has flushed.
 type InProcess struct {
-	e *Engine
-	p *Partition
+	e       *Engine
+	mu      sync.Mutex
+	p       *Partition
+	running int
 }
 
-// NewInProcess returns a Correlator running e on one partition.
-func NewInProcess(e *Engine) *InProcess {
-	return &InProcess{e: e, p: e.NewPartition(nil)}
+// NewInProcess returns a Correlator running e on one partition for the given number of pipelines (at least 1).
+func NewInProcess(e *Engine, pipelines int) *InProcess {
+	return &InProcess{e: e, p: e.NewPartition(nil), running: max(pipelines, 1)}
 }
 
 // Correlate implements vigil.Correlator.
 func (c *InProcess) Correlate(_ context.Context, alerts []*vigil.Alert) ([]*vigil.Alert, error) {
 	var recs []Record
 	for _, a := range alerts {
-		recs = c.e.Records(a, recs[:0])
-		for i := range recs {
-			c.p.Add(&recs[i])
-		}
+		recs = c.e.Records(a, recs)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range recs {
+		c.p.Add(&recs[i])
 	}
 	out, _ := c.p.Advance()
 	return out, nil
 }
 
-// Flush implements vigil.Correlator.
+// Flush implements vigil.Correlator: the last pipeline to flush decides every open window.
 func (c *InProcess) Flush(context.Context) ([]*vigil.Alert, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running--; c.running > 0 {
+		return nil, nil
+	}
 	out, _ := c.p.Flush()
 	return out, nil
 }

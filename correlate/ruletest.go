@@ -12,13 +12,13 @@ import (
 )
 
 // RunTests runs the inline tests of correlation rule c: each test's events go through every single-event rule of set
-// and through an in-process engine, as `vigil replay` would take them, and the alerts c raises (their last versions,
+// and through an in-process engine, as `vigil replay` would take them (enriched by enrichers), and the alerts c raises (their last versions,
 // in the order first raised) are compared with the test's expectation. An event's `_tenant` key sets its tenant.
-func RunTests(set *rules.RuleSet, c *rules.Compiled, cfg Config) []rules.TestResult {
+func RunTests(set *rules.RuleSet, c *rules.Compiled, cfg Config, enrichers []vigil.Enricher) []rules.TestResult {
 	out := make([]rules.TestResult, 0, len(c.Tests))
 	for _, t := range c.Tests {
 		res := rules.TestResult{Rule: c.Rule, Test: t}
-		got, err := Replay(set, cfg, t.Events, t.Tenant)
+		got, err := Replay(set, cfg, enrichers, t.Events, t.Tenant)
 		if err == nil {
 			err = checkAlerts(only(got, c.ID), t.Alerts)
 		}
@@ -28,11 +28,11 @@ func RunTests(set *rules.RuleSet, c *rules.Compiled, cfg Config) []rules.TestRes
 	return out
 }
 
-// Replay evaluates set over events in order, correlations included, and returns the last version of every alert
+// Replay evaluates set over events in order, enriching the alerts, correlations included, and returns the last version of every alert
 // raised, in the order each was first raised (internal ones included). An event's `_tenant` key overrides tenant.
-func Replay(set *rules.RuleSet, cfg Config, events []map[string]any, tenant string) ([]*vigil.Alert, error) {
+func Replay(set *rules.RuleSet, cfg Config, enrichers []vigil.Enricher, events []map[string]any, tenant string) ([]*vigil.Alert, error) {
 	detector := rules.NewEngine(set)
-	corr := NewInProcess(New(set, cfg))
+	corr := NewInProcess(New(set, cfg), 1)
 	var all []*vigil.Alert
 	for i, raw := range events {
 		ev := maps.Clone(raw)
@@ -47,6 +47,11 @@ func Replay(set *rules.RuleSet, cfg Config, events []map[string]any, tenant stri
 		}
 		e.Received = time.Now()
 		alerts := detector.Detect(e, nil)
+		for _, a := range alerts {
+			for _, en := range enrichers {
+				en.Enrich(context.Background(), a) // fail-open, as in the pipeline
+			}
+		}
 		more, err := corr.Correlate(context.Background(), alerts)
 		if err != nil {
 			return nil, err

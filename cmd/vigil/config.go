@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/correlate"
 	"github.com/vigilsoc/vigil/enrich"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/sinks"
@@ -35,6 +36,9 @@ type Config struct {
 	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
 	// Pipeline tunes concurrency and shutdown.
 	Pipeline PipelineConfig `yaml:"pipeline"`
+	// Correlate configures the correlation engine: lateness, idle advance and memory bounds (docs/rules.md,
+	// "Correlation rules").
+	Correlate CorrelateConfig `yaml:"correlate"`
 	// Enrich names the GeoIP databases, asset inventories and threat-intel files that add context to alerts and
 	// that rules read through lookup functions; empty means no enrichment.
 	Enrich enrich.Config `yaml:"enrich"`
@@ -42,6 +46,11 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Metrics configures the HTTP endpoint for Prometheus and health checks (docs/operations.md).
 	Metrics MetricsConfig `yaml:"metrics"`
+}
+
+// CorrelateConfig configures the correlation stage.
+type CorrelateConfig struct {
+	correlate.Config `yaml:",inline"`
 }
 
 // MetricsConfig configures the HTTP server of /metrics, /healthz and /readyz.

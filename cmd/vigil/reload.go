@@ -34,6 +34,8 @@ type ruleReloader struct {
 	env      *rules.Env
 	paths    []string
 	engine   *rules.Engine
+	// onSwap, when set, is given each new set right after the engine: the correlation engine follows reloads.
+	onSwap   func(*rules.RuleSet)
 	log      *slog.Logger
 	debounce time.Duration
 
@@ -114,11 +116,15 @@ func (r *ruleReloader) Reload(force bool, trigger string) bool {
 		return false
 	}
 	old := r.engine.Swap(set)
+	if r.onSwap != nil {
+		r.onSwap(set)
+	}
 	r.stats.successes.Add(1)
 	r.stats.lastOK.Store(true)
 	r.stats.lastSuccess.Store(time.Now().UnixNano())
 	added, removed, changed := diffRuleSets(old, set)
-	r.log.Info("rules reloaded", "trigger", trigger, "rules", len(set.Rules()), "disabled", set.Disabled(),
+	r.log.Info("rules reloaded", "trigger", trigger, "rules", len(set.Rules()), "correlations", len(set.Correlations()),
+		"disabled", set.Disabled(),
 		"added", added, "removed", removed, "changed", changed, "took", time.Since(start).Round(time.Millisecond).String())
 	return true
 }

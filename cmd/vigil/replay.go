@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/correlate"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/rules"
 	"github.com/vigilsoc/vigil/sinks"
@@ -58,7 +59,8 @@ func cmdReplay(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
-	p := &vigil.Pipeline{Detector: engine, Sink: sink, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
+	p := &vigil.Pipeline{Detector: engine, Sink: sink, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout(),
+		Correlator: correlate.NewInProcess(correlate.New(set, correlate.Config{}), 1)}
 	mon := newMonitor(slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	metered := mon.source("replay", src, p)
 	p.Source = metered
@@ -115,8 +117,8 @@ func (s *skipReporter) Close() error { return nil }
 
 func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, skipped int64, took time.Duration) {
 	events := p.Stats.Events.Load()
-	fmt.Fprintf(io.err, "replay: %d events, %d alerts, %d skipped lines in %s (%.0f events/s)\n",
-		events, p.Stats.Alerts.Load(), skipped, took.Round(time.Millisecond), float64(events)/took.Seconds())
+	fmt.Fprintf(io.err, "replay: %d events, %d alerts, %d correlation alert versions, %d skipped lines in %s (%.0f events/s)\n",
+		events, p.Stats.Alerts.Load(), p.Stats.Correlations.Load(), skipped, took.Round(time.Millisecond), float64(events)/took.Seconds())
 	stats := engine.Stats()
 	ids := make([]string, 0, len(stats))
 	for id, s := range stats {

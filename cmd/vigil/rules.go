@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/vigilsoc/vigil/correlate"
 	"github.com/vigilsoc/vigil/rules"
 )
 
@@ -85,7 +86,8 @@ func cmdRulesValidate(args []string, io stdio) int {
 		fmt.Fprintf(io.err, "%d error(s)\n", n)
 		return 1
 	}
-	fmt.Fprintf(io.out, "ok: %d rules (%d enabled, %d disabled)\n", len(parsed), len(set.Rules()), set.Disabled())
+	fmt.Fprintf(io.out, "ok: %d rules (%d enabled, of which %d correlations; %d disabled)\n", len(parsed),
+		len(set.Rules())+len(set.Correlations()), len(set.Correlations()), set.Disabled())
 	return 0
 }
 
@@ -111,6 +113,7 @@ func cmdRulesTest(args []string, io stdio) int {
 	}
 	var passed int
 	var untested []*rules.Rule
+	set, setErr := env.CompileSet(parsed) // correlation tests run the whole set
 	for _, r := range parsed {
 		c, err := env.Compile(r)
 		if err != nil {
@@ -120,7 +123,20 @@ func cmdRulesTest(args []string, io stdio) int {
 		if len(r.Tests) == 0 {
 			untested = append(untested, r)
 		}
-		for _, res := range rules.RunTests(c) {
+		results := rules.RunTests(c)
+		if r.Correlation != nil && len(r.Tests) > 0 {
+			if setErr != nil {
+				fmt.Fprintf(io.out, "FAIL %s %s: the rule set does not compile, so its correlation tests cannot run\n", r.Source, r.ID)
+				failed++
+				continue
+			}
+			if c = set.Rule(r.ID); c == nil {
+				fmt.Fprintf(io.out, "note %s %s: disabled, its tests are not run\n", r.Source, r.ID)
+				continue
+			}
+			results = correlate.RunTests(set, c, correlate.Config{}, enr.enrichers())
+		}
+		for _, res := range results {
 			if res.Err != nil {
 				failed++
 				fmt.Fprintf(io.out, "FAIL %s %s: %s: %v%s\n", res.Pos(), r.ID, res.Test.Name, res.Err, lookupHint(enr, r))
@@ -132,6 +148,9 @@ func cmdRulesTest(args []string, io stdio) int {
 	}
 	for _, r := range untested {
 		fmt.Fprintf(io.out, "note %s %s: no tests\n", r.Source, r.ID)
+	}
+	if setErr != nil {
+		failed += printErrors(io, setErr)
 	}
 	fmt.Fprintf(io.out, "%d passed, %d failed (%d rules, %d without tests)\n", passed, failed, len(parsed), len(untested))
 	if failed > 0 {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/correlate"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/rules"
 	"github.com/vigilsoc/vigil/sinks"
@@ -124,9 +125,12 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
-	log.Info("rules loaded", "rules", len(set.Rules()), "disabled", set.Disabled())
+	log.Info("rules loaded", "rules", len(set.Rules()), "correlations", len(set.Correlations()), "disabled", set.Disabled())
 	engine := rules.NewEngine(set)
+	correlations := correlate.New(set, cfg.Correlate.Config)
+	correlator := correlate.NewInProcess(correlations, len(cfg.Sources))
 	reloader := newRuleReloader(env, cfg.Rules.Paths, engine, fingerprint, log)
+	reloader.onSwap = correlations.Swap
 	hup, stopHUP := notifyHUP()
 	defer stopHUP()
 	go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
@@ -153,7 +157,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 			return err
 		}
 		defer src.Close()
-		p := &vigil.Pipeline{Detector: engine, Sink: sink, DeadLetters: dlq,
+		p := &vigil.Pipeline{Detector: engine, Correlator: correlator, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
 			DrainTimeout: cfg.Pipeline.ShutdownTimeout, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
 		p.Source = mon.source(sc.Name, src, p)
@@ -168,7 +172,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 			log.Info("source started", "source", sc.Name, "type", sc.Type)
 			errs[i] = p.Run(ctx)
 			log.Info("source finished", "source", sc.Name, "events", p.Stats.Events.Load(),
-				"alerts", p.Stats.Alerts.Load(), "dead_letters", p.Stats.DeadLetters.Load(),
+				"alerts", p.Stats.Alerts.Load(), "correlation_alerts", p.Stats.Correlations.Load(), "dead_letters", p.Stats.DeadLetters.Load(),
 				"enrichments_skipped", p.Stats.EnrichSkips.Load())
 		}()
 	}

@@ -55,30 +55,87 @@ func cmdSigmaConvert(args []string, io stdio) int {
 	if *out == "" {
 		report = io.err // stdout carries the rules
 	}
-	var stats convertStats
-	for _, arg := range fs.Args() {
-		files, err := rules.Files(arg)
-		if err != nil {
-			fmt.Fprintln(io.err, err)
-			return 1
-		}
-		for _, f := range files {
-			docs, err := stats.convertFile(conv, f, io)
-			if err != nil {
-				fmt.Fprintln(io.err, err)
-				return 1
-			}
-			if len(docs) == 0 {
-				continue
-			}
-			if err := writeConverted(*out, arg, f, docs, io); err != nil {
-				fmt.Fprintln(io.err, err)
-				return 1
-			}
-		}
+	// Every file is read before any is converted: a correlation rule may name rules of any file.
+	files, err := readSigmaFiles(fs.Args())
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
+	stats, err := convertSigmaFiles(conv, files, *out, io)
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
 	}
 	stats.print(report)
 	return 0
+}
+
+// convertSigmaFiles converts the rules of all files together, so that correlation rules find the rules they name in
+// any file, and writes each file's rules (see writeConverted).
+func convertSigmaFiles(conv *sigma.Converter, files []*sigmaFile, out string, io stdio) (*convertStats, error) {
+	var all []*sigma.Rule
+	for _, f := range files {
+		all = append(all, f.rules...)
+	}
+	results, errs := conv.ConvertAll(all)
+	byFile := map[string][]*sigma.Result{}
+	for _, res := range results {
+		byFile[res.Source.File] = append(byFile[res.Source.File], res)
+	}
+	errsByFile := map[string][]error{}
+	for _, err := range errs {
+		var ue *sigma.UnsupportedError
+		file := ""
+		if errors.As(err, &ue) {
+			file = ue.File
+		}
+		errsByFile[file] = append(errsByFile[file], err)
+	}
+	stats := &convertStats{}
+	for _, f := range files {
+		docs := stats.report(byFile[f.path], append(f.errs, errsByFile[f.path]...), io)
+		if len(docs) == 0 {
+			continue
+		}
+		if err := writeConverted(out, f.arg, f.path, docs, io); err != nil {
+			return nil, err
+		}
+	}
+	stats.report(nil, errsByFile[""], io)
+	return stats, nil
+}
+
+// sigmaFile is one Sigma file to convert: the argument it was found under, and its rules and parse errors.
+type sigmaFile struct {
+	arg, path string
+	rules     []*sigma.Rule
+	errs      []error
+}
+
+// readSigmaFiles reads and parses the Sigma files under args, each once.
+func readSigmaFiles(args []string) ([]*sigmaFile, error) {
+	var out []*sigmaFile
+	seen := map[string]bool{}
+	for _, arg := range args {
+		paths, err := rules.Files(arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			if seen[filepath.Clean(p)] {
+				continue
+			}
+			seen[filepath.Clean(p)] = true
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("sigma: %w", err)
+			}
+			f := &sigmaFile{arg: arg, path: p}
+			f.rules, f.errs = sigma.Parse(p, data)
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // newSigmaConverter builds a converter compiling in the CLI's rule environment.
@@ -105,30 +162,28 @@ func newSigmaConverter(profile, placeholderFile string) (*sigma.Converter, error
 }
 
 type convertStats struct {
-	converted, disabled int
-	unsupported         map[string]int
+	converted, disabled, correlations int
+	unsupported                       map[string]int
 }
 
-// convertFile converts the rules of one Sigma file, reporting each rule that cannot be converted on one line.
-func (s *convertStats) convertFile(conv *sigma.Converter, file string, io stdio) ([][]byte, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("sigma: %w", err)
-	}
-	parsed, errs := sigma.Parse(file, data)
+// report counts the rules converted from one file and the errors of its rules, reporting notes and each rule that
+// cannot be converted on one line. It returns the rule files to write.
+func (s *convertStats) report(results []*sigma.Result, errs []error, io stdio) [][]byte {
 	var docs [][]byte
-	for _, r := range parsed {
-		res, err := conv.Convert(r)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	for _, res := range results {
 		s.converted++
 		if !res.Rule.IsEnabled() {
 			s.disabled++
 		}
+		if res.Rule.Correlation != nil {
+			s.correlations++
+		}
+		id := res.Source.ID
+		if id == "" {
+			id = res.Rule.ID
+		}
 		for _, n := range res.Notes {
-			fmt.Fprintf(io.err, "note: %s: rule %s: %s\n", file, r.ID, n)
+			fmt.Fprintf(io.err, "note: %s: rule %s: %s\n", res.Source.File, id, n)
 		}
 		docs = append(docs, res.YAML)
 	}
@@ -144,7 +199,7 @@ func (s *convertStats) convertFile(conv *sigma.Converter, file string, io stdio)
 		s.unsupported[reason]++
 		fmt.Fprintf(io.err, "unsupported: %v\n", err)
 	}
-	return docs, nil
+	return docs
 }
 
 func (s *convertStats) print(w interface{ Write([]byte) (int, error) }) {
@@ -160,7 +215,11 @@ func (s *convertStats) print(w interface{ Write([]byte) (int, error) }) {
 		}
 		return reasons[i] < reasons[j]
 	})
-	fmt.Fprintf(w, "converted %d rules (%d of them disabled), %d unsupported\n", s.converted, s.disabled, total)
+	var corr string
+	if s.correlations > 0 {
+		corr = fmt.Sprintf(", %d correlations", s.correlations)
+	}
+	fmt.Fprintf(w, "converted %d rules (%d of them disabled%s), %d unsupported\n", s.converted, s.disabled, corr, total)
 	for _, r := range reasons {
 		fmt.Fprintf(w, "  %5d %s\n", s.unsupported[r], r)
 	}
@@ -232,8 +291,12 @@ func cmdSigmaTest(args []string, io stdio) int {
 			fmt.Fprintf(io.out, "ok   %s %s: %d of %d events matched (want at least %d)\n", r.File, r.RuleID, r.Matched, r.Events, r.Want)
 		}
 	}
-	fmt.Fprintf(io.out, "%d passed, %d failed (%d rules name regression data that is not under %s)\n",
-		len(run.Results)-failed, failed, run.NoData, *root)
+	var skipped string
+	if run.Correlations > 0 {
+		skipped = fmt.Sprintf("; %d correlation rules skipped: they have no regression data", run.Correlations)
+	}
+	fmt.Fprintf(io.out, "%d passed, %d failed (%d rules name regression data that is not under %s%s)\n",
+		len(run.Results)-failed, failed, run.NoData, *root, skipped)
 	if failed > 0 {
 		return 1
 	}
