@@ -1,0 +1,130 @@
+package correlate
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+)
+
+const chain = bruteForce + `
+---
+id: brute_then_success
+name: brute force then success
+severity: critical
+correlation:
+  type: temporal_ordered
+  rules: [brute, ok]
+  group_by: [user.name]
+  timespan: 10m
+---
+id: spray
+name: spray
+severity: high
+correlation:
+  type: value_percentile
+  rules: [fail]
+  group_by: [source.ip]
+  timespan: 10m
+  condition: {field: user.name, lte: 20}
+---
+id: quiet
+name: quiet
+severity: low
+correlation:
+  type: absence
+  rules: [ok]
+  group_by: [user.name]
+  timespan: 3m
+`
+
+// workload is a mix of failures and successes for a few users, in batches.
+func workload() [][]Record {
+	var batches [][]Record
+	n := 0
+	for b := range 40 {
+		var batch []Record
+		for i := range 25 {
+			at := time.Duration(b*25+i) * 2 * time.Second
+			user := fmt.Sprint("u", (b*25+i)%7)
+			input := "fail"
+			if (b*25+i)%11 == 0 {
+				input = "ok"
+			}
+			n++
+			for _, rule := range map[string][]string{"fail": {"brute", "spray"}, "ok": {"brute_then_success", "quiet"}}[input] {
+				group := []string{user}
+				if rule == "spray" {
+					group = []string{fmt.Sprint("10.0.0.", n%3)}
+				}
+				batch = append(batch, Record{Tenant: "acme", Rule: rule, Input: input, AlertID: fmt.Sprintf("%032x", n),
+					Time: t0.Add(at), Group: group, Value: user})
+			}
+		}
+		batches = append(batches, batch)
+	}
+	return batches
+}
+
+// run feeds the batches to a partition restored from changelog and returns the alert versions, the changelog grown.
+func run(e *Engine, changelog *[]StateRecord, batches [][]Record, flush bool) map[string]string {
+	p := e.NewPartition(nil)
+	for _, rec := range *changelog {
+		if err := p.Restore(rec); err != nil {
+			panic(err)
+		}
+	}
+	out := map[string]string{}
+	keep := func(alerts []*vigil.Alert) {
+		for _, a := range alerts {
+			out[a.ID] = fmt.Sprint(a.RuleID, " ", vigil.Get(a.Doc, "vigil", "correlation", "count"), " ",
+				vigil.Get(a.Doc, "vigil", "correlation", "window"))
+		}
+	}
+	for _, batch := range batches {
+		for i := range batch {
+			p.Add(&batch[i])
+		}
+		alerts, _ := p.Advance()
+		keep(alerts)
+		*changelog = append(*changelog, p.Checkpoint()...)
+	}
+	if flush {
+		alerts, _ := p.Flush()
+		keep(alerts)
+	}
+	return out
+}
+
+// TestRestoreFromChangelog: an instance that dies after any batch, restored from the changelog and fed again from the
+// batch after its last checkpoint, ends with the alerts of an instance that never died.
+func TestRestoreFromChangelog(t *testing.T) {
+	set := testSet(t, chain)
+	batches := workload()
+	var log []StateRecord
+	want := run(New(set, Config{}), &log, batches, true)
+	if len(want) < 4 {
+		t.Fatalf("the workload raises %d alerts; want a few of each correlation: %v", len(want), want)
+	}
+	for crash := 1; crash < len(batches); crash += 3 {
+		var log []StateRecord
+		got := run(New(set, Config{}), &log, batches[:crash], false)
+		// the batch in flight at the crash is delivered again (at least once), then the rest
+		maps.Copy(got, run(New(set, Config{}), &log, batches[crash-1:], true))
+		if !maps.Equal(got, want) {
+			t.Fatalf("crash after batch %d: got %v, want %v", crash, sorted(got), sorted(want))
+		}
+	}
+}
+
+func sorted(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
