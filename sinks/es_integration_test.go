@@ -280,6 +280,80 @@ func TestSearchEngineMappingConflict(t *testing.T) {
 	}
 }
 
+// TestSearchEngineUpdateAlertKeepsAnalystFields: a correlation alert written again with a higher count replaces the
+// fields Vigil writes, while the status and the assignee an analyst set through the engine's _update API survive,
+// and it stays one document.
+func TestSearchEngineUpdateAlertKeepsAnalystFields(t *testing.T) {
+	for _, e := range testenv.SearchEngines(t) {
+		t.Run(e.Flavor, func(t *testing.T) {
+			cfg := engineConfig(t, e)
+			s := newTestSink(t, cfg, &memDLQ{})
+			start := time.Now().Add(-time.Hour)
+			version := func(count int) *vigil.Alert {
+				a := socAlert("acme", "corr.burst", "high", 1, start, start.Add(time.Duration(count)*time.Minute))
+				a.Update = true
+				ids := make([]any, count)
+				for i := range ids {
+					ids[i] = fmt.Sprintf("base-%d", i)
+				}
+				vigil.Object(a.Doc, "vigil")["correlation"] = map[string]any{"count": int64(count), "alert_ids": ids,
+					"last_time": start.Add(time.Duration(count) * time.Second).UTC().Format(time.RFC3339Nano)}
+				return a
+			}
+			v1 := version(3)
+			index := IndexName(cfg.IndexPrefix, v1.Tenant, v1.Time)
+			source := func() map[string]any {
+				t.Helper()
+				status, m := engineDo(t, e.URL, "GET", "/"+index+"/_doc/"+v1.ID, nil)
+				if status != 200 {
+					t.Fatalf("GET %s/_doc/%s: status %d: %v", index, v1.ID, status, m)
+				}
+				src, _ := m["_source"].(map[string]any)
+				return src
+			}
+
+			write(t, s, []*vigil.Alert{v1})
+			if got := docPath(source(), "vigil", "alert", "status"); got != "open" {
+				t.Fatalf("vigil.alert.status after the first version: got %v, want open", got)
+			}
+			status, m := engineDo(t, e.URL, "POST", "/"+index+"/_update/"+v1.ID, map[string]any{"doc": map[string]any{
+				"vigil": map[string]any{"alert": map[string]any{"status": "acknowledged", "assignee": "alice"}}}})
+			if status != 200 {
+				t.Fatalf("analyst's _update: status %d: %v", status, m)
+			}
+			write(t, s, []*vigil.Alert{version(7)})
+
+			if got := countDocs(t, e.URL, cfg.IndexPrefix); got != 1 {
+				t.Errorf("documents: got %d, want 1", got)
+			}
+			_, m = engineDo(t, e.URL, "POST", "/"+cfg.IndexPrefix+"-*/_count", map[string]any{
+				"query": map[string]any{"ids": map[string]any{"values": []string{v1.ID}}}})
+			if got := m["count"]; got != float64(1) {
+				t.Errorf("documents with id %s: got %v, want 1", v1.ID, got)
+			}
+			doc := source()
+			if got := docPath(doc, "vigil", "correlation", "count"); got != float64(7) {
+				t.Errorf("vigil.correlation.count: got %v, want 7", got)
+			}
+			if got, _ := docPath(doc, "vigil", "correlation", "alert_ids").([]any); len(got) != 7 {
+				t.Errorf("vigil.correlation.alert_ids: got %v, want 7 ids", got)
+			}
+			if got, want := doc["@timestamp"], start.Add(7*time.Minute).UTC().Format(time.RFC3339Nano); got != want {
+				t.Errorf("@timestamp: got %v, want %s (the second version's)", got, want)
+			}
+			if got := docPath(doc, "vigil", "alert", "status"); got != "acknowledged" {
+				t.Errorf("vigil.alert.status: got %v, want acknowledged", got)
+			}
+			if got := docPath(doc, "vigil", "alert", "assignee"); got != "alice" {
+				t.Errorf("vigil.alert.assignee: got %v, want alice", got)
+			}
+			if c, u := s.Stats.Created.Load(), s.Stats.Updated.Load(); c != 1 || u != 1 {
+				t.Errorf("created, updated: got %d, %d, want 1, 1", c, u)
+			}
+		})
+	}
+}
+
 // TestOpenSearchKilledAndRestarted runs a pipeline into a separate OpenSearch node, kills the node with SIGKILL in
 // the middle of the run and starts it again on the same data: the pipeline stops reading while the node is down,
 // then every alert is indexed exactly once.
