@@ -23,15 +23,20 @@ const stateVersion = 1
 // freed one, and each tenant watermark that moved. Restoring every record ever returned, in order, into an empty
 // partition gives back this partition's state.
 func (p *Partition) Checkpoint() []StateRecord {
-	out := make([]StateRecord, 0, len(p.dirty))
-	for key := range p.dirty {
-		rec := StateRecord{Key: []byte(key)}
-		if g := p.groups[key]; g != nil {
-			rec.Value = g.appendState(nil)
+	out := make([]StateRecord, 0, len(p.dirty)+len(p.freed))
+	for _, key := range p.freed {
+		if p.groups[key] == nil { // else a new group of the same key follows
+			out = append(out, StateRecord{Key: []byte(key)})
 		}
-		out = append(out, rec)
+	}
+	for _, g := range p.dirty {
+		g.dirty = false
+		if p.groups[g.key] == g {
+			out = append(out, StateRecord{Key: []byte(g.key), Value: g.appendState(nil)})
+		}
 	}
 	clear(p.dirty)
+	p.dirty, p.freed = p.dirty[:0], p.freed[:0]
 	for tenant, s := range p.streams {
 		if s.wmDirty {
 			v := binary.LittleEndian.AppendUint64([]byte{stateVersion}, uint64(s.maxSeen))
@@ -82,7 +87,7 @@ func (g *group) appendState(b []byte) []byte {
 }
 
 // Restore applies one changelog record to the partition, which is being rebuilt before it takes any match. Records
-// must come in changelog order. The state of a correlation that is gone or whose rule text changed is dropped and
+// must come in changelog order. Restoring changes nothing the next Checkpoint returns. The state of a correlation that is gone or whose rule text changed is dropped and
 // counted as Reset.
 func (p *Partition) Restore(rec StateRecord) error {
 	key := string(rec.Key)
@@ -99,7 +104,7 @@ func (p *Partition) Restore(rec StateRecord) error {
 		old.ev, old.applied, old.x = nil, 0, nil
 		tenant, _ := splitKey(key)
 		p.schedule(p.stream(tenant), old) // frees it
-		delete(p.dirty, key)
+		p.freed = p.freed[:len(p.freed)-1]
 	}
 	if rec.Value == nil {
 		return nil
@@ -113,7 +118,6 @@ func (p *Partition) Restore(rec StateRecord) error {
 	p.e.Stats.Groups.Add(1)
 	tenant, _ := splitKey(key)
 	p.schedule(p.stream(tenant), g)
-	delete(p.dirty, key)
 	return nil
 }
 

@@ -23,7 +23,6 @@
 package correlate
 
 import (
-	"container/heap"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -172,6 +171,7 @@ type group struct {
 	ev      []entry
 	applied int32
 	index   int32 // in the stream's heap
+	dirty   bool  // changed since the last checkpoint
 	// due is the heap's key: the group is ready for its next step when due < the watermark.
 	due int64
 	x   *extra // nil while the group has no burst and keeps no value texts
@@ -202,8 +202,9 @@ type Partition struct {
 	rules   *ruleState
 	streams map[string]*stream
 	groups  map[string]*group
-	// dirty holds the keys of the groups changed since the last Checkpoint (a freed group is gone from groups).
-	dirty map[string]bool
+	// dirty holds the groups changed since the last Checkpoint, freed the keys of the groups freed since.
+	dirty []*group
+	freed []string
 	// route, when set, says whether a chained record belongs to this partition; when it does not, the record is
 	// returned by Advance for the caller to send on.
 	route  func(*Record) bool
@@ -226,7 +227,7 @@ type stream struct {
 
 // NewPartition returns the empty state of one partition. route may be nil: every chained record stays here.
 func (e *Engine) NewPartition(route func(*Record) bool) *Partition {
-	return &Partition{e: e, rules: e.rules.Load(), streams: map[string]*stream{}, groups: map[string]*group{}, dirty: map[string]bool{},
+	return &Partition{e: e, rules: e.rules.Load(), streams: map[string]*stream{}, groups: map[string]*group{},
 		route: route, byID: map[alertID]*output{}}
 }
 
@@ -323,8 +324,16 @@ func (p *Partition) add(r *Record, chained bool) {
 	}
 	i := int(g.applied) + sortSearch(g.ev[g.applied:], &en)
 	g.ev = slices.Insert(g.ev, i, en)
-	p.dirty[key] = true
+	p.changed(g)
 	p.schedule(s, g)
+}
+
+// changed notes that g's state must go into the next checkpoint.
+func (p *Partition) changed(g *group) {
+	if !g.dirty {
+		g.dirty = true
+		p.dirty = append(p.dirty, g)
+	}
 }
 
 func sortSearch(ev []entry, en *entry) int {
@@ -371,16 +380,16 @@ func (p *Partition) schedule(s *stream, g *group) {
 	switch {
 	case g.due == never && len(g.ev) == 0:
 		if g.index >= 0 {
-			heap.Remove(&s.heap, int(g.index))
+			s.heap.remove(g)
 		}
 		delete(p.groups, g.key)
-		p.dirty[g.key] = true
+		p.freed = append(p.freed, g.key)
 		g.corr.groups.Add(-1)
 		p.e.Stats.Groups.Add(-1)
 	case g.index >= 0:
-		heap.Fix(&s.heap, int(g.index))
+		s.heap.fix(g)
 	default:
-		heap.Push(&s.heap, g)
+		s.heap.push(g)
 	}
 }
 
@@ -449,11 +458,9 @@ func (p *Partition) advance(s *stream, wm int64) {
 		s.wmDirty = true
 	}
 	for len(s.heap) > 0 && s.heap[0].due < s.wm {
-		g := s.heap[0]
+		g := s.heap[0].g
 		p.step(s, g)
-		if p.groups[g.key] == g {
-			p.dirty[g.key] = true
-		}
+		p.changed(g)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -165,14 +164,22 @@ type alertID [16]byte
 
 func parseAlertID(s string) alertID {
 	var id alertID
-	if len(s) == 32 {
-		if _, err := hex.Decode(id[:], []byte(s)); err == nil && strings.ToLower(s) == s {
-			return id
-		}
+	if len(s) == 32 && lowerHex(s) {
+		hex.Decode(id[:], []byte(s))
+		return id
 	}
 	sum := sha256.Sum256([]byte(s))
 	copy(id[:], sum[:16])
 	return id
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (id alertID) String() string { return hex.EncodeToString(id[:]) }
