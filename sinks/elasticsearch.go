@@ -26,8 +26,8 @@ import (
 // added survive; its Time must stay the same from version to version, or the versions land in different indices.
 // Alerts the server asks to retry (429, 5xx, and an update's 409: a concurrent writer) and requests that fail as a
 // whole (connection refused, timeouts, 429, 5xx) are retried with exponential backoff and no limit; alerts it
-// rejects (a 400 mapping conflict) are parked in the dead-letter queue with the reason. Write returns only when each of its alerts is stored or parked, so while the cluster is down
-// the pipeline stops reading.
+// rejects (a 400 mapping conflict) are parked in the dead-letter queue with the reason. Write returns only when each
+// of its alerts is stored or parked, so while the cluster is down the pipeline stops reading.
 //
 // A fixed pool of workers sends the bulk requests. Alerts from concurrent Writes (several batches or pipelines) share
 // requests: a worker sends once a request reaches FlushBytes or FlushInterval has passed.
@@ -52,7 +52,7 @@ type ElasticsearchStats struct {
 	Created       atomic.Int64 // alerts stored as new documents
 	Updated       atomic.Int64 // versions of Update alerts that replaced an earlier version (200)
 	Duplicates    atomic.Int64 // alerts that were already stored (409 to a create): retries and replays
-	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx)
+	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx, an update's 409)
 	DeadLettered  atomic.Int64 // alerts rejected by the server (or unindexable) and parked in the dead-letter queue
 }
 
