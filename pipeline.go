@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,10 @@ type batch struct {
 	// turn is closed when the previous batch has been through the Correlator, correlated when this one has: the
 	// Correlator sees batches in read order although they are processed concurrently.
 	turn, correlated chan struct{}
+	// prevWritten is closed when the previous batch's alerts are written, written when this batch's and all before
+	// it are: a batch with alerts that rewrite earlier ones (Alert.Update) writes only after the batches before it,
+	// so the newest version of an alert is the last one stored.
+	prevWritten, written chan struct{}
 }
 
 // Run processes batches until the source is exhausted (io.EOF), ctx is cancelled, or a batch fails. On cancellation
@@ -112,13 +117,15 @@ func (p *Pipeline) flush(ctx context.Context) error {
 }
 
 func (p *Pipeline) readLoop(readCtx, workCtx context.Context, queue chan<- *batch) error {
-	turn := make(chan struct{})
+	turn, written := make(chan struct{}), make(chan struct{})
 	close(turn)
+	close(written)
 	for {
 		events, ack, err := p.Source.Read(readCtx)
 		if len(events) > 0 {
-			b := &batch{events: events, ack: ack, done: make(chan struct{}), turn: turn, correlated: make(chan struct{})}
-			turn = b.correlated
+			b := &batch{events: events, ack: ack, done: make(chan struct{}), turn: turn, correlated: make(chan struct{}),
+				prevWritten: written, written: make(chan struct{})}
+			turn, written = b.correlated, b.written
 			p.Stats.Batches.Add(1)
 			p.Stats.InFlight.Add(1)
 			go p.process(workCtx, b)
@@ -164,6 +171,7 @@ func (p *Pipeline) ackInOrder(ctx context.Context, queue <-chan *batch, stopRead
 // process runs one batch through detection, enrichment and the sink. It records its error on the batch.
 func (p *Pipeline) process(ctx context.Context, b *batch) {
 	defer close(b.done)
+	defer func() { <-b.prevWritten; close(b.written) }()
 	defer close(b.correlated) // also when this batch fails: its successors fail at the ack anyway
 	p.Stats.Events.Add(int64(len(b.events)))
 	var letters []DeadLetter
@@ -191,6 +199,9 @@ func (p *Pipeline) process(ctx context.Context, b *batch) {
 			return
 		}
 		alerts = p.finish(ctx, alerts, correlated)
+		if slices.ContainsFunc(alerts, func(a *Alert) bool { return a.Update }) {
+			<-b.prevWritten
+		}
 	}
 	if err := p.write(ctx, alerts); err != nil {
 		b.err = fmt.Errorf("pipeline: write alerts: %w", err)

@@ -275,3 +275,87 @@ func TestPipelineBackpressureAndDrain(t *testing.T) {
 		t.Errorf("after a graceful stop: %d batches acked, want all %d that were read", got, src.next)
 	}
 }
+
+// versionCorrelator checks it sees batches in read order, marks odd events' alerts internal, and returns for each
+// batch a new version of one growing alert; Flush returns one more alert.
+type versionCorrelator struct {
+	mu      sync.Mutex
+	batches []int
+	flushed bool
+}
+
+func (c *versionCorrelator) Correlate(_ context.Context, alerts []*vigil.Alert) ([]*vigil.Alert, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := alerts[0].Doc["batch"].(int64)
+	c.batches = append(c.batches, int(b))
+	for i, a := range alerts {
+		a.Internal = i%2 == 1
+	}
+	return []*vigil.Alert{{ID: "grows", Tenant: "t", Update: true, Doc: map[string]any{"version": b}}}, nil
+}
+
+func (c *versionCorrelator) Flush(context.Context) ([]*vigil.Alert, error) {
+	c.flushed = true
+	return []*vigil.Alert{{ID: "closed", Tenant: "t", Doc: map[string]any{}}}, nil
+}
+
+// orderSink records the alerts in the order they are stored; the first write is slow.
+type orderSink struct {
+	mu     sync.Mutex
+	writes int
+	stored []*vigil.Alert
+}
+
+func (s *orderSink) Write(_ context.Context, alerts []*vigil.Alert) error {
+	s.mu.Lock()
+	s.writes++
+	first := s.writes == 1
+	s.mu.Unlock()
+	if first {
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stored = append(s.stored, alerts...)
+	return nil
+}
+
+func (s *orderSink) Close() error { return nil }
+
+func TestPipelineCorrelator(t *testing.T) {
+	src := newFakeSource(6, 4)
+	corr := &versionCorrelator{}
+	sink := &orderSink{}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Correlator: corr, Sink: sink, MaxInFlight: 4}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5}; !slices.Equal(corr.batches, want) {
+		t.Errorf("correlator saw batches %v, want %v (read order)", corr.batches, want)
+	}
+	var last any
+	events, internal := 0, 0
+	for _, a := range sink.stored {
+		switch a.ID {
+		case "grows":
+			last = a.Doc["version"]
+		case "closed":
+		default:
+			events++
+		}
+		internal += map[bool]int{true: 1}[a.Internal]
+	}
+	if last != int64(5) {
+		t.Errorf("the growing alert's last stored version is %v, want 5: a rewrite overtook an older one", last)
+	}
+	if events != 12 || internal != 0 {
+		t.Errorf("got %d event alerts stored (%d internal), want 12 of 24 (the internal ones are not written)", events, internal)
+	}
+	if !corr.flushed || sink.stored[len(sink.stored)-1].ID != "closed" {
+		t.Errorf("the correlator was not flushed at the end of the source, or its alerts were not written last")
+	}
+	if got := src.ackedBatches(); len(got) != 6 {
+		t.Errorf("acked %v, want all 6 batches", got)
+	}
+}

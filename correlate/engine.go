@@ -73,10 +73,13 @@ type Stats struct {
 	Evicted    atomic.Int64 // records and groups dropped by the limits
 	Unknown    atomic.Int64 // records of a correlation or input the rule set does not have
 	Ungrouped  atomic.Int64 // matches without a group-by field (or the condition's field) a correlation needs
-	Alerts     atomic.Int64 // correlation alerts raised (first versions)
-	Rewrites   atomic.Int64 // later versions of growing alerts
-	Groups     atomic.Int64 // open groups
-	Reset      atomic.Int64 // groups dropped because their correlation changed or went away in a reload
+	// ChainsDelayed counts correlation alerts from another partition that arrived behind this one's watermark and
+	// were counted at the watermark instead of their own time.
+	ChainsDelayed atomic.Int64
+	Alerts        atomic.Int64 // correlation alerts raised (first versions)
+	Rewrites      atomic.Int64 // later versions of growing alerts
+	Groups        atomic.Int64 // open groups
+	Reset         atomic.Int64 // groups dropped because their correlation changed or went away in a reload
 }
 
 // Engine evaluates the correlations of a rule set.
@@ -208,8 +211,8 @@ type Partition struct {
 	// route, when set, says whether a chained record belongs to this partition; when it does not, the record is
 	// returned by Advance for the caller to send on.
 	route  func(*Record) bool
-	out    []*output             // alert versions of this Advance, in the order they were first decided
-	byID   map[alertID]*output   // the bursts' versions among them
+	out    []*output           // alert versions of this Advance, in the order they were first decided
+	byID   map[alertID]*output // the bursts' versions among them
 	chains []Record
 }
 
@@ -267,7 +270,9 @@ func (p *Partition) sync() {
 	}
 }
 
-func (p *Partition) add(r *Record, chained bool) {
+// add applies the record; local says it is a chained record this partition made itself, at the time of the step
+// being processed, which is never late.
+func (p *Partition) add(r *Record, local bool) {
 	st := p.e.Stats
 	c := p.rules.corrs[r.Rule]
 	input := -1
@@ -280,18 +285,19 @@ func (p *Partition) add(r *Record, chained bool) {
 	}
 	s := p.stream(r.Tenant)
 	t := r.Time.UnixNano()
-	if t < s.wm {
-		if !chained {
-			st.Late.Add(1)
-			return
-		}
-		t = s.wm // a chained record from another partition: counted at the earliest time still open
-	}
-	if !chained {
+	switch {
+	case local:
+	case t < s.wm && p.rules.set.Rule(r.Input).Correlation != nil:
+		// a chained record from another partition, which decided it when its own watermark passed it: it counts at
+		// the earliest time still open here rather than not at all
+		t = s.wm
+		st.ChainsDelayed.Add(1)
+	case t < s.wm:
+		st.Late.Add(1)
+		return
+	default:
 		s.last = p.e.now()
-		if t > s.maxSeen {
-			s.maxSeen = t
-		}
+		s.maxSeen = max(s.maxSeen, t)
 	}
 	key := string(groupKey(make([]byte, 0, 64), r.Tenant, r.Rule, r.Group))
 	g := p.groups[key]

@@ -2,11 +2,11 @@ package correlate
 
 import (
 	"context"
-	"sync"
 	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vigilsoc/vigil"
 )
