@@ -172,7 +172,8 @@ func (p *Pipeline) ackInOrder(ctx context.Context, queue <-chan *batch, stopRead
 func (p *Pipeline) process(ctx context.Context, b *batch) {
 	defer close(b.done)
 	defer func() { <-b.prevWritten; close(b.written) }()
-	defer close(b.correlated) // also when this batch fails: its successors fail at the ack anyway
+	correlated := sync.OnceFunc(func() { close(b.correlated) })
+	defer correlated() // also when this batch fails: its successors fail at the ack anyway
 	p.Stats.Events.Add(int64(len(b.events)))
 	var letters []DeadLetter
 	valid := b.events[:0:0]
@@ -193,12 +194,13 @@ func (p *Pipeline) process(ctx context.Context, b *batch) {
 	}
 	if p.Correlator != nil {
 		<-b.turn
-		correlated, err := p.Correlator.Correlate(ctx, alerts)
+		more, err := p.Correlator.Correlate(ctx, alerts)
+		correlated()
 		if err != nil {
 			b.err = fmt.Errorf("pipeline: correlate: %w", err)
 			return
 		}
-		alerts = p.finish(ctx, alerts, correlated)
+		alerts = p.finish(ctx, alerts, more)
 		if slices.ContainsFunc(alerts, func(a *Alert) bool { return a.Update }) {
 			<-b.prevWritten
 		}
