@@ -325,6 +325,7 @@ func newElasticsearchCollector(s *sinks.Elasticsearch, label string) *elasticsea
 		{"requests_total", "Bulk requests sent."},
 		{"request_errors_total", "Bulk requests that failed as a whole (connection, timeout, 429, 5xx) and were retried."},
 		{"created_total", "Alerts indexed."},
+		{"updated_total", "Growing alerts (correlation bursts) rewritten in place: the fields Vigil owns updated."},
 		{"duplicates_total", "Alerts already in the index (409): replays and retries, counted as stored."},
 		{"retries_total", "Alerts the cluster asked to retry (429, 5xx per item)."},
 		{"dead_lettered_total", "Alerts the cluster rejected (a mapping conflict), parked in the dead-letter queue."},
@@ -344,8 +345,8 @@ func (c *elasticsearchCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *elasticsearchCollector) Collect(ch chan<- prometheus.Metric) {
 	st := &c.s.Stats
-	for i, v := range []int64{st.Requests.Load(), st.RequestErrors.Load(), st.Created.Load(), st.Duplicates.Load(),
-		st.Retries.Load(), st.DeadLettered.Load()} {
+	for i, v := range []int64{st.Requests.Load(), st.RequestErrors.Load(), st.Created.Load(), st.Updated.Load(),
+		st.Duplicates.Load(), st.Retries.Load(), st.DeadLettered.Load()} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
 }
