@@ -221,8 +221,8 @@ type stream struct {
 	tenant  string
 	maxSeen int64
 	wm      int64
-	// last is the processing time of the last record or idle advance.
-	last time.Time
+	// lastRecord is the processing time of the last record, lastTick that of the last record or idle advance.
+	lastRecord, lastTick time.Time
 	heap groupHeap
 	// wmDirty says the watermark changed since the last Checkpoint.
 	wmDirty bool
@@ -237,7 +237,8 @@ func (e *Engine) NewPartition(route func(*Record) bool) *Partition {
 func (p *Partition) stream(tenant string) *stream {
 	s := p.streams[tenant]
 	if s == nil {
-		s = &stream{tenant: tenant, maxSeen: math.MinInt64, wm: math.MinInt64, last: p.e.now()}
+		now := p.e.now()
+		s = &stream{tenant: tenant, maxSeen: math.MinInt64, wm: math.MinInt64, lastRecord: now, lastTick: now}
 		p.streams[tenant] = s
 	}
 	return s
@@ -296,7 +297,8 @@ func (p *Partition) add(r *Record, local bool) {
 		st.Late.Add(1)
 		return
 	default:
-		s.last = p.e.now()
+		s.lastRecord = p.e.now()
+		s.lastTick = s.lastRecord
 		s.maxSeen = max(s.maxSeen, t)
 	}
 	key := string(groupKey(make([]byte, 0, 64), r.Tenant, r.Rule, r.Group))
@@ -440,9 +442,9 @@ func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
 		if s.maxSeen != math.MinInt64 {
 			wm = max(wm, s.maxSeen-int64(p.e.cfg.AllowedLateness))
 		}
-		if idle := now.Sub(s.last); idle >= p.e.cfg.IdleTimeout && s.wm != math.MinInt64 {
-			wm = max(wm, s.wm+int64(idle))
-			s.last = now
+		if now.Sub(s.lastRecord) >= p.e.cfg.IdleTimeout && wm != math.MinInt64 {
+			wm = max(wm, s.wm+int64(now.Sub(s.lastTick))) // event time flows with the clock while nothing comes
+			s.lastTick = now
 		}
 		p.advance(s, wm)
 	}

@@ -346,3 +346,32 @@ func TestTenantsNeverMix(t *testing.T) {
 		t.Errorf("got %d alerts, want none: four failures per tenant", len(got))
 	}
 }
+
+// TestIdleAdvance: a tenant that sends nothing has its watermark moved by the clock once idle_timeout has passed, so
+// silence is noticed without a flush: the watermark then trails the clock by the allowed lateness.
+func TestIdleAdvance(t *testing.T) {
+	set := testSet(t, `
+id: silent
+name: silent
+severity: medium
+correlation:
+  type: absence
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 15m
+`)
+	e := New(set, Config{IdleTimeout: time.Minute})
+	clock := t0
+	e.now = func() time.Time { return clock }
+	p := e.NewPartition(nil)
+	p.Add(&Record{Tenant: "acme", Rule: "silent", Input: "conn", AlertID: fmt.Sprintf("%032x", 1), Time: t0, Group: []string{"bob"}})
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+	}{{30 * time.Second, 0}, {time.Minute, 0}, {10 * time.Minute, 0}, {4 * time.Minute, 0}, {2 * time.Minute, 1}} {
+		clock = clock.Add(step.after)
+		if got, _ := p.Advance(); len(got) != step.want {
+			t.Fatalf("at %s of processing time: got %d alerts, want %d", clock.Sub(t0), len(got), step.want)
+		}
+	}
+}
