@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -373,5 +374,131 @@ correlation:
 		if got, _ := p.Advance(); len(got) != step.want {
 			t.Fatalf("at %s of processing time: got %d alerts, want %d", clock.Sub(t0), len(got), step.want)
 		}
+	}
+}
+
+func TestChainsAliasesAndGenerate(t *testing.T) {
+	set := testSet(t, chain)
+	events := cat(series(0, 10*time.Second, 6, "failure", "bob", "1.1.1.1"), series(2*time.Minute, time.Second, 1, "success", "bob", "1.1.1.1"),
+		series(0, 10*time.Second, 6, "failure", "eve", "2.2.2.2"))
+	slices.SortStableFunc(events, compareTime)
+	alerts, err := Replay(set, Config{}, nil, events, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRule := map[string][]*vigil.Alert{}
+	for _, a := range alerts {
+		byRule[a.RuleID] = append(byRule[a.RuleID], a)
+	}
+	if n := len(byRule["brute_then_success"]); n != 1 {
+		t.Fatalf("got %d chained alerts, want 1 (bob's brute force then success; eve never succeeded)", n)
+	}
+	a := byRule["brute_then_success"][0]
+	if g := vigil.Get(a.Doc, "user", "name"); g != "bob" {
+		t.Errorf("chained alert: got user.name %v, want bob", g)
+	}
+	if got, want := vigil.Get(a.Doc, "vigil", "correlation", "rules"), []any{"brute", "ok"}; !slices.Equal(got.([]any), want) {
+		t.Errorf("chained alert: got rules %v, want %v", got, want)
+	}
+	// brute is named by brute_then_success (no generate): input only; ok is named by quiet too
+	for _, rule := range []string{"brute", "fail", "ok"} {
+		for _, a := range byRule[rule] {
+			if !a.Internal {
+				t.Errorf("an alert of %s is not internal: the correlations naming it do not say generate: true", rule)
+			}
+		}
+	}
+	if len(byRule["brute"]) != 2 {
+		t.Errorf("got %d brute-force alerts, want 2 (bob and eve)", len(byRule["brute"]))
+	}
+
+	withGenerate := testSet(t, strings.Replace(chain, "  timespan: 10m\n", "  timespan: 10m\n  generate: true\n", 1))
+	if c := withGenerate.Rule("brute"); c.Internal {
+		t.Errorf("brute is internal although brute_then_success says generate: true")
+	}
+	alertFalse := testSet(t, strings.Replace(bruteForce, "severity: high\n", "severity: high\nalert: false\n", 1))
+	if c := alertFalse.Rule("brute"); !c.Internal {
+		t.Errorf("brute says alert: false but is not internal")
+	}
+}
+
+func TestAliases(t *testing.T) {
+	set := testSet(t, `
+id: scan_then_logon
+name: a connection from an address, then a failed logon to it
+severity: medium
+correlation:
+  type: temporal_ordered
+  rules: [conn, fail]
+  group_by: [addr]
+  aliases:
+    addr: {conn: destination.ip, fail: source.ip}
+  timespan: 5m
+`)
+	conn := ev(0, "network", "x", "9.9.9.9")
+	conn["destination"] = map[string]any{"ip": "5.5.5.5"}
+	events := []map[string]any{conn, ev(time.Minute, "failure", "bob", "5.5.5.5"), ev(2*time.Minute, "failure", "bob", "6.6.6.6")}
+	got := correlations(t, set, Config{}, events, "scan_then_logon")
+	if len(got) != 1 || got[0].group["addr"] != "5.5.5.5" {
+		t.Errorf("got %v, want one alert for addr 5.5.5.5", got)
+	}
+}
+
+func TestValueAverageAndPercentile(t *testing.T) {
+	set := testSet(t, `
+id: avg
+name: big transfers on average
+severity: low
+correlation:
+  type: value_avg
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 1h
+  condition: {field: bytes, gte: 100}
+---
+id: rare
+name: a rare user from an address
+severity: low
+correlation:
+  type: value_percentile
+  rules: [conn]
+  group_by: [source.ip]
+  timespan: 1h
+  condition: {field: user.name, lte: 10}
+`)
+	var events []map[string]any
+	for i, n := range []int{50, 150, 160} { // bob: average 120
+		e := ev(time.Duration(i)*time.Minute, "network", "bob", "1.1.1.1")
+		e["bytes"] = n
+		events = append(events, e)
+	}
+	for i, n := range []int{50, 60} { // eve: average 55
+		e := ev(time.Duration(i)*time.Minute, "network", "eve", "2.2.2.2")
+		e["bytes"] = n
+		events = append(events, e)
+	}
+	for i := range 20 { // 2.2.2.2: eve 19 times, mallory once (5%)
+		user := "eve"
+		if i == 7 {
+			user = "mallory"
+		}
+		e := ev(10*time.Minute+time.Duration(i)*time.Second, "network", user, "3.3.3.3")
+		e["bytes"] = 1
+		events = append(events, e)
+	}
+	avg := correlations(t, set, Config{}, events, "avg")
+	if len(avg) != 1 || avg[0].group["user.name"] != "bob" || avg[0].value != 120.0 {
+		t.Errorf("value_avg: got %v, want bob with 120", avg)
+	}
+	slices.SortStableFunc(events, compareTime)
+	alerts, _ := Replay(set, Config{}, nil, events, "")
+	var rare []any
+	for _, a := range alerts {
+		if a.RuleID == "rare" {
+			rare = append(rare, vigil.Get(a.Doc, "vigil", "correlation", "values"), vigil.Get(a.Doc, "vigil", "correlation", "value"))
+		}
+	}
+	if want := []any{[]any{"mallory"}, 5.0}; fmt.Sprint(rare) != fmt.Sprint(want) {
+		t.Errorf("value_percentile: got %v, want %v", rare, want)
 	}
 }

@@ -95,7 +95,7 @@ func (s *RuleSet) correlationCycle() []string {
 
 // suggest names the known rule id closest to id, as " (did you mean ...?)", or returns "".
 func (s *RuleSet) suggest(id string) string {
-	best, bestDist := "", len(id)/3+1
+	best, bestDist := "", max(2, len(id)/3)+1
 	for known := range s.byID {
 		if d := editDistance(id, known); d < bestDist || d == bestDist && known < best {
 			best, bestDist = known, d

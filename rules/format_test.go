@@ -28,6 +28,16 @@ func TestBadRules(t *testing.T) {
 		{"risk.yml", `risk.yml:4: rule bad.risk: risk_score 150 must be between 0 and 100`},
 		{"bad_exception.yml", `bad_exception.yml:5: rule bad.exception: exception 1: syntax:`},
 		{"wrong_type.yml", `wrong_type.yml:4: cannot unmarshal !!int`},
+		{"corr_unknown_rule.yml", `corr_unknown_rule.yml:4: rule bad.corr_unknown: correlation names unknown rule "fial" (did you mean "fail"?)`},
+		{"corr_disabled_rule.yml", `corr_disabled_rule.yml:4: rule bad.corr_disabled: correlation names rule "fail", which is disabled`},
+		{"corr_cycle.yml", `corr_cycle.yml:4: rule bad.a: correlations form a cycle: bad.a -> bad.b -> bad.a`},
+		{"corr_timespan.yml", `corr_timespan.yml:4: rule bad.corr_timespan: timespan "5 minutes" must be a positive number followed by s, m, h or d`},
+		{"corr_chain_field.yml", `corr_chain_field.yml:14: rule bad.chain: group_by "source.ip": correlation "bad.brute" has no field "source.ip" (its alerts carry only its group_by: user.name)`},
+		{"corr_type.yml", `corr_type.yml:4: rule bad.corr_type: correlation type "event_sum" must be one of event_count,`},
+		{"corr_no_field.yml", `corr_no_field.yml:4: rule bad.corr_no_field: value_count needs condition.field`},
+		{"corr_unknown_key.yml", `corr_unknown_key.yml:7: rule bad.corr_key: unknown key "group-by" in correlation`},
+		{"corr_unknown_key.yml", `corr_unknown_key.yml:9: rule bad.corr_key: unknown key "gtee" in correlation condition`},
+		{"corr_test.yml", `corr_test.yml:9: rule bad.corr_test: test 1 ("t"): a correlation rule's test gives events and alerts, not event and expect`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

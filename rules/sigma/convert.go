@@ -1,12 +1,9 @@
 package sigma
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil/rules"
 )
@@ -255,21 +252,4 @@ func search(s *Search, ic *itemCompiler) (node, error) {
 
 func itemKey(item *FieldItem) string {
 	return strings.Join(append([]string{item.Field}, item.Modifiers...), "|")
-}
-
-// encode writes the rule file: a comment naming the source and the licence duty, then the rule.
-func (c *Converter) encode(src *Rule, r *rules.Rule) ([]byte, error) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Converted from Sigma by `vigil sigma convert --profile %s`; edit the Sigma rule, not this file.\n", c.Profile.Name)
-	fmt.Fprintf(&b, "# Source: %s (Sigma id %s)\n", src.File, src.ID)
-	b.WriteString("# Keep the author: SigmaHQ rules are under the Detection Rule License 1.1, which requires attribution.\n")
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(r); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }

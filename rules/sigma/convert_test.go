@@ -170,7 +170,8 @@ func TestUnsupported(t *testing.T) {
 		{"base64 of a wildcard", sigmaRule("sel: {A|contains|base64: x}\ncondition: sel"), "modifier combination"},
 		{"fieldref with an encoding", sigmaRule("sel: {A|fieldref|base64: B}\ncondition: sel"), "modifier combination"},
 		{"unknown search", sigmaRule("sel: {A: x}\ncondition: sel and other"), "invalid rule"},
-		{"correlation rule", "title: c\nid: 1\ncorrelation: {type: event_count, rules: [a]}\n", "correlation rule"},
+		{"correlation without timespan", "title: c\nid: 1\ncorrelation: {type: event_count, rules: [a], condition: {gte: 2}}\n", "invalid correlation"},
+		{"correlation alone", "title: c\nid: 1\ncorrelation: {type: event_count, rules: [a], timespan: 5m, condition: {gte: 2}}\n", "unknown rule"},
 		{"filter rule", "title: f\nid: 1\nlogsource: {product: windows}\nfilter: {rules: [a]}\n", "filter rule"},
 	}
 	for _, tc := range cases {

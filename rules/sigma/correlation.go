@@ -54,12 +54,12 @@ type AliasField struct {
 var sigmaCorrelationTypes = []string{rules.EventCount, rules.ValueCount, rules.Temporal, rules.TemporalOrdered,
 	rules.ValueSum, rules.ValueAvg, rules.ValuePercentile}
 
-// parseCorrelation reads the correlation section n. generate is the rule's top-level generate.
-func parseCorrelation(n *yaml.Node, generate bool) (*Correlation, *UnsupportedError) {
+// parseCorrelation reads the correlation section n, whose key is at line. generate is the rule's top-level generate.
+func parseCorrelation(n *yaml.Node, line int, generate bool) (*Correlation, *UnsupportedError) {
 	if n.Kind != yaml.MappingNode {
-		return nil, &UnsupportedError{Line: n.Line, Reason: "invalid correlation", Detail: "correlation must be a mapping"}
+		return nil, &UnsupportedError{Line: line, Reason: "invalid correlation", Detail: "correlation must be a mapping"}
 	}
-	c := &Correlation{Line: n.Line, Generate: generate}
+	c := &Correlation{Line: line, Generate: generate}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if err := c.set(k.Value, v); err != nil {
@@ -67,7 +67,7 @@ func parseCorrelation(n *yaml.Node, generate bool) (*Correlation, *UnsupportedEr
 		}
 	}
 	if err := c.check(); err != nil {
-		return nil, &UnsupportedError{Line: n.Line, Reason: "invalid correlation", Detail: err.Error()}
+		return nil, &UnsupportedError{Line: line, Reason: "invalid correlation", Detail: err.Error()}
 	}
 	return c, nil
 }
@@ -164,6 +164,8 @@ func (c *Correlation) setAliases(v *yaml.Node) error {
 // check applies the specification's requirements: what each type needs.
 func (c *Correlation) check() error {
 	switch {
+	case c.Type == "":
+		return fmt.Errorf("type: missing")
 	case c.Type == rules.Absence:
 		return fmt.Errorf("type absence is Vigil's own, not Sigma's: write it as a Vigil rule")
 	case !slices.Contains(sigmaCorrelationTypes, c.Type):

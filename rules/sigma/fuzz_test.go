@@ -3,7 +3,7 @@ package sigma
 import "testing"
 
 // FuzzConvert feeds arbitrary rule text to the parser and converter: neither may panic, and whatever converts must
-// compile (Convert compiles it).
+// compile (ConvertAll compiles it). The rules of one text are converted together, so correlations resolve.
 func FuzzConvert(f *testing.F) {
 	for _, d := range []string{
 		"sel: {A|contains|all: [x, 'y*z']}\ncondition: sel",
@@ -14,14 +14,15 @@ func FuzzConvert(f *testing.F) {
 	} {
 		f.Add(sigmaRule(d))
 	}
+	f.Add(specExample)
+	f.Add(aliasRules + aliasCorrelation)
 	conv := newTestConverter(f, "windows-flat")
 	f.Fuzz(func(t *testing.T, text string) {
 		parsed, _ := Parse("fuzz.yml", []byte(text))
-		for _, r := range parsed {
-			if _, err := conv.Convert(r); err != nil {
-				if _, ok := err.(*UnsupportedError); !ok {
-					t.Fatalf("got %T %v, want an *UnsupportedError", err, err)
-				}
+		_, errs := conv.ConvertAll(parsed)
+		for _, err := range errs {
+			if _, ok := err.(*UnsupportedError); !ok {
+				t.Fatalf("got %T %v, want an *UnsupportedError", err, err)
 			}
 		}
 	})

@@ -69,13 +69,15 @@ func severity(level string) string {
 
 var notIDChars = regexp.MustCompile(`[^a-z0-9._-]+`)
 
-// ruleID is `sigma.<id>`; a rule without an id is named after its file.
+// ruleID is `sigma.<id>`; a rule without an id is named after its Sigma name, and a rule without either after its
+// file.
 func ruleID(r *Rule) string {
-	id := strings.ToLower(strings.TrimSpace(r.ID))
-	if id == "" {
-		id = strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File))
+	for _, id := range []string{r.ID, r.Name, strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File))} {
+		if id = strings.Trim(notIDChars.ReplaceAllString(strings.ToLower(strings.TrimSpace(id)), "_"), "_"); id != "" {
+			return "sigma." + id
+		}
 	}
-	return "sigma." + strings.Trim(notIDChars.ReplaceAllString(strings.ToLower(id), "_"), "_")
+	return "sigma.rule"
 }
 
 // ruleTags keeps Sigma's tags and adds where the rule came from: its status, an informational level, and its log

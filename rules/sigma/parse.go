@@ -193,8 +193,10 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 		return nil, fail(n.Line, "", "invalid rule", "%v", err)
 	}
 	keys := map[string]*yaml.Node{}
+	keyLines := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		keys[n.Content[i].Value] = n.Content[i+1]
+		keyLines[n.Content[i].Value] = n.Content[i].Line
 	}
 	switch {
 	case keys["filter"] != nil && keys["detection"] == nil:
@@ -214,7 +216,7 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 		Logsource: h.Logsource, RegressionTestsPath: h.RegressionTestsPath,
 	}
 	if keys["correlation"] != nil {
-		c, err := parseCorrelation(keys["correlation"], h.Generate)
+		c, err := parseCorrelation(keys["correlation"], keyLines["correlation"], h.Generate)
 		if err != nil {
 			err.File, err.RuleID = file, h.ID
 			return nil, err

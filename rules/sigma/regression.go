@@ -32,11 +32,13 @@ type RegressionResult struct {
 // OK reports whether the rule converted and matched at least what every test requires.
 func (r *RegressionResult) OK() bool { return r.Err == nil && len(r.Failures) == 0 }
 
-// RegressionRun is the outcome of a run: one result per rule with data, and how many rules name a
-// regression_tests_path whose data is not there.
+// RegressionRun is the outcome of a run: one result per rule with data, how many rules name a
+// regression_tests_path whose data is not there, and how many correlation rules were skipped (SigmaHQ's regression
+// data is events of single rules; a correlation has none).
 type RegressionRun struct {
-	Results []*RegressionResult
-	NoData  int
+	Results      []*RegressionResult
+	NoData       int
+	Correlations int
 }
 
 // regressionInfo is SigmaHQ's info.yml.
@@ -86,6 +88,10 @@ func RunRegression(root string, paths []string, conv *Converter) (*RegressionRun
 		}
 		parsed, _ := Parse(f, data)
 		for _, r := range parsed {
+			if r.Correlation != nil {
+				run.Correlations++
+				continue
+			}
 			if r.RegressionTestsPath == "" {
 				continue
 			}

@@ -11,8 +11,9 @@ func TestRunRegression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(run.Results) != 1 || run.NoData != 1 {
-		t.Fatalf("got %d results and %d without data, want 1 and 1", len(run.Results), run.NoData)
+	if len(run.Results) != 1 || run.NoData != 1 || run.Correlations != 1 {
+		t.Fatalf("got %d results, %d without data and %d correlations skipped, want 1, 1 and 1",
+			len(run.Results), run.NoData, run.Correlations)
 	}
 	r := run.Results[0]
 	if !r.OK() || r.Matched != 2 || r.Events != 4 || r.Want != 2 {
