@@ -80,7 +80,8 @@ detection:
 func TestSigmaTest(t *testing.T) {
 	code, stdout, _ := runCmd(t, "sigma", "test", "--root", filepath.Join("..", "..", "rules", "sigma", "testdata", "repo"))
 	if code != 0 || !strings.Contains(stdout, "ok   ") || !strings.Contains(stdout, "5a0e2c1b-7f4d-4e7a-9a51-0c8d2f6b1e01: 2 of 4 events matched") ||
-		!strings.Contains(stdout, "1 passed, 0 failed (1 rules name regression data that is not under") {
+		!strings.Contains(stdout, "1 passed, 0 failed (1 rules name regression data that is not under") ||
+		!strings.Contains(stdout, "; 1 correlation rules skipped: they have no regression data)") {
 		t.Errorf("passing root: exit %d, output:\n%s", code, stdout)
 	}
 	code, stdout, _ = runCmd(t, "sigma", "test", "--root", filepath.Join("..", "..", "rules", "sigma", "testdata", "failing"))
@@ -90,5 +91,98 @@ func TestSigmaTest(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "sigma", "test"); code != 2 {
 		t.Errorf("no --root: got exit %d, want 2", code)
+	}
+}
+
+// TestSigmaConvertCorrelations converts correlation rules whose rules are in other files: names resolve across every
+// file of the run, each correlation is written with its Sigma file's rules, and the output validates as a whole.
+func TestSigmaConvertCorrelations(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "logins"), 0o755)
+	files := map[string]string{
+		"logins/failed.yml": `title: Single failed login
+id: 53ba33fd-3a50-4468-a5ef-c583635cfa92
+name: failed_login
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: [529, 4625]}, condition: selection}
+`,
+		"logins/success.yml": `title: Successful login
+id: 4d0a2c83-c62c-4ed4-b475-c7e23a9269b8
+name: successful_login
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: [528, 4624]}, condition: selection}
+`,
+		"mr_brute_force.yml": `title: Multiple failed logins followed by a successful login
+id: b180ead8-d58f-40b2-ae54-c8940995b9b6
+level: high
+correlation:
+    type: temporal_ordered
+    rules: [multiple_failed_login, successful_login]
+    group-by: [User]
+    timespan: 10m
+---
+title: Multiple failed logons
+id: a8418a5a-5fc4-46b5-b23b-6c73beb19d41
+name: multiple_failed_login
+correlation:
+    type: event_count
+    rules: [failed_login]
+    group-by: [User]
+    timespan: 10m
+    condition: {gte: 10}
+`,
+		"mr_typo.yml": `title: Typo
+id: 0e95725d-7320-415d-80f7-004da920fc11
+correlation:
+    type: event_count
+    rules:
+        - failed_logins
+    group-by: [User]
+    timespan: 1h
+    condition: {gte: 100}
+`,
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCmd(t, "sigma", "convert", "--out", out, src)
+	if code != 0 || !strings.Contains(stdout, "converted 4 rules (0 of them disabled, 2 correlations), 1 unsupported") ||
+		!strings.Contains(stdout, "1 unknown rule") {
+		t.Errorf("exit %d, summary:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	wantErr := "unsupported: " + filepath.Join(src, "mr_typo.yml") + `:6: rule 0e95725d-7320-415d-80f7-004da920fc11: unknown rule: correlation names "failed_logins"`
+	if !strings.Contains(stderr, wantErr) {
+		t.Errorf("stderr: got\n%s\nwant a line starting %q", stderr, wantErr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "mr_brute_force.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"id: sigma.b180ead8-d58f-40b2-ae54-c8940995b9b6", "- sigma.a8418a5a-5fc4-46b5-b23b-6c73beb19d41 # multiple_failed_login",
+		"- sigma.4d0a2c83-c62c-4ed4-b475-c7e23a9269b8 # successful_login", "\n---\n", "- sigma.53ba33fd-3a50-4468-a5ef-c583635cfa92 # failed_login"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("converted mr_brute_force.yml:\n%s\nwant it to contain %q", data, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "mr_typo.yml")); err == nil {
+		t.Errorf("mr_typo.yml was written, want no file for a Sigma file without converted rules")
+	}
+	if code, stdout, stderr := runCmd(t, "rules", "validate", out); code != 0 {
+		t.Errorf("rules validate of the converted files: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// To stdout, one rule file: the correlations follow their names across the files as well.
+	code, stdout, stderr = runCmd(t, "sigma", "convert", filepath.Join(src, "mr_brute_force.yml"), filepath.Join(src, "logins"))
+	if code != 0 || strings.Count(stdout, "\ncorrelation:\n") != 2 || !strings.Contains(stderr, "converted 4 rules (0 of them disabled, 2 correlations), 0 unsupported") {
+		t.Errorf("to stdout: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	all := filepath.Join(dir, "all.yml")
+	os.WriteFile(all, []byte(stdout), 0o644)
+	if code, stdout, stderr := runCmd(t, "rules", "validate", all); code != 0 {
+		t.Errorf("rules validate of stdout: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
