@@ -28,6 +28,9 @@ type Event struct {
 	Tenant string
 	// Received is when Vigil read the record.
 	Received time.Time
+	// TrustEventID says the source vouches that the event's event.id identifies the record (`alert_id: event_id`):
+	// alert ids then derive from it instead of from the raw bytes.
+	TrustEventID bool
 	// Invalid, when not empty, says why the record cannot be processed (for example "decode: not a JSON object" or
 	// "tenant: unknown tenant \"x\""). Such an event is not evaluated; the pipeline dead-letters it.
 	Invalid string

@@ -30,6 +30,21 @@ type FileConfig struct {
 	MaxRecordBytes int `yaml:"max_record_bytes"`
 	// PollInterval is how often a followed file is checked for new data. Default 250ms.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// AlertID is "content" (default) or "event_id", as for a Kafka topic (KafkaTopic.AlertID).
+	AlertID string `yaml:"alert_id"`
+}
+
+// The values of alert_id.
+const (
+	AlertIDContent = "content"
+	AlertIDEventID = "event_id"
+)
+
+func checkAlertID(s string) error {
+	if s != "" && s != AlertIDContent && s != AlertIDEventID {
+		return fmt.Errorf("alert_id %q: want content (the default) or event_id", s)
+	}
+	return nil
 }
 
 // DefaultMaxRecordBytes is the default size limit of one record.
@@ -56,6 +71,9 @@ func (c *FileConfig) Validate() error {
 		return errors.New("file source: tenant is required")
 	}
 	if err := vigil.CheckTenant(c.Tenant); err != nil {
+		return fmt.Errorf("file source: %w", err)
+	}
+	if err := checkAlertID(c.AlertID); err != nil {
 		return fmt.Errorf("file source: %w", err)
 	}
 	return nil
@@ -157,10 +175,11 @@ func (f *File) readOne(ctx context.Context, path string) error {
 			return fmt.Errorf("file source %s: read %s: %w", f.name, path, err)
 		}
 		ev := &vigil.Event{
-			Raw:      rec.Data,
-			Origin:   vigil.Origin{Source: f.name, File: path, Line: rec.Line},
-			Tenant:   f.cfg.Tenant,
-			Received: time.Now(),
+			Raw:          rec.Data,
+			Origin:       vigil.Origin{Source: f.name, File: path, Line: rec.Line},
+			Tenant:       f.cfg.Tenant,
+			Received:     time.Now(),
+			TrustEventID: f.cfg.AlertID == AlertIDEventID,
 		}
 		DecodeInto(ev, rec.Err)
 		select {

@@ -58,6 +58,7 @@ type Kafka struct {
 	transport *kafka.Transport
 	group     *kafka.ConsumerGroup
 	fixed     map[string]string // topic → tenant, for single-tenant topics
+	trusted   map[string]bool   // topics whose event.id identifies a record (alert_id: event_id)
 	known     map[string]bool   // known tenants, for multi-tenant topics
 
 	records chan record
@@ -112,6 +113,7 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 		return nil, fmt.Errorf("kafka source %s: %w", name, err)
 	}
 	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, fixed: map[string]string{}, known: map[string]bool{},
+		trusted: map[string]bool{},
 		records: make(chan record, cfg.BatchSize)}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
@@ -120,6 +122,7 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 	var topics []string
 	for _, t := range cfg.Topics {
 		topics = append(topics, t.Name)
+		k.trusted[t.Name] = t.AlertID == AlertIDEventID
 		if !t.MultiTenant {
 			k.fixed[t.Name] = t.Tenant
 		}
@@ -166,9 +169,10 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 // event turns a record into an event: decoded, or marked invalid with the reason.
 func (k *Kafka) event(m kafka.Message) *vigil.Event {
 	ev := &vigil.Event{
-		Raw:      m.Value,
-		Origin:   vigil.Origin{Source: k.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time},
-		Received: time.Now(),
+		Raw:          m.Value,
+		Origin:       vigil.Origin{Source: k.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time},
+		Received:     time.Now(),
+		TrustEventID: k.trusted[m.Topic],
 	}
 	tenant, problem := k.tenant(m)
 	switch {

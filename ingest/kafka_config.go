@@ -69,6 +69,9 @@ type KafkaTopic struct {
 	// MultiTenant says the topic carries several tenants: the record header TenantHeader names each record's
 	// tenant, which must be one of the known tenants.
 	MultiTenant bool `yaml:"multi_tenant"`
+	// AlertID says what identifies a record for alert ids: "content" (the default: the hash of the record's bytes)
+	// or "event_id" (the event's event.id, for a source whose ids are unique per record; see docs/alerts.md).
+	AlertID string `yaml:"alert_id"`
 }
 
 // KafkaConnection says how to reach a Kafka cluster. The Kafka source and the Kafka dead-letter queue share it.
@@ -191,6 +194,9 @@ func (c *KafkaConfig) Validate() error {
 			if err := vigil.CheckTenant(t.Tenant); err != nil {
 				errs = append(errs, fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err))
 			}
+		}
+		if err := checkAlertID(t.AlertID); err != nil {
+			errs = append(errs, fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err))
 		}
 		if (t.Tenant == "") == !t.MultiTenant {
 			errs = append(errs, fmt.Errorf("topics[%d] (%s): set exactly one of tenant and multi_tenant", i, t.Name))

@@ -102,6 +102,8 @@ func TestKafkaConfigValidate(t *testing.T) {
 		{"tenant and multi", func(c *KafkaConfig) { c.Topics[0].MultiTenant = true }, "exactly one of tenant and multi_tenant"},
 		{"neither tenant nor multi", func(c *KafkaConfig) { c.Topics[1].MultiTenant = false }, "exactly one of tenant"},
 		{"bad start", func(c *KafkaConfig) { c.StartOffset = "oldest" }, "neither earliest nor latest"},
+		{"alert_id event_id", func(c *KafkaConfig) { c.Topics[0].AlertID = "event_id" }, ""},
+		{"bad alert_id", func(c *KafkaConfig) { c.Topics[0].AlertID = "id" }, `alert_id "id": want content (the default) or event_id`},
 		{"latest", func(c *KafkaConfig) { c.StartOffset = "latest" }, ""},
 		{"sasl without user", func(c *KafkaConfig) { c.SASL = KafkaSASL{Mechanism: "PLAIN", Password: "p"} }, "sasl.username"},
 		{"sasl bad mechanism", func(c *KafkaConfig) { c.SASL = KafkaSASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, "GSSAPI"},

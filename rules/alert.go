@@ -67,15 +67,17 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 // organization and vigil. Room for them up front saves growing the document's map, which rehashes every key.
 const alertKeys = 7
 
-// AlertID is deterministic: a hash of the tenant, the rule id and the event's identity, which is event.id when the
-// event has one and the hash of its raw bytes otherwise. Replaying the same records gives the same ids.
+// AlertID is deterministic: a hash of the tenant, the rule id and the event's identity. The identity is the hash of
+// the record's raw bytes, so the same record delivered twice gives the same id and two different records never share
+// one; it is event.id only when the source trusts it (Event.TrustEventID) and the event has one, since partners'
+// event ids are not unique across hosts and products (docs/alerts.md, "Alert ids").
 func AlertID(tenant, ruleID string, ev *vigil.Event) string {
 	var buf [192]byte // the hash input; a longer one moves to the heap
 	b := append(buf[:0], tenant...)
 	b = append(b, 0)
 	b = append(b, ruleID...)
 	b = append(b, 0)
-	if id := ev.Fields.Lookup("event", "id"); id.Kind() == fields.String && id.Str() != "" {
+	if id := ev.Fields.Lookup("event", "id"); ev.TrustEventID && id.Kind() == fields.String && id.Str() != "" {
 		b = append(b, "event.id:"...)
 		b = append(b, id.Str()...)
 	} else {

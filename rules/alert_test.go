@@ -90,9 +90,22 @@ func TestAlertIDIsDeterministic(t *testing.T) {
 			t.Errorf("a different tenant, rule or event gave the same id")
 		}
 	}
-	// With event.id the id does not depend on the bytes (a re-serialized copy is the same event).
-	if id("acme", "r", withID) != id("acme", "r", `{"event":{"outcome":"failure","id":"e-1"}}`) {
-		t.Errorf("event.id must identify the event regardless of its bytes")
+	// By default event.id does not identify the event: partners reuse ids across hosts and products, and a different
+	// record with the same event.id must not be dropped as a duplicate.
+	if id("acme", "r", withID) == id("acme", "r", `{"event":{"id":"e-1","outcome":"failure"},"host":{"name":"new"}}`) {
+		t.Errorf("two different records with the same event.id got the same alert id")
+	}
+	// A source that trusts event.id (alert_id: event_id) gets ids that do not depend on the bytes.
+	trusted := func(js string) string {
+		ev := event(t, js)
+		ev.TrustEventID = true
+		return AlertID("acme", "r", ev)
+	}
+	if trusted(withID) != trusted(`{"event":{"outcome":"failure","id":"e-1"}}`) {
+		t.Errorf("with a trusted event.id the id must not depend on the bytes")
+	}
+	if trusted(raw) != id("acme", "r", raw) {
+		t.Errorf("an event without event.id from a trusting source must be identified by its bytes")
 	}
 }
 
@@ -154,7 +167,7 @@ func TestNewAlertWholeDocument(t *testing.T) {
 				`"attack.credential_access"],"threat":{"enrichments":[{"matched":{"atomic":"203.0.113.9"}}],` +
 				`"framework":"MITRE ATT&CK","tactic":{"id":["TA0006","TA0001"],"name":["Initial Access"]},` +
 				`"technique":{"id":["T1110","T1078"],"subtechnique":{"id":["T1110.001"]}}},"user":{"name":"root"},` +
-				`"vigil":{"alert":{"id":"42ec67762af1d61f1643477c298b83da","origin":{"offset":41,"partition":2,` +
+				`"vigil":{"alert":{"id":"4ca90f8447a39e38014c078e825b4844","origin":{"offset":41,"partition":2,` +
 				`"source":"kafka","time":"2026-11-24T08:00:00Z","topic":"partner.acme.events"},` +
 				`"original_time":"2026-11-24T08:14:03.5Z","reason":"authentication event with source 203.0.113.9,` +
 				` by root on web-01 created critical alert Full.","severity":"critical","status":"open",` +
