@@ -31,9 +31,9 @@ import (
 // the watcher is skipped when the files' content is what the running set was compiled from, so unrelated writes in
 // a rule folder cost a hash of the rule files and nothing else.
 type ruleReloader struct {
-	env      *rules.Env
-	paths    []string
-	engine   *rules.Engine
+	env    *rules.Env
+	paths  []string
+	engine *rules.Engine
 	// onSwap, when set, is given each new set right after the engine: the correlation engine follows reloads.
 	onSwap   func(*rules.RuleSet)
 	log      *slog.Logger
