@@ -28,6 +28,9 @@ func (v Value) appendJSON(b []byte) ([]byte, error) {
 	case Uint:
 		b = strconv.AppendUint(b, v.Uint(), 10)
 	case Float:
+		if s, ok := v.Literal(); ok {
+			return append(b, s...), nil
+		}
 		return appendFloat(b, v.Float())
 	case String:
 		b = appendString(b, v.Str())

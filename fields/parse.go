@@ -398,7 +398,15 @@ func (d *decoder) number() (int32, error) {
 		return 0, d.errorf("invalid number %q", strings.Clone(s))
 	}
 	i := d.b.add(Float)
-	d.b.t.nodes[i].val = math.Float64bits(f)
+	n := &d.b.t.nodes[i]
+	if err != nil {
+		// Beyond float64 (1e400): rules compare it as ±Inf or 0, and the literal is kept, so the event and its alert
+		// encode to JSON losslessly.
+		n.kn |= literal
+		n.val = span{uint32(start), uint32(d.pos - start)}.packed()
+		return i, nil
+	}
+	n.val = math.Float64bits(f)
 	return i, nil
 }
 

@@ -14,8 +14,10 @@
 package fields
 
 import (
+	"encoding/json"
 	"iter"
 	"math"
+	"strconv"
 	"sync"
 	"unsafe"
 )
@@ -86,6 +88,9 @@ type node struct {
 }
 
 const kindBits = 3
+
+// literal, on a Float, says val is the span of the number's text in the record: a number beyond float64's range.
+const literal = 1 << kindBits
 
 func (n *node) kind() Kind { return Kind(n.kn & (1<<kindBits - 1)) }
 func (n *node) n() int32   { return int32(n.kn >> kindBits) }
@@ -164,8 +169,27 @@ func (v Value) Uint() uint64 {
 	return v.node().val
 }
 
-// Float returns a Float's value.
-func (v Value) Float() float64 { return math.Float64frombits(v.Uint()) }
+// Float returns a Float's value; a number beyond float64's range is ±Inf (or 0 for a tiny one).
+func (v Value) Float() float64 {
+	if s, ok := v.Literal(); ok {
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
+	}
+	return math.Float64frombits(v.Uint())
+}
+
+// Literal returns the text of a Float beyond float64's range, such as 1e400, which the tree keeps as it was written;
+// ok is false for any other value.
+func (v Value) Literal() (string, bool) {
+	if v.t == nil {
+		return "", false
+	}
+	n := v.node()
+	if n.kind() != Float || n.kn&literal == 0 {
+		return "", false
+	}
+	return v.t.text(n.str()), true
+}
 
 // Len returns the number of elements of an Array or members of an Object, and 0 for other values.
 func (v Value) Len() int {
@@ -266,6 +290,9 @@ func (v Value) Interface() any {
 	case Uint:
 		return v.Uint()
 	case Float:
+		if s, ok := v.Literal(); ok {
+			return json.Number(s) // encodes as the literal
+		}
 		return v.Float()
 	case String:
 		return v.Str()

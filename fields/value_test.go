@@ -3,6 +3,7 @@ package fields
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -237,8 +238,37 @@ func TestMarshalJSON(t *testing.T) {
 			t.Errorf("%s:\ngot  %s\nwant %s", doc, got, want)
 		}
 	}
-	v, _ := Parse([]byte(`{"inf": 1e400}`))
-	if _, err := json.Marshal(v); err == nil {
-		t.Errorf("an infinite number encoded without error")
+}
+
+// TestNumbersBeyondFloat64: a number beyond float64's range decodes (as ±Inf for comparisons), keeps its literal, and
+// encodes back to it, alone and inside objects, so its event and alert are never unencodable. A tiny number (1e-400)
+// rounds to 0, as any float rounds.
+func TestNumbersBeyondFloat64(t *testing.T) {
+	v, err := Parse([]byte(`{"x":1e400,"y":{"z":-2E+999,"w":[1e-400]},"n":1.5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := v.Get("x"); x.Kind() != Float || !math.IsInf(x.Float(), 1) {
+		t.Errorf("x: got %v %v, want a Float of +Inf", x.Kind(), x.Float())
+	}
+	if z := v.Lookup("y", "z"); !math.IsInf(z.Float(), -1) {
+		t.Errorf("y.z: got %v, want -Inf", z.Float())
+	}
+	if s, ok := v.Get("x").Literal(); !ok || s != "1e400" {
+		t.Errorf("x: got literal %q %v, want 1e400", s, ok)
+	}
+	if _, ok := v.Get("n").Literal(); ok {
+		t.Errorf("n: an ordinary float has no literal")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"n":1.5,"x":1e400,"y":{"w":[0],"z":-2E+999}}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	b, err = json.Marshal(map[string]any{"x": v.Get("x").Interface(), "y": v.Get("y").Interface()})
+	if err != nil || string(b) != `{"x":1e400,"y":{"w":[0],"z":-2E+999}}` {
+		t.Errorf("Interface: got %s %v", b, err)
 	}
 }

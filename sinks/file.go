@@ -22,6 +22,10 @@ import (
 // lines with the same vigil.alert.id, and the last one is the alert's current version. A file has no analyst
 // fields to keep, so nothing is merged.
 type File struct {
+	// DeadLetters, when set, parks an alert that cannot be encoded as JSON (with the matching record's bytes as the
+	// payload, reason "encode") and the write goes on; without it such an alert fails the Write.
+	DeadLetters vigil.DeadLetterQueue
+
 	mu      sync.Mutex
 	path    string
 	f       *os.File
@@ -81,12 +85,35 @@ func endTornLine(path string) error {
 func (s *File) Write(ctx context.Context, alerts []*vigil.Alert) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var letters []vigil.DeadLetter
 	for _, a := range alerts {
 		if err := writeJSONLine(s.w, a.Doc); err != nil {
-			return fmt.Errorf("file sink %s: alert %s: %w", s.path, a.ID, err)
+			if s.DeadLetters == nil {
+				return fmt.Errorf("file sink %s: alert %s: %w", s.path, a.ID, err)
+			}
+			letters = append(letters, unencodable(a, err))
 		}
 	}
-	return s.flush()
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if len(letters) > 0 {
+		if err := s.DeadLetters.Park(ctx, letters); err != nil {
+			return fmt.Errorf("file sink %s: park %d unencodable alerts: %w", s.path, len(letters), err)
+		}
+	}
+	return nil
+}
+
+// unencodable is the dead letter of an alert whose document cannot be encoded: the record it came from is the
+// payload, so it can be processed again once the cause is fixed.
+func unencodable(a *vigil.Alert, err error) vigil.DeadLetter {
+	l := vigil.DeadLetter{Kind: "alert", Reason: "encode", Tenant: a.Tenant,
+		Detail: fmt.Sprintf("alert %s of rule %s cannot be encoded as JSON: %v", a.ID, a.RuleID, err)}
+	if a.Event != nil {
+		l.Payload, l.Origin = a.Event.Raw, a.Event.Origin
+	}
+	return l
 }
 
 func (s *File) flush() error {

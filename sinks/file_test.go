@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,5 +169,34 @@ func TestFileSinkAppendsEachVersionOfAnUpdateAlert(t *testing.T) {
 		if id, count := docPath(doc, "vigil", "alert", "id"), docPath(doc, "vigil", "correlation", "count"); id != "corr-001" || count != float64(i+1) {
 			t.Errorf("line %d: got id %v count %v, want corr-001 and %d", i+1, id, count, i+1)
 		}
+	}
+}
+
+// TestFileSinkParksUnencodableAlerts: an alert that cannot be encoded is parked with its record and the rest are
+// written; without a dead-letter queue the Write fails.
+func TestFileSinkParksUnencodableAlerts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	bad := &vigil.Alert{ID: "bad", RuleID: "r", Tenant: "acme", Doc: map[string]any{"x": math.Inf(1)},
+		Event: &vigil.Event{Raw: []byte(`{"x":"the record"}`)}}
+	alerts := append([]*vigil.Alert{bad}, fileTestAlerts()...)
+	s, err := NewFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), alerts); err == nil {
+		t.Errorf("without a dead-letter queue: got no error for an unencodable alert")
+	}
+	dlq := &memDLQ{}
+	s.DeadLetters = dlq
+	if err := s.Write(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n != len(fileTestAlerts()) {
+		t.Errorf("got %d lines, want the %d good alerts of the second write (the first failed at once)", n, len(fileTestAlerts()))
+	}
+	if len(dlq.letters) != 1 || dlq.letters[0].Reason != "encode" || string(dlq.letters[0].Payload) != `{"x":"the record"}` {
+		t.Errorf("got letters %+v, want the bad alert's record parked with reason encode", dlq.letters)
 	}
 }

@@ -80,6 +80,7 @@ func cmdReplay(args []string, io stdio) int {
 		prog.Start()
 	}
 	p.DeadLetters = mon.deadLetters(skipped)
+	sink.DeadLetters = p.DeadLetters // an alert that cannot be encoded is reported, and the replay goes on
 	p.Sink = mon.sinks(sinks.Fanout{sink}, []SinkConfig{{Type: "file"}})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -91,3 +91,22 @@ correlation:
 		t.Errorf("got %d versions of %d alerts, last %v, want versions of one alert ending at count 7 for bob", len(docs), len(ids), corr)
 	}
 }
+
+// TestReplayNumberBeyondFloat64: an event with a number beyond float64's range matches, and its alert is written with
+// the number as it came (it was dead-lettered with an empty payload, and replay aborted on it).
+func TestReplayNumberBeyondFloat64(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "r.yml"), "id: t.big\nname: big\nseverity: low\ncondition: x > 5\n")
+	input := filepath.Join(dir, "events.jsonl")
+	writeTestFile(t, input, `{"x":1e400,"y":{"z":-1e999}}`+"\n"+`{"x":7}`+"\n")
+	output := filepath.Join(dir, "alerts.jsonl")
+	code, _, stderr := runVigil(t, "replay", "--rules", dir, "--input", input, "--output", output)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, _ := os.ReadFile(output)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"x":1e400`) || !strings.Contains(lines[0], `"z":-1e999`) {
+		t.Errorf("got %q, want two alerts, the first with x 1e400 and y.z -1e999 as they came", lines)
+	}
+}

@@ -206,6 +206,7 @@ func buildSinks(ctx context.Context, scs []SinkConfig, dlq vigil.DeadLetterQueue
 				out.Close()
 				return nil, err
 			}
+			s.DeadLetters = dlq
 			out = append(out, s)
 		case "stdout":
 			out = append(out, sinks.NewSummary(io.out))
