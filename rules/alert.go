@@ -20,14 +20,35 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	id := AlertID(ev.Tenant, c.ID, ev)
 	evTime := EventTime(ev)
 	doc := eventDoc(ev.Fields, alertKeys)
-	vig := objectAt(doc, "vigil", 2)
+	// vigil.*, organization.* and tags belong to Vigil: the event's own are kept under vigil.original_event, beside
+	// its event.* values, so an event cannot forge an alert's status or tenant, or tag itself a false positive.
+	var owned map[string]any
+	for _, k := range ownedKeys {
+		if v, ok := doc[k]; ok {
+			if owned == nil {
+				owned = make(map[string]any, len(ownedKeys))
+			}
+			owned[k] = v
+			delete(doc, k)
+		}
+	}
+	vig := make(map[string]any, 2)
+	doc["vigil"] = vig
 	var event map[string]any
-	if original := ev.Fields.Get("event"); original.Kind() == fields.Object {
+	original := ev.Fields.Get("event")
+	if original.Kind() == fields.Object {
 		// The event's own event.* is kept as it was; the alert's is a copy with room for the three keys it adds.
-		vig["original_event"] = original
 		event = eventDoc(original, 3)
+		if owned == nil {
+			vig["original_event"] = original
+		} else {
+			vig["original_event"] = mergeMaps(eventDoc(original, len(owned)), owned)
+		}
 	} else {
 		event = make(map[string]any, 3)
+		if owned != nil {
+			vig["original_event"] = owned
+		}
 	}
 	doc["event"] = event
 	event["kind"] = "alert"
@@ -42,11 +63,7 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 			doc["threat"] = c.threatDoc
 		}
 	}
-	if existing, ok := doc["tags"]; ok {
-		if tags := mergeTags(existing, c.Tags); len(tags) > 0 {
-			doc["tags"] = tags
-		}
-	} else if c.tagsDoc != nil {
+	if c.tagsDoc != nil {
 		doc["tags"] = c.tagsDoc // the rule's own tags, deduplicated once: a read-only tree
 	}
 	var tenant any = ev.Tenant // boxed once and stored twice: a string cannot be changed
@@ -62,6 +79,9 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 	}
 	return &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev, Internal: c.Internal}
 }
+
+// ownedKeys are the event's top-level keys that an alert takes from Vigil only.
+var ownedKeys = [...]string{"vigil", "organization", "tags"}
 
 // alertKeys is how many top-level keys an alert may add to the event's: @timestamp, event, rule, threat, tags,
 // organization and vigil. Room for them up front saves growing the document's map, which rehashes every key.

@@ -51,7 +51,8 @@ func TestNewAlertDocument(t *testing.T) {
 		"vigil.alert.origin.topic":         "partner.acme.events",
 		"vigil.alert.origin.offset":        int64(41),
 		"threat.technique.subtechnique.id": []any{"T1059.001"},
-		"tags":                             []any{"winlogbeat", "attack.execution"},
+		"tags":                             []any{"attack.execution"},
+		"vigil.original_event.tags":        []any{"winlogbeat"},
 		"rule.reference":                   []any{"https://attack.mitre.org/techniques/T1059/001/"},
 		"threat.tactic.id":                 []any{"TA0002"},
 		"user.name":                        "jdoe",
@@ -133,8 +134,8 @@ func alertRules(t *testing.T) (full, bare *Compiled) {
 	return full, bare
 }
 
-// A full ECS event whose tags, threat, vigil and organization objects the alert merges into, and one whose values
-// there are not objects, so the alert replaces them.
+// A full ECS event whose threat object the alert merges into, and whose tags, vigil and organization (which belong to
+// Vigil) it moves under vigil.original_event; and one whose values there are not objects.
 const (
 	mergingEvent = `{"@timestamp":"2026-11-24T09:14:03.5+01:00",` +
 		`"event":{"id":"e-1","kind":"event","category":["authentication"],"outcome":"failure"},` +
@@ -161,25 +162,27 @@ func TestNewAlertWholeDocument(t *testing.T) {
 			Topic: "partner.acme.events", Partition: 2, Offset: 41, Time: time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)},
 			`{"@timestamp":"2026-11-27T10:00:00.12Z","event":{"category":["authentication"],"id":"e-1",` +
 				`"kind":"alert","outcome":"failure","risk_score":64,"severity":4},"host":{"name":"web-01"},` +
-				`"organization":{"id":"acme","name":"Acme"},"rule":{"author":"Vigil","description":"d",` +
+				`"organization":{"id":"acme"},"rule":{"author":"Vigil","description":"d",` +
 				`"id":"vigil.test.full","name":"Full","reference":["https://attack.mitre.org/techniques/T1110/001/"],` +
-				`"version":"f654f5b4dfe9e711"},"source":{"ip":["203.0.113.9"]},"tags":["winlogbeat",` +
-				`"attack.credential_access"],"threat":{"enrichments":[{"matched":{"atomic":"203.0.113.9"}}],` +
+				`"version":"f654f5b4dfe9e711"},"source":{"ip":["203.0.113.9"]},"tags":["attack.credential_access",` +
+				`"winlogbeat"],"threat":{"enrichments":[{"matched":{"atomic":"203.0.113.9"}}],` +
 				`"framework":"MITRE ATT&CK","tactic":{"id":["TA0006","TA0001"],"name":["Initial Access"]},` +
 				`"technique":{"id":["T1110","T1078"],"subtechnique":{"id":["T1110.001"]}}},"user":{"name":"root"},` +
 				`"vigil":{"alert":{"id":"4ca90f8447a39e38014c078e825b4844","origin":{"offset":41,"partition":2,` +
 				`"source":"kafka","time":"2026-11-24T08:00:00Z","topic":"partner.acme.events"},` +
 				`"original_time":"2026-11-24T08:14:03.5Z","reason":"authentication event with source 203.0.113.9,` +
 				` by root on web-01 created critical alert Full.","severity":"critical","status":"open",` +
-				`"tenant":"acme"},"note":"kept","original_event":{"category":["authentication"],"id":"e-1",` +
-				`"kind":"event","outcome":"failure"}}}`},
+				`"tenant":"acme"},"original_event":{"category":["authentication"],"id":"e-1","kind":"event",` +
+				`"organization":{"name":"Acme"},"outcome":"failure","tags":["winlogbeat","attack.credential_access"],` +
+				`"vigil":{"note":"kept"}}}}`},
 		{"replacing the event's values", bare, replacingEvent, vigil.Origin{Source: "file", File: "events.jsonl", Line: 7},
 			`{"@timestamp":"2026-11-27T10:00:00.12Z","event":{"kind":"alert","risk_score":21,"severity":1},` +
 				`"organization":{"id":"acme"},"rule":{"id":"vigil.test.bare","name":"Bare",` +
-				`"version":"e3b0c44298fc1c14"},"tags":["single"],"threat":"s",` +
+				`"version":"e3b0c44298fc1c14"},"threat":"s",` +
 				`"vigil":{"alert":{"id":"f02add2390e88256cde8a98bf7d030a8","origin":{"file":"events.jsonl","line":7,` +
 				`"source":"file"},"original_time":"2026-11-27T10:59:59Z","reason":"event created low alert Bare.",` +
-				`"severity":"low","status":"open","tenant":"acme"}}}`},
+				`"severity":"low","status":"open","tenant":"acme"},"original_event":{"organization":"o",` +
+				`"tags":"single","vigil":1}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := event(t, tc.event)
@@ -246,6 +249,22 @@ func scribble(v any) {
 		for i, e := range x {
 			scribble(e)
 			x[i] = "scribbled"
+		}
+	}
+}
+
+// TestEventsCannotForgeVigilFields: an event's own vigil.*, organization.* and tags never reach the alert's places.
+func TestEventsCannotForgeVigilFields(t *testing.T) {
+	_, bare := alertRules(t)
+	ev := event(t, `{"vigil":{"alert":{"status":"closed","tenant":"globex"}},"organization":{"id":"globex","name":"G"},`+
+		`"tags":["false_positive"],"process":{"name":"nc"}}`)
+	ev.Tenant = "acme"
+	a := NewAlert(bare, ev, time.Now())
+	for path, want := range map[string]any{"vigil.alert.status": "open", "vigil.alert.tenant": "acme",
+		"organization.id": "acme", "organization.name": nil, "tags": nil,
+		"vigil.original_event.vigil.alert.status": "closed", "vigil.original_event.organization.id": "globex"} {
+		if got := vigil.Get(a.Doc, strings.Split(path, ".")...); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %#v, want %#v", path, got, want)
 		}
 	}
 }
