@@ -25,10 +25,23 @@ type quickstartCorrelation struct {
 // quickstartCorrelations are the correlation alerts of the intrusion story in configs/samples/attacks.jsonl, and the
 // only ones: the benign samples, read first, raise none. The key is the rule id, with "/" and a tag after it when the
 // rule raises several.
-var quickstartCorrelations = map[string]quickstartCorrelation{}
+var quickstartCorrelations = map[string]quickstartCorrelation{
+	// 22 Nov: 12 SSH account names from one address in half a minute.
+	"vigil.auth.password_spray/45.155.205.12": {12, map[string]any{"source.ip": "45.155.205.12"}, 12},
+	// 23 Nov: 10 RDP account names, then 16 guesses for j.morales (26 failures, 10 accounts), then j.morales logs on.
+	"vigil.auth.password_spray/185.220.101.34": {26, map[string]any{"source.ip": "185.220.101.34"}, 10},
+	"vigil.auth.bruteforce_source":             {26, map[string]any{"source.ip": "185.220.101.34"}, 0},
+	"vigil.auth.bruteforce_account":            {17, map[string]any{"user.name": "j.morales"}, 0},
+	"vigil.auth.bruteforce_then_success":       {2, map[string]any{"user.name": "j.morales"}, 0},
+	// 24 Nov: support_tmp sweeps 11 hosts over SMB from SRV-FILE02.
+	"vigil.auth.logon_many_hosts": {11, map[string]any{"user.name": "support_tmp"}, 11},
+}
 
 // quickstartInputs are shipped rules that used to raise an alert per event and are now correlation inputs only.
-var quickstartInputs = []string{}
+var quickstartInputs = []string{
+	// One alert per failed logon from the internet: the brute-force and spray correlations replace them.
+	"vigil.windows.logon_failure_external", "vigil.linux.ssh_auth_failure_external",
+}
 
 // TestQuickstart runs `vigil run -c configs/quickstart.yaml` as the README says, with its outputs moved to a
 // temporary folder, and checks what a user would look for: every shipped rule that raises alerts fires on the attack
