@@ -35,8 +35,12 @@ var quickstartCorrelations = map[string]quickstartCorrelation{
 	"vigil.auth.bruteforce_then_success":       {2, map[string]any{"user.name": "j.morales"}, 0},
 	// 24 Nov: support_tmp sweeps 11 hosts over SMB from SRV-FILE02.
 	"vigil.auth.logon_many_hosts": {11, map[string]any{"user.name": "support_tmp"}, 11},
+	// 24 Nov: the updsvc service on SRV-SQL01 calls its C2 server.
+	"vigil.windows.service_then_outbound_connection": {2, map[string]any{"host.name": "SRV-SQL01",
+		"process.executable": `C:\ProgramData\upd\updsvc.exe`}, 0},
 	// 25 Nov: rclone sends 1.6 GB from SRV-FILE02 to Borduria; then shadow copies, recovery and logs go.
-	"vigil.network.large_upload": {7, map[string]any{"destination.ip": "192.0.2.80"}, 1626004480},
+	"vigil.network.large_upload":           {7, map[string]any{"destination.ip": "192.0.2.80"}, 1626004480},
+	"vigil.windows.ransomware_preparation": {7, map[string]any{"host.name": "SRV-FILE02"}, 0},
 	// 25 Nov: web-prod-02 scans db-prod-01 (34 refused ports), then its agent is stopped.
 	"vigil.network.port_scan": {34, map[string]any{"source.ip": "172.18.4.22"}, 34},
 }
