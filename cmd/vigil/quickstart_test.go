@@ -42,7 +42,8 @@ var quickstartCorrelations = map[string]quickstartCorrelation{
 	"vigil.network.large_upload":           {7, map[string]any{"destination.ip": "192.0.2.80"}, 1626004480},
 	"vigil.windows.ransomware_preparation": {7, map[string]any{"host.name": "SRV-FILE02"}, 0},
 	// 25 Nov: web-prod-02 scans db-prod-01 (34 refused ports), then its agent is stopped.
-	"vigil.network.port_scan": {34, map[string]any{"source.ip": "172.18.4.22"}, 34},
+	"vigil.network.port_scan":       {34, map[string]any{"source.ip": "172.18.4.22"}, 34},
+	"vigil.monitoring.agent_silent": {1, map[string]any{"host.name": "web-prod-02"}, 0},
 }
 
 // quickstartInputs are shipped rules that used to raise an alert per event and are now correlation inputs only.
