@@ -44,6 +44,8 @@ var quickstartCorrelations = map[string]quickstartCorrelation{
 	// 25 Nov: web-prod-02 scans db-prod-01 (34 refused ports), then its agent is stopped.
 	"vigil.network.port_scan":       {34, map[string]any{"source.ip": "172.18.4.22"}, 34},
 	"vigil.monitoring.agent_silent": {1, map[string]any{"host.name": "web-prod-02"}, 0},
+	// 26 Nov: r.patel signs in to AWS from Freedonia, then from Ruritania 21 minutes later.
+	"vigil.intel.impossible_travel": {2, map[string]any{"user.name": "r.patel"}, 2},
 }
 
 // quickstartInputs are shipped rules that used to raise an alert per event and are now correlation inputs only.
