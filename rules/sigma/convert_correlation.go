@@ -15,16 +15,47 @@ import (
 // is an *UnsupportedError; the other rules convert regardless. Results and errors keep the order of rs.
 func (c *Converter) ConvertAll(rs []*Rule) ([]*Result, []error) {
 	b := &batch{conv: c, index: newRuleIndex(rs), done: map[*Rule]*outcome{}, open: map[*Rule]bool{}}
+	for _, r := range rs {
+		b.convert(r)
+	}
+	b.silenceInputs(rs)
 	var results []*Result
 	var errs []error
 	for _, r := range rs {
-		if o := b.convert(r); o.err != nil {
+		if o := b.done[r]; o.err != nil {
 			errs = append(errs, o.err)
 		} else {
 			results = append(results, o.res)
 		}
 	}
 	return results, errs
+}
+
+// silenceInputs writes `alert: false` on the rules that converted correlations name, unless one of those
+// correlations says generate: true. In Sigma the rules a correlation names are not queries of their own; Vigil
+// already treats them so while an enabled correlation names them, and the rule file says it too, so that they stay
+// silent while the correlation is disabled (deprecated, or reading a disabled rule) or not loaded.
+func (b *batch) silenceInputs(rs []*Rule) {
+	named, generated := map[*Rule]bool{}, map[*Rule]bool{}
+	for _, r := range rs {
+		if o := b.done[r]; o.err == nil && r.Correlation != nil {
+			for _, in := range o.inputs {
+				named[in] = true
+				generated[in] = generated[in] || r.Correlation.Generate
+			}
+		}
+	}
+	for _, r := range rs {
+		if !named[r] || generated[r] {
+			continue
+		}
+		o := b.done[r]
+		vr := *o.res.Rule
+		vr.Alert = new(false)
+		if err := b.conv.finish(o.res, &vr); err != nil {
+			o.res, o.err = nil, r.unsupported(err)
+		}
+	}
 }
 
 // batch is one ConvertAll: every rule is converted once, a correlation after the rules it names.
@@ -39,6 +70,8 @@ type batch struct {
 type outcome struct {
 	res *Result
 	err *UnsupportedError
+	// inputs are the rules a converted correlation names.
+	inputs []*Rule
 }
 
 func (b *batch) convert(r *Rule) *outcome {
@@ -53,7 +86,7 @@ func (b *batch) convert(r *Rule) *outcome {
 		}
 	} else {
 		b.open[r] = true
-		o.res, o.err = b.correlation(r)
+		o.res, o.inputs, o.err = b.correlation(r)
 		delete(b.open, r)
 	}
 	b.done[r] = o
@@ -111,7 +144,7 @@ type input struct {
 }
 
 // correlation converts the correlation rule r after the rules it names.
-func (b *batch) correlation(r *Rule) (*Result, *UnsupportedError) {
+func (b *batch) correlation(r *Rule) (*Result, []*Rule, *UnsupportedError) {
 	sc := r.Correlation
 	fail := func(line int, reason, format string, args ...any) *UnsupportedError {
 		return &UnsupportedError{File: r.File, Line: line, RuleID: r.ID, Reason: reason, Detail: fmt.Sprintf(format, args...)}
@@ -121,15 +154,15 @@ func (b *batch) correlation(r *Rule) (*Result, *UnsupportedError) {
 		t, err := b.index.resolve(r, ref)
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case b.open[t]:
-			return nil, fail(ref.Line, "invalid correlation", "%q: correlations name each other in a cycle", ref.Name)
+			return nil, nil, fail(ref.Line, "invalid correlation", "%q: correlations name each other in a cycle", ref.Name)
 		case slices.ContainsFunc(ins, func(in input) bool { return in.rule == t }):
-			return nil, fail(ref.Line, "invalid correlation", "%q names a rule the correlation already names", ref.Name)
+			return nil, nil, fail(ref.Line, "invalid correlation", "%q names a rule the correlation already names", ref.Name)
 		}
 		o := b.convert(t)
 		if o.err != nil {
-			return nil, fail(ref.Line, "correlation input unsupported", "%q (%s:%d) was not converted: %s", ref.Name, t.File, t.Line, o.err.Reason)
+			return nil, nil, fail(ref.Line, "correlation input unsupported", "%q (%s:%d) was not converted: %s", ref.Name, t.File, t.Line, o.err.Reason)
 		}
 		ins = append(ins, input{t, o.res})
 	}
@@ -140,13 +173,13 @@ func (b *batch) correlation(r *Rule) (*Result, *UnsupportedError) {
 	}
 	aliases, err := b.aliases(r, ins, res)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := b.conv.groupBy(vc, sc.GroupBy, aliases, ins); err != nil {
-		return nil, fail(sc.Line, err.Reason, "%s", err.Detail)
+		return nil, nil, fail(sc.Line, err.Reason, "%s", err.Detail)
 	}
 	if err := b.conv.conditionField(vc, sc.Fields, ins); err != nil {
-		return nil, fail(sc.Line, err.Reason, "%s", err.Detail)
+		return nil, nil, fail(sc.Line, err.Reason, "%s", err.Detail)
 	}
 	vr := header(r)
 	vr.Correlation = vc
@@ -157,9 +190,13 @@ func (b *batch) correlation(r *Rule) (*Result, *UnsupportedError) {
 		}
 	}
 	if err := b.conv.finish(res, vr); err != nil {
-		return nil, r.unsupported(err)
+		return nil, nil, r.unsupported(err)
 	}
-	return res, nil
+	var inputs []*Rule
+	for _, in := range ins {
+		inputs = append(inputs, in.rule)
+	}
+	return res, inputs, nil
 }
 
 // aliases resolves the rules of r's aliases among its inputs: alias name -> input index -> Sigma field. An alias

@@ -170,8 +170,10 @@ correlation: {type: event_count, rules: failed, group-by: TargetUserName, timesp
 		}},
 		{"generate keeps the named rule's alerts", "windows-flat", head + "generate: true\ncorrelation: {type: event_count, rules: [failed], group-by: [TargetUserName], timespan: 1h, condition: {gte: 5}}\n",
 			func(t *testing.T, r *rules.Rule, set *rules.RuleSet, _ []string) {
-				if !r.Correlation.Generate || set.Rule("sigma.33333333-0000-4000-8000-000000000001").Internal {
-					t.Errorf("got generate %v, want true and the named rule alerting", r.Correlation.Generate)
+				in := set.Rule("sigma.33333333-0000-4000-8000-000000000001")
+				if !r.Correlation.Generate || in.Internal || in.Alert != nil {
+					t.Errorf("got generate %v, alert %v, internal %v, want true and the named rule alerting",
+						r.Correlation.Generate, in.Alert, in.Internal)
 				}
 			}},
 		{"generate inside correlation, as pySigma reads it", "windows-flat", head + "correlation: {type: event_count, generate: true, rules: [failed], group-by: [TargetUserName], timespan: 1h, condition: {gte: 5}}\n",
@@ -190,10 +192,10 @@ correlation: {type: event_count, rules: failed, group-by: TargetUserName, timesp
 				checkCorrelation(t, r, wantCorrelation{typ: rules.ValueAvg, timespan: "1d", cond: "field LogonType: gt 2.5",
 					rules: []string{"sigma.33333333-0000-4000-8000-000000000001"}, groupBy: []string{"IpAddress"}})
 			}},
-		{"deprecated is disabled", "windows-flat", head + "status: deprecated\ncorrelation: {type: temporal, rules: [failed], group-by: [IpAddress], timespan: 1m}\n",
-			func(t *testing.T, r *rules.Rule, _ *rules.RuleSet, _ []string) {
-				if r.IsEnabled() {
-					t.Errorf("got enabled, want disabled")
+		{"deprecated is disabled, and its rules stay silent", "windows-flat", head + "status: deprecated\ncorrelation: {type: temporal, rules: [failed], group-by: [IpAddress], timespan: 1m}\n",
+			func(t *testing.T, r *rules.Rule, set *rules.RuleSet, _ []string) {
+				if in := set.Rule("sigma.33333333-0000-4000-8000-000000000001"); r.IsEnabled() || !in.Internal {
+					t.Errorf("got enabled %v and the named rule internal %v, want disabled and internal", r.IsEnabled(), in.Internal)
 				}
 			}},
 		{"an alias group-by does not use is dropped", "windows-flat", head + "correlation: {type: temporal, rules: [failed], group-by: [IpAddress], timespan: 1m, aliases: {ip: {failed: SourceIp}}}\n",

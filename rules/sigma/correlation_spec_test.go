@@ -108,10 +108,14 @@ func TestCorrelationSpecExample(t *testing.T) {
 			if len(set.Correlations()) != 2 || len(set.Rules()) != 2 {
 				t.Errorf("got %d correlations and %d rules in the set, want 2 and 2", len(set.Correlations()), len(set.Rules()))
 			}
-			// Sigma's meaning without generate: the rules a correlation names raise no alerts of their own.
+			// Sigma's meaning without generate: the rules a correlation names raise no alerts of their own, and their
+			// files say so.
 			for id, internal := range map[string]bool{outer: false, count: true, failed: true, success: true} {
 				if got := set.Rule(id).Internal; got != internal {
 					t.Errorf("rule %s: got internal %v, want %v", id, got, internal)
+				}
+				if silent := byID[id].Alert != nil && !*byID[id].Alert; silent != internal {
+					t.Errorf("rule %s: got alert %v, want alert: false %v", id, byID[id].Alert, internal)
 				}
 			}
 			if !strings.Contains(string(results[0].YAML), count+" # multiple_failed_login\n") {
