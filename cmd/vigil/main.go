@@ -6,6 +6,7 @@
 //	vigil rules test PATH...       run the rules' inline tests
 //	vigil sigma convert|test ...   import Sigma rules
 //	vigil alerts search ...        search the alert index (Elasticsearch/OpenSearch)
+//	vigil deadletters ...          list, show and replay dead letters
 //	vigil bench                    measure detection speed
 //	vigil version
 package main
@@ -29,6 +30,8 @@ Usage:
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
   vigil alerts search [flags] [QUERY]   search the alert index, newest first
+  vigil deadletters list|show|replay -c FILE [flags]
+                                        inspect the dead-letter queue and bring letters back
   vigil bench [--json]                  measure detection speed against a naive baseline
   vigil version                         print the version
 
@@ -61,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdSigma(args[1:], io)
 	case "alerts":
 		return cmdAlerts(args[1:], io)
+	case "deadletters":
+		return cmdDeadLetters(args[1:], io)
 	case "bench":
 		return cmdBench(args[1:], io)
 	case "version", "--version":
