@@ -164,8 +164,9 @@ type cursor struct {
 	buf       []kafka.Message
 }
 
-// fetchMaxBytes bounds a fetch response; the broker returns a first record batch larger than this whole.
-const fetchMaxBytes = 4 << 20
+// fetchMaxBytes bounds a fetch response, and so what a scan holds per partition; the broker returns a first record
+// batch larger than this whole.
+const fetchMaxBytes = 1 << 20
 
 // newTopicReader connects within the connect timeout, checks that the topic exists, and takes the first and end
 // offsets of each of its partitions.

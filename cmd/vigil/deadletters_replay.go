@@ -137,7 +137,9 @@ func (r *replayer) selectLetters(ctx context.Context, ids []string, filter lette
 				r.unselected++
 				continue
 			}
-			if err := r.add(ctx, l); err != nil {
+			if err := r.add(ctx, l); errors.Is(err, stopScan) {
+				return nil
+			} else if err != nil {
 				return err
 			}
 		}

@@ -372,6 +372,11 @@ func TestDeadLettersFileReplay(t *testing.T) {
 	if acme := partitionRecords(t, addr, "partner.acme.events", 2); len(acme) != 2 {
 		t.Errorf("partner.acme.events/2 after --again: %d records, want 2", len(acme))
 	}
+	// Ids with --limit: the first ones only.
+	code, out, errOut = runVigil(t, "deadletters", "replay", "-c", config, "--again", "--dry-run", "--limit", "1", id(1), id(3))
+	if code != 0 || !strings.Contains(out, "dry run: 1 would be replayed") || strings.Contains(out, id(3)) {
+		t.Errorf("replay --limit 1 with two ids: exit %d\n%s%s", code, out, errOut)
+	}
 	// Ids and filters together: the filter still applies.
 	code, out, _ = runVigil(t, "deadletters", "replay", "-c", config, "--kind", "alert", id(1))
 	if code != 0 || !strings.Contains(out, "0 replayed") || !strings.Contains(out, "1 not matching the filters") {
