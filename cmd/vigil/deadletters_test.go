@@ -377,6 +377,11 @@ func TestDeadLettersFileReplay(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dry run: 1 would be replayed") || strings.Contains(out, id(3)) {
 		t.Errorf("replay --limit 1 with two ids: exit %d\n%s%s", code, out, errOut)
 	}
+	// An id given twice is one letter.
+	if code, out, _ = runVigil(t, "deadletters", "replay", "-c", config, "--again", "--dry-run", id(1), id(3), id(1)); code != 0 ||
+		!strings.Contains(out, "dry run: 2 would be replayed") {
+		t.Errorf("replay with an id given twice: exit %d\n%s", code, out)
+	}
 	// Ids and filters together: the filter still applies.
 	code, out, _ = runVigil(t, "deadletters", "replay", "-c", config, "--kind", "alert", id(1))
 	if code != 0 || !strings.Contains(out, "0 replayed") || !strings.Contains(out, "1 not matching the filters") {
