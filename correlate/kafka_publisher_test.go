@@ -1,0 +1,183 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/ingest"
+)
+
+// fakeKafka starts an in-process Kafka (kfake) with one broker.
+func fakeKafka(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, string) {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, c.ListenAddrs()[0]
+}
+
+func fakeConfig(addr string, partitions int) KafkaConfig {
+	return KafkaConfig{Kafka: &ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "m", ChangelogTopic: "m-state",
+		Partitions: partitions, GroupID: "g", BatchSize: 50, SessionTimeout: 6 * time.Second,
+		HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 5 * time.Second, RevokeTimeout: 2 * time.Second}
+}
+
+func newPublisher(t *testing.T, cfg KafkaConfig, e *Engine) *Publisher {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := NewPublisher(ctx, cfg, e, nil)
+	if err != nil {
+		t.Fatalf("NewPublisher: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPartitionOfIsKafkaGoHash(t *testing.T) {
+	var h kafka.Hash
+	parts := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	for i := range 2000 {
+		r := Record{Tenant: []string{"acme", "globex"}[i%2], Group: []string{fmt.Sprint("user-", i), "10.0.0.1"}}
+		for _, n := range []int{1, 3, 12} {
+			if got, want := PartitionOf(r.Key(), n), h.Balance(kafka.Message{Key: r.Key()}, parts[:n]...); got != want {
+				t.Fatalf("key %q, %d partitions: got %d, kafka-go's Hash gives %d", r.Key(), n, got, want)
+			}
+		}
+	}
+}
+
+// TestPublisherTopicsAndRecords: the publisher creates both topics (the changelog compacted), and writes each match
+// record to the partition of its key, decodable, acknowledged before Correlate returns.
+func TestPublisherTopicsAndRecords(t *testing.T) {
+	cluster, addr := fakeKafka(t)
+	e := New(testSet(t, chain), Config{})
+	p := newPublisher(t, fakeConfig(addr, 4), e)
+	if p.Partitions() != 4 {
+		t.Errorf("partitions: got %d, want 4", p.Partitions())
+	}
+	if ti := cluster.TopicInfo("m-state"); ti == nil || ti.Configs["cleanup.policy"] == nil ||
+		*ti.Configs["cleanup.policy"] != "compact" {
+		t.Errorf("changelog topic: got %+v, want cleanup.policy=compact", ti)
+	}
+	alerts := []*vigil.Alert{
+		{ID: fmt.Sprintf("%032x", 1), Tenant: "acme", RuleID: "fail", Time: t0, Internal: true,
+			Doc: map[string]any{"user": map[string]any{"name": "bob"}, "source": map[string]any{"ip": "10.0.0.1"}}},
+		{ID: fmt.Sprintf("%032x", 2), Tenant: "acme", RuleID: "ok", Time: t0.Add(time.Second), Internal: true,
+			Doc: map[string]any{"user": map[string]any{"name": "bob"}}},
+		{ID: fmt.Sprintf("%032x", 3), Tenant: "globex", RuleID: "conn", Time: t0}, // named by no correlation
+	}
+	out, err := p.Correlate(context.Background(), alerts)
+	if err != nil || out != nil {
+		t.Fatalf("Correlate: got %v, %v; want no alerts and no error", out, err)
+	}
+	want := e.Records(alerts[0], nil)
+	want = e.Records(alerts[1], want)
+	if len(want) != 4 { // fail: brute and spray; ok: brute_then_success and quiet
+		t.Fatalf("the alerts give %d records, want 4", len(want))
+	}
+	got := readMatches(t, addr, "m", 4, len(want))
+	for _, w := range want {
+		key := string(w.Key())
+		m, ok := got[key+"/"+w.Rule]
+		if !ok {
+			t.Errorf("record of %s for key %q not in the topic", w.Rule, key)
+			continue
+		}
+		if part := PartitionOf(w.Key(), 4); m.Partition != part {
+			t.Errorf("record of %s: partition %d, want %d", w.Rule, m.Partition, part)
+		}
+	}
+	if p.Published.Load() != 4 {
+		t.Errorf("published: got %d, want 4", p.Published.Load())
+	}
+}
+
+// readMatches reads n records from every partition of a match topic, keyed by record key and correlation.
+func readMatches(t *testing.T, addr, topic string, partitions, n int) map[string]kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := map[string]kafka.Message{}
+	for part := range partitions {
+		conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, last, err := conn.ReadOffsets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < last; off++ {
+			batch := conn.ReadBatch(1, 1<<20)
+			m, err := batch.ReadMessage()
+			batch.Close()
+			if err != nil {
+				t.Fatalf("read %s/%d: %v", topic, part, err)
+			}
+			var r Record
+			if err := r.UnmarshalBinary(m.Value); err != nil {
+				t.Fatalf("record at %s/%d/%d: %v", topic, part, m.Offset, err)
+			}
+			if string(m.Key) != string(r.Key()) {
+				t.Errorf("record at %s/%d/%d: key %q, want Record.Key %q", topic, part, m.Offset, m.Key, r.Key())
+			}
+			out[string(m.Key)+"/"+r.Rule] = m
+		}
+		conn.Close()
+	}
+	if len(out) != n {
+		t.Errorf("got %d records in %s, want %d", len(out), topic, n)
+	}
+	return out
+}
+
+// TestPublisherTopicChecks: existing topics keep their partition count, a missing changelog gets the match topic's,
+// and a mismatch or a changelog that is not compacted stops the start with an error that says what to do.
+func TestPublisherTopicChecks(t *testing.T) {
+	e := New(testSet(t, chain), Config{})
+	t.Run("changelog follows the match topic", func(t *testing.T) {
+		_, addr := fakeKafka(t, kfake.SeedTopics(3, "m"))
+		if p := newPublisher(t, fakeConfig(addr, 12), e); p.Partitions() != 3 {
+			t.Errorf("partitions: got %d, want the existing topic's 3", p.Partitions())
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		setup   func(*kfake.Cluster) error
+		wantErr string
+	}{
+		{"different partition counts", func(c *kfake.Cluster) error {
+			return errors.Join(c.CreateTopic("m", 3, nil), c.CreateTopic("m-state", 4, map[string]string{"cleanup.policy": "compact"}))
+		}, "must have the same number"},
+		{"changelog not compacted", func(c *kfake.Cluster) error {
+			return errors.Join(c.CreateTopic("m", 3, nil), c.CreateTopic("m-state", 3, map[string]string{"cleanup.policy": "delete"}))
+		}, "cleanup.policy=delete; it must be compact"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, addr := fakeKafka(t)
+			if err := tc.setup(c); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			p, err := NewPublisher(ctx, fakeConfig(addr, 12), e, nil)
+			if err == nil {
+				p.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
