@@ -52,8 +52,12 @@ type ElasticsearchConfig struct {
 	InstallTemplate *bool `yaml:"install_template"`
 	// Shards is the number of primary shards of each daily index. Default 1.
 	Shards int `yaml:"shards"`
-	// Replicas is the number of replicas of each daily index; set 0 on a single-node cluster. Default 1.
+	// Replicas is the number of replicas of each daily index. Default 1.
 	Replicas *int `yaml:"replicas"`
+	// AutoExpandReplicas lets the engine lower the replica count to what its data nodes can hold
+	// (index.auto_expand_replicas 0-<replicas>): a single node stays green with no replica, a cluster of two or more
+	// nodes gets Replicas. False fixes number_of_replicas at Replicas. Default true.
+	AutoExpandReplicas *bool `yaml:"auto_expand_replicas"`
 
 	// Workers is the number of bulk requests in flight at once, shared by all pipelines. Default 4.
 	Workers int `yaml:"workers"`
@@ -88,6 +92,9 @@ func (c *ElasticsearchConfig) SetDefaults() {
 	}
 	if c.Replicas == nil {
 		c.Replicas = ptr(1)
+	}
+	if c.AutoExpandReplicas == nil {
+		c.AutoExpandReplicas = ptr(true)
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4

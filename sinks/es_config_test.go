@@ -52,13 +52,13 @@ func TestElasticsearchConfigDefaults(t *testing.T) {
 	c.SetDefaults()
 	if c.Flavor != FlavorElasticsearch || c.IndexPrefix != "vigil-alerts" || !*c.InstallTemplate || c.Workers != 4 ||
 		c.FlushBytes != 5<<20 || *c.FlushInterval != 5*time.Millisecond || c.RetryMaxBackoff != 30*time.Second ||
-		*c.Replicas != 1 || c.Shards != 1 || c.RequestTimeout != time.Minute {
+		*c.Replicas != 1 || !*c.AutoExpandReplicas || c.Shards != 1 || c.RequestTimeout != time.Minute {
 		t.Errorf("defaults: got %+v", c)
 	}
 	zero := time.Duration(0)
-	c = ElasticsearchConfig{FlushInterval: &zero, Replicas: ptr(0), InstallTemplate: ptr(false)}
+	c = ElasticsearchConfig{FlushInterval: &zero, Replicas: ptr(0), InstallTemplate: ptr(false), AutoExpandReplicas: ptr(false)}
 	c.SetDefaults()
-	if *c.FlushInterval != 0 || *c.Replicas != 0 || *c.InstallTemplate {
+	if *c.FlushInterval != 0 || *c.Replicas != 0 || *c.InstallTemplate || *c.AutoExpandReplicas {
 		t.Errorf("explicit zero values were replaced by defaults: %+v", c)
 	}
 }
@@ -114,6 +114,42 @@ func TestIndexTemplateMapping(t *testing.T) {
 	for _, s := range []string{`"*command_line"`, `"*CommandLine"`, `"ignore_above":1024`, `"match":"message"`, `"match_mapping_type":"boolean"`} {
 		if !strings.Contains(string(dyn), s) {
 			t.Errorf("dynamic_templates: %s missing in %s", s, dyn)
+		}
+	}
+}
+
+// TestIndexTemplateReplicas: by default a single node stays green (auto_expand_replicas 0-1) and a cluster gets one
+// replica; auto_expand_replicas: false fixes the count.
+func TestIndexTemplateReplicas(t *testing.T) {
+	tests := []struct {
+		name         string
+		replicas     *int
+		autoExpand   *bool
+		wantReplicas float64
+		wantExpand   any
+	}{
+		{"defaults", nil, nil, 1, "0-1"},
+		{"two replicas at most", ptr(2), nil, 2, "0-2"},
+		{"no replica", ptr(0), nil, 0, nil},
+		{"fixed", ptr(1), ptr(false), 1, nil},
+	}
+	for _, tt := range tests {
+		c := ElasticsearchConfig{Replicas: tt.replicas, AutoExpandReplicas: tt.autoExpand}
+		c.SetDefaults()
+		raw, err := IndexTemplate(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl map[string]any
+		if err := json.Unmarshal(raw, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		index := docPath(tmpl, "template", "settings", "index").(map[string]any)
+		if got := index["number_of_replicas"]; got != tt.wantReplicas {
+			t.Errorf("%s: number_of_replicas: got %v, want %v", tt.name, got, tt.wantReplicas)
+		}
+		if got := index["auto_expand_replicas"]; got != tt.wantExpand {
+			t.Errorf("%s: auto_expand_replicas: got %v, want %v", tt.name, got, tt.wantExpand)
 		}
 	}
 }

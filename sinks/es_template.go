@@ -20,7 +20,10 @@ import (
 var esTemplate []byte
 
 // IndexTemplate returns the index template for cfg's alert indices: the pattern <prefix>-*, the alias <prefix>, and
-// cfg's shard and replica counts. cfg must have its defaults set.
+// cfg's shard and replica counts. With AutoExpandReplicas (the default) and at least one replica the template sets
+// index.auto_expand_replicas 0-<replicas>, which both Elasticsearch and OpenSearch apply as the index is created, so
+// a single-node cluster stays green; number_of_replicas is then only the starting value. cfg must have its defaults
+// set.
 func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 	var t map[string]any
 	if err := json.Unmarshal(esTemplate, &t); err != nil {
@@ -36,6 +39,10 @@ func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 	tmpl["aliases"] = map[string]any{cfg.IndexPrefix: map[string]any{}}
 	index["number_of_shards"] = cfg.Shards
 	index["number_of_replicas"] = *cfg.Replicas
+	delete(index, "auto_expand_replicas")
+	if *cfg.AutoExpandReplicas && *cfg.Replicas > 0 {
+		index["auto_expand_replicas"] = fmt.Sprintf("0-%d", *cfg.Replicas)
+	}
 	return json.Marshal(t)
 }
 
