@@ -20,7 +20,8 @@ import (
 // Elasticsearch indexes alerts into Elasticsearch or OpenSearch with the bulk API (docs/alerts.md).
 //
 // Every alert is written with the `create` operation, its deterministic id, into <prefix>-<tenant>-YYYY.MM.DD (the
-// event's day, UTC), so writing the same alert twice leaves one document: a 409 counts as stored. An Update alert
+// event's day, UTC, within EventTimeWindow: es_placement.go), so writing the same alert twice leaves one document: a
+// 409 counts as stored. An Update alert
 // (a correlation alert that grows) is written with `update` and an upsert instead (es_update.go): its first version
 // is inserted whole, later ones replace the fields of its document but vigil.alert.status, and fields an analyst
 // added survive; its Time must stay the same from version to version, or the versions land in different indices.
@@ -40,6 +41,9 @@ type Elasticsearch struct {
 	ctx    context.Context // cancelled by Close: stops the workers and their requests
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	now    func() time.Time // the clock; tests replace it
+
+	outOfRange every // rate-limits the log line about alerts outside EventTimeWindow
 
 	// Stats counts the sink's work; safe to read while it runs.
 	Stats ElasticsearchStats
@@ -54,6 +58,7 @@ type ElasticsearchStats struct {
 	Duplicates    atomic.Int64 // alerts that were already stored (409 to a create): retries and replays
 	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx, an update's 409)
 	DeadLettered  atomic.Int64 // alerts rejected by the server (or unindexable) and parked in the dead-letter queue
+	OutOfRange    atomic.Int64 // alerts whose time was outside EventTimeWindow, indexed by their reference day
 }
 
 // ErrSinkClosed is returned by Write after Close.
@@ -108,7 +113,8 @@ func NewElasticsearch(ctx context.Context, cfg ElasticsearchConfig, dlq vigil.De
 	if err != nil {
 		return nil, err
 	}
-	s := &Elasticsearch{cfg: cfg, tp: tp, dlq: dlq, log: log, queue: make(chan []*bulkItem, cfg.Workers)}
+	s := &Elasticsearch{cfg: cfg, tp: tp, dlq: dlq, log: log, queue: make(chan []*bulkItem, cfg.Workers), now: time.Now}
+	s.outOfRange.interval = time.Minute
 	if *cfg.InstallTemplate {
 		if err := s.installTemplate(ctx); err != nil {
 			return nil, err
@@ -201,9 +207,17 @@ func (s *Elasticsearch) encode(a *vigil.Alert, op *writeOp) (*bulkItem, *vigil.D
 	if a.ID == "" {
 		return nil, alertLetter(a, nil, "invalid", "alert has no id")
 	}
-	index := IndexName(s.cfg.IndexPrefix, a.Tenant, a.Time)
+	index, outOfRange := s.indexOf(a)
+	doc := a.Doc
+	if outOfRange {
+		doc = markOutOfRange(doc, a.Time)
+		if n := s.Stats.OutOfRange.Add(1); s.outOfRange.allow(s.now()) {
+			s.log.Warn("alert time outside event_time_window: indexed by its reference day and marked vigil.alert.time_out_of_range",
+				"tenant", a.Tenant, "rule", a.RuleID, "alert_time", a.Time, "index", index, "out_of_range_total", n)
+		}
+	}
 	if a.Update {
-		return encodeUpdate(a, index, op)
+		return encodeUpdate(a, doc, index, op)
 	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"create":{"_index":`)
@@ -212,7 +226,7 @@ func (s *Elasticsearch) encode(a *vigil.Alert, op *writeOp) (*bulkItem, *vigil.D
 	writeJSONString(&buf, a.ID)
 	buf.WriteString("}}\n")
 	start := buf.Len()
-	if err := newJSONEncoder(&buf).Encode(a.Doc); err != nil {
+	if err := newJSONEncoder(&buf).Encode(doc); err != nil {
 		return nil, alertLetter(a, nil, "encode", fmt.Sprintf("alert document cannot be encoded: %v", err))
 	}
 	lines := buf.Bytes()
@@ -226,9 +240,10 @@ func newJSONEncoder(buf *bytes.Buffer) *json.Encoder {
 	return enc
 }
 
-// IndexName is the daily index of an alert: <prefix>-<tenant>-YYYY.MM.DD, the day of the event in UTC.
-func IndexName(prefix, tenant string, eventTime time.Time) string {
-	return prefix + "-" + tenant + "-" + eventTime.UTC().Format("2006.01.02")
+// IndexName is the daily index <prefix>-<tenant>-YYYY.MM.DD of day's UTC date. The sink passes the event's time,
+// or, for an alert outside EventTimeWindow, its reference time (es_placement.go).
+func IndexName(prefix, tenant string, day time.Time) string {
+	return prefix + "-" + tenant + "-" + day.UTC().Format("2006.01.02")
 }
 
 func writeJSONString(buf *bytes.Buffer, s string) {
@@ -342,6 +357,7 @@ func (s *Elasticsearch) Close() error {
 	s.wg.Wait()
 	s.log.Info("elasticsearch sink closed", "requests", s.Stats.Requests.Load(), "created", s.Stats.Created.Load(),
 		"updated", s.Stats.Updated.Load(), "duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
-		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load())
+		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load(),
+		"out_of_range", s.Stats.OutOfRange.Load())
 	return nil
 }

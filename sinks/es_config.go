@@ -58,6 +58,9 @@ type ElasticsearchConfig struct {
 	// (index.auto_expand_replicas 0-<replicas>): a single node stays green with no replica, a cluster of two or more
 	// nodes gets Replicas. False fixes number_of_replicas at Replicas. Default true.
 	AutoExpandReplicas *bool `yaml:"auto_expand_replicas"`
+	// EventTimeWindow bounds the alert times that may choose a daily index (docs/alerts.md, "Index layout"): an
+	// alert whose time lies outside it is indexed by its reference day and marked vigil.alert.time_out_of_range.
+	EventTimeWindow EventTimeWindow `yaml:"event_time_window"`
 
 	// Workers is the number of bulk requests in flight at once, shared by all pipelines. Default 4.
 	Workers int `yaml:"workers"`
@@ -71,6 +74,15 @@ type ElasticsearchConfig struct {
 	RetryInitialBackoff time.Duration `yaml:"retry_initial_backoff"`
 	// RetryMaxBackoff caps the wait between retries. Retries never stop while the pipeline runs. Default 30s.
 	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
+}
+
+// EventTimeWindow is a window around an alert's reference time (when its record reached Kafka, else when the alert
+// was created) in which the alert's own time chooses its daily index.
+type EventTimeWindow struct {
+	// Past is how long before the reference time an alert's time may lie. Default 720h (30 days).
+	Past time.Duration `yaml:"past"`
+	// Future is how long after it. Default 24h.
+	Future time.Duration `yaml:"future"`
 }
 
 // SetDefaults fills in every unset field with its default. It is the one place the defaults are defined.
@@ -95,6 +107,12 @@ func (c *ElasticsearchConfig) SetDefaults() {
 	}
 	if c.AutoExpandReplicas == nil {
 		c.AutoExpandReplicas = ptr(true)
+	}
+	if c.EventTimeWindow.Past <= 0 {
+		c.EventTimeWindow.Past = 30 * 24 * time.Hour
+	}
+	if c.EventTimeWindow.Future <= 0 {
+		c.EventTimeWindow.Future = 24 * time.Hour
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
@@ -140,6 +158,9 @@ func (c *ElasticsearchConfig) Validate() error {
 	}
 	if c.Replicas != nil && *c.Replicas < 0 {
 		errs = append(errs, errors.New("replicas: must not be negative"))
+	}
+	if c.EventTimeWindow.Past < 0 || c.EventTimeWindow.Future < 0 {
+		errs = append(errs, errors.New("event_time_window: past and future must not be negative"))
 	}
 	if c.FlushInterval != nil && *c.FlushInterval < 0 {
 		errs = append(errs, errors.New("flush_interval: must not be negative"))

@@ -26,6 +26,7 @@ func TestElasticsearchConfigValidate(t *testing.T) {
 		{"password without user", func(c *ElasticsearchConfig) { c.Password = "p" }, "password: set without username"},
 		{"upper-case prefix", func(c *ElasticsearchConfig) { c.IndexPrefix = "Vigil" }, "index_prefix"},
 		{"negative replicas", func(c *ElasticsearchConfig) { c.Replicas = ptr(-1) }, "replicas"},
+		{"negative window", func(c *ElasticsearchConfig) { c.EventTimeWindow.Past = -time.Hour }, "event_time_window"},
 		{"backoffs reversed", func(c *ElasticsearchConfig) {
 			c.RetryInitialBackoff, c.RetryMaxBackoff = time.Minute, time.Second
 		}, "retry_initial_backoff"},
@@ -52,7 +53,8 @@ func TestElasticsearchConfigDefaults(t *testing.T) {
 	c.SetDefaults()
 	if c.Flavor != FlavorElasticsearch || c.IndexPrefix != "vigil-alerts" || !*c.InstallTemplate || c.Workers != 4 ||
 		c.FlushBytes != 5<<20 || *c.FlushInterval != 5*time.Millisecond || c.RetryMaxBackoff != 30*time.Second ||
-		*c.Replicas != 1 || !*c.AutoExpandReplicas || c.Shards != 1 || c.RequestTimeout != time.Minute {
+		*c.Replicas != 1 || !*c.AutoExpandReplicas || c.Shards != 1 || c.RequestTimeout != time.Minute ||
+		c.EventTimeWindow != (EventTimeWindow{Past: 30 * 24 * time.Hour, Future: 24 * time.Hour}) {
 		t.Errorf("defaults: got %+v", c)
 	}
 	zero := time.Duration(0)

@@ -422,7 +422,7 @@ type alertPerEvent struct{}
 func (alertPerEvent) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
 	n := ev.Fields.Get("n").Int()
 	t := time.Date(2026, 11, 20+int(n%3), 12, 0, 0, 0, time.UTC)
-	return append(dst, socAlert(ev.Tenant, "rule.restart", "medium", int(n), t, time.Now()))
+	return append(dst, socAlert(ev.Tenant, "rule.restart", "medium", int(n), t, t.Add(time.Minute)))
 }
 
 // osNode is an OpenSearch node of the test's own, started with testenv/start-opensearch.

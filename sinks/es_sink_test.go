@@ -28,11 +28,12 @@ var (
 	day2 = time.Date(2026, 11, 25, 23, 59, 59, 0, time.UTC)
 )
 
-// testAlert is a small alert of tenant, numbered i, for an event at t.
+// testAlert is a small alert of tenant, numbered i, for an event at t, created a minute later (so that it stays
+// inside the event time window whatever the date the test runs).
 func testAlert(tenant string, i int, t time.Time) *vigil.Alert {
 	id := fmt.Sprintf("%s-%05d", tenant, i)
 	return &vigil.Alert{ID: id, Tenant: tenant, RuleID: "test.rule", Time: t, Doc: map[string]any{
-		"@timestamp": time.Now().UTC().Format(time.RFC3339Nano),
+		"@timestamp": t.Add(time.Minute).UTC().Format(time.RFC3339Nano),
 		"event":      map[string]any{"kind": "alert", "severity": int64(3), "risk_score": int64(73)},
 		"rule":       map[string]any{"id": "test.rule", "name": "Test rule"},
 		"source":     map[string]any{"ip": "203.0.113.9"},

@@ -21,8 +21,8 @@ import (
 // one; a 409 means another writer changed the document more often than retry_on_conflict allows, so the alert is sent
 // again, unlike a create's 409.
 
-// encodeUpdate makes the bulk lines of an Update alert.
-func encodeUpdate(a *vigil.Alert, index string, op *writeOp) (*bulkItem, *vigil.DeadLetter) {
+// encodeUpdate makes the bulk lines of an Update alert whose document is doc (a.Doc, or a copy with more fields).
+func encodeUpdate(a *vigil.Alert, doc map[string]any, index string, op *writeOp) (*bulkItem, *vigil.DeadLetter) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"update":{"_index":`)
 	writeJSONString(&buf, index)
@@ -30,13 +30,13 @@ func encodeUpdate(a *vigil.Alert, index string, op *writeOp) (*bulkItem, *vigil.
 	writeJSONString(&buf, a.ID)
 	buf.WriteString(`,"retry_on_conflict":3}}` + "\n" + `{"doc":`)
 	enc := newJSONEncoder(&buf)
-	if err := enc.Encode(ownedFields(a.Doc)); err != nil {
+	if err := enc.Encode(ownedFields(doc)); err != nil {
 		return nil, alertLetter(a, nil, "encode", fmt.Sprintf("alert document cannot be encoded: %v", err))
 	}
 	buf.Truncate(buf.Len() - 1) // the encoder's newline
 	buf.WriteString(`,"upsert":`)
 	start := buf.Len()
-	if err := enc.Encode(a.Doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, alertLetter(a, nil, "encode", fmt.Sprintf("alert document cannot be encoded: %v", err))
 	}
 	buf.Truncate(buf.Len() - 1)
@@ -101,7 +101,8 @@ func (s *Elasticsearch) latestVersions(alerts []*vigil.Alert) []*vigil.Alert {
 			if last == nil {
 				last = map[key]int{}
 			}
-			last[key{IndexName(s.cfg.IndexPrefix, a.Tenant, a.Time), a.ID}] = i
+			index, _ := s.indexOf(a)
+			last[key{index, a.ID}] = i
 			updates++
 		}
 	}
@@ -110,7 +111,9 @@ func (s *Elasticsearch) latestVersions(alerts []*vigil.Alert) []*vigil.Alert {
 	}
 	out := make([]*vigil.Alert, 0, len(alerts)-updates+len(last))
 	for i, a := range alerts {
-		if !a.Update || last[key{IndexName(s.cfg.IndexPrefix, a.Tenant, a.Time), a.ID}] == i {
+		if !a.Update {
+			out = append(out, a)
+		} else if index, _ := s.indexOf(a); last[key{index, a.ID}] == i {
 			out = append(out, a)
 		}
 	}

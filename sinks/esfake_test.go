@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -342,4 +343,16 @@ func (f *fakeES) lastHeader() http.Header {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.headers[len(f.headers)-1]
+}
+
+// indices returns the names of the indices that hold documents, sorted.
+func (f *fakeES) indices() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for name := range f.docs {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
