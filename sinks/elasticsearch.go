@@ -27,8 +27,11 @@ import (
 // added survive; its Time must stay the same from version to version, or the versions land in different indices.
 // Alerts the server asks to retry (429, 5xx, and an update's 409: a concurrent writer) and requests that fail as a
 // whole (connection refused, timeouts, 429, 5xx) are retried with exponential backoff and no limit; alerts it
-// rejects (a 400 mapping conflict) are parked in the dead-letter queue with the reason. Write returns only when each
-// of its alerts is stored or parked, so while the cluster is down the pipeline stops reading.
+// rejects (a 400 mapping conflict) are parked in the dead-letter queue with the reason. A write block of the cluster
+// (cluster_block_exception: index.blocks.write, the disk flood stage) is an operational state, not a verdict on the
+// alert: blocked alerts are retried like a 429, with a warning and the sink unready until the block is lifted
+// (es_health.go). Write returns only when each of its alerts is stored or parked, so while the cluster is down or
+// blocked the pipeline stops reading.
 //
 // A fixed pool of workers sends the bulk requests. Alerts from concurrent Writes (several batches or pipelines) share
 // requests: a worker sends once a request reaches FlushBytes or FlushInterval has passed.
@@ -43,6 +46,7 @@ type Elasticsearch struct {
 	wg     sync.WaitGroup
 	now    func() time.Time // the clock; tests replace it
 
+	health     sinkHealth
 	outOfRange every // rate-limits the log line about alerts outside EventTimeWindow
 
 	// Stats counts the sink's work; safe to read while it runs.
@@ -58,7 +62,10 @@ type ElasticsearchStats struct {
 	Duplicates    atomic.Int64 // alerts that were already stored (409 to a create): retries and replays
 	Retries       atomic.Int64 // alerts the server asked to retry (429, 5xx, an update's 409)
 	DeadLettered  atomic.Int64 // alerts rejected by the server (or unindexable) and parked in the dead-letter queue
+	Blocked       atomic.Int64 // alerts waiting now because the cluster blocks writes to their index (a gauge)
 	OutOfRange    atomic.Int64 // alerts whose time was outside EventTimeWindow, indexed by their reference day
+
+	blocks [numBlockKinds]atomic.Int64 // answers that were write blocks, by kind: BlockedTotals
 }
 
 // ErrSinkClosed is returned by Write after Close.
@@ -74,6 +81,9 @@ type bulkItem struct {
 	update bool
 	op     *writeOp
 	races  int // rejections for a dynamic mapping race so far (see mappingRace)
+	// blocked: the last answer for this alert was a write block; counted in Stats.Blocked while set. Only the
+	// worker sending the item touches it.
+	blocked bool
 }
 
 // writeOp tracks one Write: how many of its alerts are still unsettled, and the dead letters so far.
@@ -114,7 +124,7 @@ func NewElasticsearch(ctx context.Context, cfg ElasticsearchConfig, dlq vigil.De
 		return nil, err
 	}
 	s := &Elasticsearch{cfg: cfg, tp: tp, dlq: dlq, log: log, queue: make(chan []*bulkItem, cfg.Workers), now: time.Now}
-	s.outOfRange.interval = time.Minute
+	s.outOfRange.interval, s.health.blockLog.interval = time.Minute, time.Minute
 	if *cfg.InstallTemplate {
 		if err := s.installTemplate(ctx); err != nil {
 			return nil, err
@@ -137,6 +147,8 @@ func (s *Elasticsearch) Write(ctx context.Context, alerts []*vigil.Alert) error 
 	if s.ctx.Err() != nil {
 		return ErrSinkClosed
 	}
+	s.health.begin(s.now())
+	defer s.health.end()
 	alerts = s.latestVersions(alerts)
 	op := &writeOp{ctx: ctx, pending: len(alerts), done: make(chan struct{})}
 	var group []*bulkItem
@@ -358,6 +370,6 @@ func (s *Elasticsearch) Close() error {
 	s.log.Info("elasticsearch sink closed", "requests", s.Stats.Requests.Load(), "created", s.Stats.Created.Load(),
 		"updated", s.Stats.Updated.Load(), "duplicates", s.Stats.Duplicates.Load(), "retries", s.Stats.Retries.Load(),
 		"dead_lettered", s.Stats.DeadLettered.Load(), "request_errors", s.Stats.RequestErrors.Load(),
-		"out_of_range", s.Stats.OutOfRange.Load())
+		"out_of_range", s.Stats.OutOfRange.Load(), "blocked", s.Stats.BlockedTotals())
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/vigilsoc/vigil"
 )
 
 // bulkFilterPath trims the bulk response to what the sink reads: per item its status and error, in request order.
@@ -121,6 +123,8 @@ func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
 		return nil, fmt.Errorf("bulk response has %d items for %d alerts", len(br.Items), len(items))
 	}
 	var retry []*bulkItem
+	var block *esError // the first block answered
+	blockedAt, blocks, noted := "", 0, false
 	for i, item := range br.Items {
 		it, r := items[i], item.Create
 		if it.update {
@@ -130,32 +134,58 @@ func (s *Elasticsearch) bulk(items []*bulkItem) ([]*bulkItem, error) {
 		switch {
 		case st == http.StatusOK && it.update: // an earlier version replaced (or "noop": the same again)
 			s.Stats.Updated.Add(1)
-			it.op.settle(nil)
+			s.settle(it, nil)
 		case st == http.StatusOK || st == http.StatusCreated:
 			s.Stats.Created.Add(1)
-			it.op.settle(nil)
+			s.settle(it, nil)
 		case st == http.StatusConflict && !it.update:
 			s.Stats.Duplicates.Add(1)
-			it.op.settle(nil)
+			s.settle(it, nil)
+		case clusterBlock(r.Error) != nil: // 403, or 429 for the flood stage: wait for the block to be lifted
+			if block == nil {
+				block, blockedAt = clusterBlock(r.Error), it.index
+			}
+			blocks++
+			s.block(it, clusterBlock(r.Error))
+			retry = append(retry, it)
 		case st == 0 || retryableStatus(st) || st == http.StatusConflict: // an update's 409: a concurrent writer
+			if !noted {
+				s.health.failed(fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Error))
+				noted = true
+			}
+			s.unblock(it)
 			retry = append(retry, it)
 		case mappingRace(r.Error) && it.races < maxMappingRaces:
 			it.races++
+			s.unblock(it)
 			retry = append(retry, it)
 		default:
 			detail := fmt.Sprintf("index %s: status %d: %s", it.index, st, r.Error)
-			it.op.settle(alertLetter(it.alert, it.doc, rejectReason(r.Error), detail))
+			s.settle(it, alertLetter(it.alert, it.doc, rejectReason(r.Error), detail))
 		}
 	}
+	if len(retry) < len(items) {
+		s.health.progress(s.now())
+	}
+	if block != nil {
+		s.blocked(blockedAt, block, blocks)
+	}
 	return retry, nil
+}
+
+// settle marks it as stored (letter nil) or rejected.
+func (s *Elasticsearch) settle(it *bulkItem, letter *vigil.DeadLetter) {
+	s.unblock(it)
+	it.op.settle(letter)
 }
 
 // send delivers items: it retries failed requests and the alerts the server asks to retry until each is stored or
 // rejected, the Write waiting for it has given up, or the sink is closed.
 func (s *Elasticsearch) send(items []*bulkItem) {
+	defer func() { s.unblockAll(items) }() // those still waiting when the sink closes
 	failures := 0
 	for attempt := 0; ; attempt++ {
-		items = waited(items)
+		items = s.waited(items)
 		if len(items) == 0 || s.ctx.Err() != nil {
 			return
 		}
@@ -172,7 +202,16 @@ func (s *Elasticsearch) send(items []*bulkItem) {
 			failures++
 			s.Stats.RequestErrors.Add(1)
 			wait := s.backoff(attempt)
-			s.log.Warn("bulk request failed, retrying", "alerts", len(items), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+			if block := requestBlock(err); block != nil {
+				for _, it := range items {
+					s.block(it, block)
+				}
+				s.blocked(items[0].index, block, len(items))
+			} else {
+				s.unblockAll(items)
+				s.health.failed(err.Error())
+				s.log.Warn("bulk request failed, retrying", "alerts", len(items), "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
+			}
 			if !s.sleep(wait) {
 				return
 			}
@@ -199,7 +238,8 @@ func (s *Elasticsearch) send(items []*bulkItem) {
 func (s *Elasticsearch) splitTooLarge(items []*bulkItem, se *statusError) {
 	if len(items) == 1 {
 		it := items[0]
-		it.op.settle(alertLetter(it.alert, it.doc, "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
+		s.settle(it, alertLetter(it.alert, it.doc, "oversize", fmt.Sprintf("index %s: %v", it.index, se)))
+		s.health.progress(s.now())
 		return
 	}
 	half := len(items) / 2
@@ -209,11 +249,13 @@ func (s *Elasticsearch) splitTooLarge(items []*bulkItem, se *statusError) {
 
 // waited drops the items whose Write has already returned (its context ended): nobody waits for them and their
 // batch will not be acknowledged, so they will be read and written again.
-func waited(items []*bulkItem) []*bulkItem {
+func (s *Elasticsearch) waited(items []*bulkItem) []*bulkItem {
 	out := items[:0:0]
 	for _, it := range items {
 		if it.op.ctx.Err() == nil {
 			out = append(out, it)
+		} else {
+			s.unblock(it)
 		}
 	}
 	return out

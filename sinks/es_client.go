@@ -94,12 +94,13 @@ func explainTransportError(err error, flavor string) error {
 	return err
 }
 
-// transient says whether a failed start-up request may succeed later: network errors, timeouts, 408, 429 and 5xx
-// may; an error status, a certificate that does not verify, or a server that is not Elasticsearch will not.
+// transient says whether a failed start-up request may succeed later: network errors, timeouts, 408, 429, 5xx and
+// cluster blocks may; another error status, a certificate that does not verify, or a server that is not
+// Elasticsearch will not.
 func transient(err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
-		return retryableStatus(se.status)
+		return retryableStatus(se.status) || clusterBlock(se.err) != nil
 	}
 	var (
 		verify   *tls.CertificateVerificationError

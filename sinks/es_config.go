@@ -74,6 +74,10 @@ type ElasticsearchConfig struct {
 	RetryInitialBackoff time.Duration `yaml:"retry_initial_backoff"`
 	// RetryMaxBackoff caps the wait between retries. Retries never stop while the pipeline runs. Default 30s.
 	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
+	// StallTimeout is how long the sink may have alerts waiting without storing (or dead-lettering) any before its
+	// readiness check fails: a cluster that hangs, refuses every request or rejects every alert with 429. It passes
+	// again with the next alert stored. Default 30s.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
 // EventTimeWindow is a window around an alert's reference time (when its record reached Kafka, else when the alert
@@ -129,6 +133,9 @@ func (c *ElasticsearchConfig) SetDefaults() {
 	if c.RetryMaxBackoff <= 0 {
 		c.RetryMaxBackoff = 30 * time.Second
 	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = 30 * time.Second
+	}
 }
 
 // Validate checks the configuration without any I/O (the CA file is read when the sink starts).
@@ -161,6 +168,9 @@ func (c *ElasticsearchConfig) Validate() error {
 	}
 	if c.EventTimeWindow.Past < 0 || c.EventTimeWindow.Future < 0 {
 		errs = append(errs, errors.New("event_time_window: past and future must not be negative"))
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, errors.New("stall_timeout: must not be negative"))
 	}
 	if c.FlushInterval != nil && *c.FlushInterval < 0 {
 		errs = append(errs, errors.New("flush_interval: must not be negative"))

@@ -27,6 +27,7 @@ func TestElasticsearchConfigValidate(t *testing.T) {
 		{"upper-case prefix", func(c *ElasticsearchConfig) { c.IndexPrefix = "Vigil" }, "index_prefix"},
 		{"negative replicas", func(c *ElasticsearchConfig) { c.Replicas = ptr(-1) }, "replicas"},
 		{"negative window", func(c *ElasticsearchConfig) { c.EventTimeWindow.Past = -time.Hour }, "event_time_window"},
+		{"negative stall timeout", func(c *ElasticsearchConfig) { c.StallTimeout = -time.Second }, "stall_timeout"},
 		{"backoffs reversed", func(c *ElasticsearchConfig) {
 			c.RetryInitialBackoff, c.RetryMaxBackoff = time.Minute, time.Second
 		}, "retry_initial_backoff"},
@@ -54,7 +55,7 @@ func TestElasticsearchConfigDefaults(t *testing.T) {
 	if c.Flavor != FlavorElasticsearch || c.IndexPrefix != "vigil-alerts" || !*c.InstallTemplate || c.Workers != 4 ||
 		c.FlushBytes != 5<<20 || *c.FlushInterval != 5*time.Millisecond || c.RetryMaxBackoff != 30*time.Second ||
 		*c.Replicas != 1 || !*c.AutoExpandReplicas || c.Shards != 1 || c.RequestTimeout != time.Minute ||
-		c.EventTimeWindow != (EventTimeWindow{Past: 30 * 24 * time.Hour, Future: 24 * time.Hour}) {
+		c.EventTimeWindow != (EventTimeWindow{Past: 30 * 24 * time.Hour, Future: 24 * time.Hour}) || c.StallTimeout != 30*time.Second {
 		t.Errorf("defaults: got %+v", c)
 	}
 	zero := time.Duration(0)

@@ -44,9 +44,14 @@ type fakeES struct {
 
 // fault is what happens to a whole bulk request.
 type fault struct {
-	status int           // answer this status with an Elasticsearch error body
-	delay  time.Duration // wait before answering (after storing, unless status is set)
-	drop   bool          // close the connection without an answer
+	status  int           // answer this status with an Elasticsearch error body
+	errType string        // the error's type; default by status (statusErrorType)
+	reason  string        // the error's reason; default "fake: injected fault"
+	delay   time.Duration // wait before answering (after storing, unless status is set)
+	drop    bool          // close the connection without an answer
+	// hang holds the request, unanswered, until the channel is closed (then it is processed as usual) or the client
+	// gives up: a server that accepts connections and never answers.
+	hang chan struct{}
 }
 
 // receivedOp is one item of a bulk request as the server received it.
@@ -116,6 +121,13 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 		flt = f.requestFault(n)
 	}
 	f.mu.Unlock()
+	if flt.hang != nil {
+		select {
+		case <-flt.hang:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	switch {
 	case flt.drop:
 		conn, _, err := w.(http.Hijacker).Hijack()
@@ -125,7 +137,14 @@ func (f *fakeES) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	case flt.status != 0:
 		time.Sleep(flt.delay)
-		writeError(w, flt.status, statusErrorType(flt.status), "fake: injected fault")
+		typ, reason := flt.errType, flt.reason
+		if typ == "" {
+			typ = statusErrorType(flt.status)
+		}
+		if reason == "" {
+			reason = "fake: injected fault"
+		}
+		writeError(w, flt.status, typ, reason)
 		return
 	case f.maxBody > 0 && len(body) > f.maxBody:
 		writeError(w, 413, "content_too_long_exception", "request body is too large")
