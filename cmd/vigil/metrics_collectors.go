@@ -298,11 +298,12 @@ func (m *monitor) sinks(fanout sinks.Fanout, cfgs []SinkConfig) sinks.Fanout {
 		if seen[label]++; seen[label] > 1 {
 			label = fmt.Sprintf("%s-%d", label, seen[label])
 		}
-		if es, ok := s.(*sinks.Elasticsearch); ok {
-			m.register(newElasticsearchCollector(es, label))
-		}
 		out[i] = sm.wrap(label, s)
 		m.ready.set("sink "+label, nil)
+		if es, ok := s.(*sinks.Elasticsearch); ok {
+			m.register(newElasticsearchCollector(es, label))
+			m.ready.set("sink "+label, es.Ready) // unready while writes are blocked or stalled
+		}
 	}
 	m.ready.remove("sinks")
 	return out
@@ -313,10 +314,13 @@ func (sm *sinkMetrics) wrap(label string, s vigil.Sink) *meteredSink {
 		latency: sm.latency.WithLabelValues(label)}
 }
 
-// elasticsearchCollector exports an Elasticsearch sink's counters.
+// elasticsearchCollector exports an Elasticsearch sink's counters, and its health: alerts waiting behind a write
+// block, write blocks by kind, alerts outside the event time window, and readiness.
 type elasticsearchCollector struct {
 	s     *sinks.Elasticsearch
 	descs []*prometheus.Desc
+
+	blockedTotal, blocked, outOfRange, ready *prometheus.Desc
 }
 
 func newElasticsearchCollector(s *sinks.Elasticsearch, label string) *elasticsearchCollector {
@@ -327,17 +331,29 @@ func newElasticsearchCollector(s *sinks.Elasticsearch, label string) *elasticsea
 		{"created_total", "Alerts indexed."},
 		{"updated_total", "Growing alerts (correlation bursts) rewritten in place: the fields Vigil owns updated."},
 		{"duplicates_total", "Alerts already in the index (409): replays and retries, counted as stored."},
-		{"retries_total", "Alerts the cluster asked to retry (429, 5xx per item)."},
+		{"retries_total", "Alerts the cluster asked to retry (429, 5xx, write blocks per item)."},
 		{"dead_lettered_total", "Alerts the cluster rejected (a mapping conflict), parked in the dead-letter queue."},
 	} {
 		c.descs = append(c.descs, prometheus.NewDesc("vigil_elasticsearch_"+m[0], m[1], nil, prometheus.Labels{"sink": label}))
 	}
+	sink := prometheus.Labels{"sink": label}
+	c.blockedTotal = prometheus.NewDesc("vigil_elasticsearch_blocked_total",
+		"Refusals of alerts by a write block of the cluster (cluster_block_exception), per attempt, by kind of block; the alerts are retried.", []string{"block"}, sink)
+	c.blocked = prometheus.NewDesc("vigil_elasticsearch_blocked_alerts",
+		"Alerts waiting now because the cluster blocks writes to their index.", nil, sink)
+	c.outOfRange = prometheus.NewDesc("vigil_elasticsearch_out_of_range_total",
+		"Alerts whose time was outside event_time_window, indexed by their reference day and marked vigil.alert.time_out_of_range.", nil, sink)
+	c.ready = prometheus.NewDesc("vigil_elasticsearch_ready",
+		"1 when the sink passes its readiness check, 0 while writes are blocked or stalled.", nil, sink)
 	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *elasticsearchCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.descs {
+		ch <- d
+	}
+	for _, d := range []*prometheus.Desc{c.blockedTotal, c.blocked, c.outOfRange, c.ready} {
 		ch <- d
 	}
 }
@@ -349,6 +365,17 @@ func (c *elasticsearchCollector) Collect(ch chan<- prometheus.Metric) {
 		st.Duplicates.Load(), st.Retries.Load(), st.DeadLettered.Load()} {
 		ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.CounterValue, float64(v))
 	}
+	blocks := st.BlockedTotals()
+	for _, kind := range sortedNames(blocks) {
+		ch <- prometheus.MustNewConstMetric(c.blockedTotal, prometheus.CounterValue, float64(blocks[kind]), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(c.blocked, prometheus.GaugeValue, float64(st.Blocked.Load()))
+	ch <- prometheus.MustNewConstMetric(c.outOfRange, prometheus.CounterValue, float64(st.OutOfRange.Load()))
+	ready := 1.0
+	if c.s.Ready() != nil {
+		ready = 0
+	}
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 }
 
 // deadLetters wraps q so that what it stores is counted by kind (event, alert) and reason.
