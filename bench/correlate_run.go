@@ -38,6 +38,10 @@ type CorrelateResult struct {
 	AllocsPerRecord  float64 `json:"allocs_per_record"`
 	// CheckpointBytesPerRecord is the changelog written (keys and values) per record.
 	CheckpointBytesPerRecord float64 `json:"checkpoint_bytes_per_record"`
+	// AdvanceShare and CheckpointShare are the parts of the engine's wall time spent in Advance and in Checkpoint;
+	// the rest is decoding and Add.
+	AdvanceShare    float64 `json:"advance_share"`
+	CheckpointShare float64 `json:"checkpoint_share"`
 	// LiveBytesPerGroup is the live heap the partition holds at the end, per open group, over all the types.
 	LiveBytesPerGroup float64 `json:"live_bytes_per_open_group"`
 
@@ -92,43 +96,68 @@ func rate(n float64, d time.Duration) float64 {
 	return n / d.Seconds()
 }
 
-func runEngine(set *rules.RuleSet, opts CorrelateOptions, res *CorrelateResult) error {
-	var ms0, ms1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms0)
-	e := correlate.New(set, correlate.Config{})
-	p := e.NewPartition(nil)
+// drive encodes the workload's records a chunk at a time, untimed, and hands each chunk to take, timed; it returns
+// the time and the allocations of the takes.
+func drive(opts CorrelateOptions, take func(buf []byte, ends []int) error) (m meter, mallocs uint64, err error) {
 	stream := newMatchStream(opts)
-	var (
-		m          meter
-		buf        []byte
-		ends       []int
-		r          correlate.Record
-		checkpoint int
-		mallocs    uint64
-	)
-	for done := 0; done < opts.Records; {
+	var buf []byte
+	var ends []int
+	var ms runtime.MemStats
+	for done := 0; done < opts.Records; done += len(ends) {
 		buf, ends = stream.chunk(min(chunkRecords, opts.Records-done), buf, ends)
-		runtime.ReadMemStats(&ms1)
-		mallocs -= ms1.Mallocs
+		runtime.ReadMemStats(&ms)
+		mallocs -= ms.Mallocs
 		m.begin()
-		start := 0
-		for _, end := range ends {
-			if err := r.UnmarshalBinary(buf[start:end]); err != nil {
-				return fmt.Errorf("bench correlate: record %d: %w", done, err)
-			}
-			start = end
-			p.Add(&r)
-			if done++; done%opts.Batch == 0 {
-				p.Advance()
-				for _, s := range p.Checkpoint() {
-					checkpoint += len(s.Key) + len(s.Value)
-				}
-			}
-		}
+		err = take(buf, ends)
 		m.end()
-		runtime.ReadMemStats(&ms1)
-		mallocs += ms1.Mallocs
+		runtime.ReadMemStats(&ms)
+		mallocs += ms.Mallocs
+		if err != nil {
+			return m, mallocs, fmt.Errorf("bench correlate: chunk at record %d: %w", done, err)
+		}
+	}
+	return m, mallocs, nil
+}
+
+// stage is the correlation stage's loop over one partition: decode, Add, and every batch records Advance and
+// Checkpoint, the changelog's records encoded.
+type stage struct {
+	p                   *correlate.Partition
+	batch, n, changelog int
+	r                   correlate.Record
+	advance, checkpoint time.Duration
+}
+
+func (s *stage) take(buf []byte, ends []int) error {
+	start := 0
+	for _, end := range ends {
+		if err := s.r.UnmarshalBinary(buf[start:end]); err != nil {
+			return err
+		}
+		start = end
+		s.p.Add(&s.r)
+		if s.n++; s.n%s.batch == 0 {
+			t0 := time.Now()
+			s.p.Advance()
+			t1 := time.Now()
+			for _, c := range s.p.Checkpoint() {
+				s.changelog += len(c.Key) + len(c.Value)
+			}
+			s.advance, s.checkpoint = s.advance+t1.Sub(t0), s.checkpoint+time.Since(t1)
+		}
+	}
+	return nil
+}
+
+func runEngine(set *rules.RuleSet, opts CorrelateOptions, res *CorrelateResult) error {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e := correlate.New(set, correlate.Config{})
+	s := &stage{p: e.NewPartition(nil), batch: opts.Batch}
+	m, mallocs, err := drive(opts, s.take)
+	if err != nil {
+		return err
 	}
 	st := e.Stats
 	res.OpenGroups, res.Alerts, res.Rewrites = st.Groups.Load(), st.Alerts.Load(), st.Rewrites.Load()
@@ -137,34 +166,26 @@ func runEngine(set *rules.RuleSet, opts CorrelateOptions, res *CorrelateResult) 
 	res.RecordsPerSec, res.MicrosPerRecord = rate(n, m.wall), float64(m.wall.Microseconds())/n
 	res.RecordsPerCPUSec = rate(n, m.cpu)
 	res.AllocsPerRecord = float64(mallocs) / n
-	res.CheckpointBytesPerRecord = float64(checkpoint) / n
-	buf, ends = nil, nil
+	res.CheckpointBytesPerRecord = float64(s.changelog) / n
+	res.AdvanceShare, res.CheckpointShare = s.advance.Seconds()/m.wall.Seconds(), s.checkpoint.Seconds()/m.wall.Seconds()
 	runtime.GC()
-	runtime.ReadMemStats(&ms1)
-	res.LiveBytesPerGroup = (float64(ms1.HeapAlloc) - float64(ms0.HeapAlloc)) / float64(max(res.OpenGroups, 1))
-	runtime.KeepAlive(p)
+	runtime.ReadMemStats(&after)
+	res.LiveBytesPerGroup = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(max(res.OpenGroups, 1))
+	runtime.KeepAlive(s)
 	return nil
 }
 
 // runBaseline decodes the same records and counts them per group key in a map.
 func runBaseline(opts CorrelateOptions, res *CorrelateResult) error {
 	runtime.GC()
-	stream := newMatchStream(opts)
 	counts := map[string]int{}
-	var (
-		m    meter
-		buf  []byte
-		ends []int
-		key  []byte
-		r    correlate.Record
-	)
-	for done := 0; done < opts.Records; done += len(ends) {
-		buf, ends = stream.chunk(min(chunkRecords, opts.Records-done), buf, ends)
-		m.begin()
+	var key []byte
+	var r correlate.Record
+	m, _, err := drive(opts, func(buf []byte, ends []int) error {
 		start := 0
 		for _, end := range ends {
 			if err := r.UnmarshalBinary(buf[start:end]); err != nil {
-				return fmt.Errorf("bench correlate baseline: %w", err)
+				return err
 			}
 			start = end
 			key = append(append(append(append(key[:0], r.Tenant...), 0), r.Rule...), 0)
@@ -173,7 +194,10 @@ func runBaseline(opts CorrelateOptions, res *CorrelateResult) error {
 			}
 			counts[string(key)]++
 		}
-		m.end()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	n := float64(opts.Records)
 	res.BaselineRecordsPerSec, res.BaselineRecordsPerCPUSec = rate(n, m.wall), rate(n, m.cpu)

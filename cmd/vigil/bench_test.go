@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestBenchUnknownWorkload(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"bench", "--workload", "rules-100,nosuch"}, nil, &out, &errOut); code != 2 {
+		t.Fatalf("got exit code %d, want 2; stderr: %s", code, errOut.String())
+	}
+	for _, want := range []string{`unknown workload "nosuch"`, "rules-1000", "correlate-cost"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("got stderr %q, want it to contain %q", errOut.String(), want)
+		}
+	}
+	if out.Len() > 0 {
+		t.Errorf("got output %q, want none: nothing may run", out.String())
+	}
+}
+
+// The correlation workloads, small, as JSON: one object each, with alerts and groups counted.
+func TestBenchCorrelationJSON(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--json", "--workload", "correlate,correlate-cost", "--groups", "20000", "--records",
+		"60000", "--events", "4000", "--duration", "1ms"}
+	if code := run(args, nil, &out, &errOut); code != 0 {
+		t.Fatalf("got exit code %d, want 0; stderr: %s", code, errOut.String())
+	}
+	var got []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d JSON objects, want 2: %s", len(got), out.String())
+	}
+	if got[0]["workload"] != "correlate" || got[0]["alerts"].(float64) <= 0 || got[0]["groups_seen"].(float64) <= 0 {
+		t.Errorf("got %v, want the correlate workload with alerts and groups", got[0])
+	}
+	if got[1]["workload"] != "correlate-cost:rules-1000" || got[1]["match_records"].(float64) <= 0 {
+		t.Errorf("got %v, want the correlate-cost workload with match records", got[1])
+	}
+}
