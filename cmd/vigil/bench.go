@@ -32,11 +32,9 @@ func cmdBench(args []string, io stdio) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	for _, name := range *only {
-		if !contains(benchWorkloads(), name) {
-			fmt.Fprintf(io.err, "vigil bench: unknown workload %q (known: %s)\n", name, strings.Join(benchWorkloads(), ", "))
-			return 2
-		}
+	if name, ok := unknownWorkload(*only); ok {
+		fmt.Fprintf(io.err, "vigil bench: unknown workload %q (known: %s)\n", name, strings.Join(benchWorkloads(), ", "))
+		return 2
 	}
 	selected := func(names ...string) bool {
 		return len(*only) == 0 || slices.ContainsFunc(names, func(n string) bool { return contains(*only, n) })
@@ -51,7 +49,7 @@ func cmdBench(args []string, io stdio) int {
 	}
 	var workloads []bench.Workload
 	if selected(benchDetection...) || selected(benchExtra...) {
-		if workloads, err = bench.Workloads(*events, *otrf); err != nil {
+		if workloads, err = detectionWorkloads(*events, *otrf, *only, io); err != nil {
 			fmt.Fprintln(io.err, "vigil bench:", err)
 			return 1
 		}
@@ -74,6 +72,27 @@ func cmdBench(args []string, io stdio) int {
 		}
 	}
 	return 0
+}
+
+// unknownWorkload returns the first of names that is no workload's.
+func unknownWorkload(names []string) (string, bool) {
+	for _, name := range names {
+		if !contains(benchWorkloads(), name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// detectionWorkloads generates the detection workloads, and says so when the OTRF workload was asked for but its
+// recordings are missing.
+func detectionWorkloads(events int, otrf string, only []string, io stdio) ([]bench.Workload, error) {
+	workloads, err := bench.Workloads(events, otrf)
+	if err == nil && contains(only, "otrf-1000") &&
+		!slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Name == "otrf-1000" }) {
+		fmt.Fprintf(io.err, "vigil bench: otrf-1000: no OTRF recordings in %s, skipped\n", otrf)
+	}
+	return workloads, err
 }
 
 // benchWorkloads lists every workload name --workload takes.
