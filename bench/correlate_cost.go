@@ -40,7 +40,8 @@ func (o *CostOptions) defaults() {
 // per batch, nothing (A: no correlations), the in-process engine (B: correlate.InProcess.Correlate, with the
 // correlations in the rule set), or the match records a Kafka publisher would send (C: correlate.Engine.Records and
 // each record's key and encoding, without the engine). The variants alternate, in a rotating order, over Rounds
-// rounds; times are the median pass.
+// rounds; times are those of the median pass, and costs the median of the rounds' own ratios, each round's passes
+// having run close together, under the same load.
 type CostResult struct {
 	Workload     string `json:"workload"`
 	Rules        int    `json:"rules"`
@@ -57,15 +58,15 @@ type CostResult struct {
 	Alerts            int `json:"alerts"`
 	MatchRecords      int `json:"match_records"`
 	CorrelationAlerts int `json:"correlation_alerts"`
-	// Wall time per event of the median pass, and CPU time per event over all passes (all threads).
+	// Wall time per event of the median pass, and CPU time (all threads) per event of the median pass.
 	DetectMicros       float64 `json:"detect_us_per_event"`
 	CorrelateMicros    float64 `json:"correlate_us_per_event"`
 	RecordsMicros      float64 `json:"records_us_per_event"`
 	DetectCPUMicros    float64 `json:"detect_cpu_us_per_event"`
 	CorrelateCPUMicros float64 `json:"correlate_cpu_us_per_event"`
 	RecordsCPUMicros   float64 `json:"records_cpu_us_per_event"`
-	// Cost is B/A - 1 and RecordsCost C/A - 1, from the median passes; the CPU variants from CPU time. The spreads
-	// are the first and third quartiles of the rounds' own ratios, minus 1: how much the measure moves.
+	// Cost is B/A - 1 and RecordsCost C/A - 1: the median over the rounds of the ratio of their passes' wall times;
+	// the quartiles say how much it moves from round to round. The CPU variants use CPU time.
 	Cost           float64    `json:"cost"`
 	CostSpread     [2]float64 `json:"cost_quartiles"`
 	RecordsCost    float64    `json:"records_cost"`
@@ -178,7 +179,7 @@ type costRun struct {
 	plain, loaded *rules.Engine
 	set           *rules.RuleSet
 	wall          [3][]time.Duration
-	cpu           [3]time.Duration
+	cpu           [3][]time.Duration
 }
 
 func (c *costRun) rounds(opts CostOptions, res *CostResult) error {
@@ -205,24 +206,25 @@ func (c *costRun) rounds(opts CostOptions, res *CostResult) error {
 	n := float64(len(c.w.Events))
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / n }
 	res.DetectMicros, res.CorrelateMicros, res.RecordsMicros = per(median(c.wall[0])), per(median(c.wall[1])), per(median(c.wall[2]))
-	rounds := time.Duration(res.Rounds)
-	res.DetectCPUMicros, res.CorrelateCPUMicros, res.RecordsCPUMicros = per(c.cpu[0]/rounds), per(c.cpu[1]/rounds), per(c.cpu[2]/rounds)
-	res.Cost, res.RecordsCost = res.CorrelateMicros/res.DetectMicros-1, res.RecordsMicros/res.DetectMicros-1
-	res.CostSpread, res.RecordsSpread = quartiles(c.wall[1], c.wall[0]), quartiles(c.wall[2], c.wall[0])
+	res.DetectCPUMicros, res.CorrelateCPUMicros, res.RecordsCPUMicros = per(median(c.cpu[0])), per(median(c.cpu[1])), per(median(c.cpu[2]))
+	b, cc := costs(c.wall[1], c.wall[0]), costs(c.wall[2], c.wall[0])
+	res.Cost, res.CostSpread = b[len(b)/2], [2]float64{b[len(b)/4], b[len(b)*3/4]}
+	res.RecordsCost, res.RecordsSpread = cc[len(cc)/2], [2]float64{cc[len(cc)/4], cc[len(cc)*3/4]}
 	if res.DetectCPUMicros > 0 {
-		res.CPUCost, res.RecordsCPUCost = res.CorrelateCPUMicros/res.DetectCPUMicros-1, res.RecordsCPUMicros/res.DetectCPUMicros-1
+		b, cc = costs(c.cpu[1], c.cpu[0]), costs(c.cpu[2], c.cpu[0])
+		res.CPUCost, res.RecordsCPUCost = b[len(b)/2], cc[len(cc)/2]
 	}
 	return nil
 }
 
-// quartiles returns the first and third quartiles of the ratios b[i]/a[i], minus 1.
-func quartiles(b, a []time.Duration) [2]float64 {
+// costs returns the ratios b[i]/a[i] minus 1, sorted.
+func costs(b, a []time.Duration) []float64 {
 	rs := make([]float64, len(a))
 	for i := range a {
 		rs[i] = float64(b[i])/float64(a[i]) - 1
 	}
 	slices.Sort(rs)
-	return [2]float64{rs[len(rs)/4], rs[len(rs)*3/4]}
+	return rs
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -256,7 +258,7 @@ func (c *costRun) pass(v int) (alerts, records, correlated int, err error) {
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	c.wall[v], c.cpu[v] = append(c.wall[v], m.wall), c.cpu[v]+m.cpu
+	c.wall[v], c.cpu[v] = append(c.wall[v], m.wall), append(c.cpu[v], m.cpu)
 	if inproc != nil {
 		out, err := inproc.Flush(context.Background())
 		return alerts, records, correlated + len(out), err

@@ -221,7 +221,7 @@ func benchCorrelationCost(env *rules.Env, events int, duration time.Duration, as
 		res.CorrelateCPUMicros, res.MatchRecords, res.CorrelationAlerts)
 	fmt.Fprintf(io.out, "%-30s %9.2f %13.2f %13d %13s\n", "C + Engine.Records, encoded", res.RecordsMicros,
 		res.RecordsCPUMicros, res.MatchRecords, "-")
-	fmt.Fprintf(io.out, "correlation cost %+.1f%% (rounds %+.1f%% to %+.1f%%; CPU %+.1f%%); Records only %+.1f%% (rounds %+.1f%% to %+.1f%%; CPU %+.1f%%)\n",
+	fmt.Fprintf(io.out, "correlation cost %+.1f%% (half the rounds within %+.1f%% and %+.1f%%; CPU %+.1f%%); Records only %+.1f%% (%+.1f%% and %+.1f%%; CPU %+.1f%%)\n",
 		100*res.Cost, 100*res.CostSpread[0], 100*res.CostSpread[1], 100*res.CPUCost,
 		100*res.RecordsCost, 100*res.RecordsSpread[0], 100*res.RecordsSpread[1], 100*res.RecordsCPUCost)
 	return 0
