@@ -36,8 +36,8 @@ type Config struct {
 	DeadLetter DeadLetterConfig `yaml:"dead_letter"`
 	// Pipeline tunes concurrency and shutdown.
 	Pipeline PipelineConfig `yaml:"pipeline"`
-	// Correlate configures the correlation engine: lateness, idle advance and memory bounds (docs/rules.md,
-	// "Correlation rules").
+	// Correlate configures the correlation engine (lateness, idle advance and memory bounds: docs/rules.md,
+	// "Correlation rules") and where it runs: in-process, or on Kafka (docs/operations.md, "Correlation stage").
 	Correlate CorrelateConfig `yaml:"correlate"`
 	// Enrich names the GeoIP databases, asset inventories and threat-intel files that add context to alerts and
 	// that rules read through lookup functions; empty means no enrichment.
@@ -51,6 +51,13 @@ type Config struct {
 // CorrelateConfig configures the correlation stage.
 type CorrelateConfig struct {
 	correlate.Config `yaml:",inline"`
+	// KafkaConfig, once its kafka block is set (`kafka: {}` takes the first Kafka source's connection), runs
+	// correlation on Kafka: the pipelines publish match records to a topic, and correlation stages consume it. It is
+	// required when a Kafka source and correlation rules are both present.
+	correlate.KafkaConfig `yaml:",inline"`
+	// Stage runs a correlation stage in this process (default true); false makes it detection only, publishing
+	// matches for the stages of other instances. Only with kafka.
+	Stage *bool `yaml:"stage"`
 }
 
 // MetricsConfig configures the HTTP server of /metrics, /healthz and /readyz.
@@ -141,6 +148,18 @@ func (c *Config) setDefaults() {
 			}
 		}
 	}
+	if k := c.Correlate.Kafka; k != nil && len(k.Brokers) == 0 {
+		for _, s := range c.Sources {
+			if s.Kafka != nil {
+				*k = s.Kafka.KafkaConnection
+				break
+			}
+		}
+	}
+	if c.Correlate.Stage == nil {
+		stage := true
+		c.Correlate.Stage = &stage
+	}
 	if c.DeadLetter.Type == "file" && c.DeadLetter.Path == "" {
 		c.DeadLetter.Path = "deadletters.jsonl"
 	}
@@ -227,6 +246,12 @@ func (c *Config) Validate() error {
 		}
 	case c.DeadLetter.Type != "file":
 		errs = append(errs, fmt.Errorf("dead_letter.type: unknown type %q (want file or kafka)", c.DeadLetter.Type))
+	}
+	if err := c.Correlate.KafkaConfig.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("correlate: %w", err))
+	}
+	if c.Correlate.Stage != nil && !*c.Correlate.Stage && c.Correlate.Kafka == nil {
+		errs = append(errs, errors.New("correlate.stage: false (detection only) needs correlate.kafka: without the match topic there is nothing to publish to"))
 	}
 	if err := c.Enrich.Validate(); err != nil {
 		errs = append(errs, err)

@@ -126,16 +126,12 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		return fmt.Errorf("rules:\n%w", err)
 	}
 	log.Info("rules loaded", "rules", len(set.Rules()), "correlations", len(set.Correlations()), "disabled", set.Disabled())
+	mon.ready.set("rules", nil)
 	engine := rules.NewEngine(set)
 	correlations := correlate.New(set, cfg.Correlate.Config)
-	correlator := correlate.NewInProcess(correlations, len(cfg.Sources))
-	reloader := newRuleReloader(env, cfg.Rules.Paths, engine, fingerprint, log)
-	reloader.onSwap = correlations.Swap
-	hup, stopHUP := notifyHUP()
-	defer stopHUP()
-	go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
-	mon.addRules(engine, reloader)
-	mon.ready.set("rules", nil)
+	if hasKafkaSource(cfg) && cfg.Correlate.Kafka == nil && len(set.Correlations()) > 0 {
+		return fmt.Errorf("correlate: %s; the rules include correlations: %s", correlateNeedsKafka, correlationNames(set))
+	}
 	dlq, err := buildDeadLetters(ctx, cfg.DeadLetter, log)
 	if err != nil {
 		return err
@@ -148,7 +144,27 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	}
 	defer fanout.Close()
 	sink := mon.sinks(fanout, cfg.Sinks)
+	corr, err := newCorrelation(ctx, cfg, correlations, set, correlate.StageOptions{Sink: sink, DeadLetters: dlq,
+		Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout(), DrainTimeout: cfg.Pipeline.ShutdownTimeout}, mon, log)
+	if err != nil {
+		return err
+	}
+	defer corr.close()
+	reloader := newRuleReloader(env, cfg.Rules.Paths, engine, fingerprint, log)
+	reloader.onSwap = func(set *rules.RuleSet) {
+		correlations.Swap(set)
+		corr.swapped(set)
+	}
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
+	go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
+	mon.addRules(engine, reloader)
 
+	// A failing correlation stage stops the pipelines too; file sources that end stop the stage.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	waitStage := corr.start(runCtx, stopRun)
+	defer func() { stopRun(); waitStage() }() // before the sinks close, also when a source fails to start
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Sources))
 	for i, sc := range cfg.Sources {
@@ -157,7 +173,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 			return err
 		}
 		defer src.Close()
-		p := &vigil.Pipeline{Detector: engine, Correlator: correlator, Sink: sink, DeadLetters: dlq,
+		p := &vigil.Pipeline{Detector: engine, Correlator: corr.correlator, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
 			DrainTimeout: cfg.Pipeline.ShutdownTimeout, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
 		p.Source = mon.source(sc.Name, src, p)
@@ -170,7 +186,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		go func() {
 			defer wg.Done()
 			log.Info("source started", "source", sc.Name, "type", sc.Type)
-			errs[i] = p.Run(ctx)
+			errs[i] = p.Run(runCtx)
 			log.Info("source finished", "source", sc.Name, "events", p.Stats.Events.Load(),
 				"alerts", p.Stats.Alerts.Load(), "correlation_alerts", p.Stats.Correlations.Load(), "dead_letters", p.Stats.DeadLetters.Load(),
 				"enrichments_skipped", p.Stats.EnrichSkips.Load())
@@ -178,7 +194,8 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	}
 	mon.ready.remove("sources")
 	wg.Wait()
-	return errors.Join(errs...)
+	stopRun()
+	return errors.Join(append(errs, waitStage())...)
 }
 
 func buildSource(ctx context.Context, sc SourceConfig, tenants []string, io stdio, log *slog.Logger, reg prometheus.Registerer) (vigil.Source, error) {
