@@ -157,6 +157,8 @@ func (f *File) readOne(ctx context.Context, path string) error {
 			return fmt.Errorf("file source %s: %w", f.name, err)
 		}
 		defer fh.Close()
+		// Closing the file on cancellation ends a read that waits on a pipe or FIFO that never ends.
+		defer context.AfterFunc(ctx, func() { fh.Close() })()
 		r = fh
 		if f.cfg.Follow {
 			r = &tailReader{ctx: ctx, f: fh, poll: f.cfg.PollInterval}
@@ -243,16 +245,24 @@ func (f *File) endErr() error {
 	}
 }
 
-// Close stops reading.
+// Close stops reading. A reader blocked on standard input, which cannot be interrupted, is left behind after
+// closeWait: the process is about to exit.
 func (f *File) Close() error {
 	f.cancel()
 	go func() {
 		for range f.events { // unblock the reader
 		}
 	}()
-	f.wg.Wait()
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
 	return nil
 }
+
+const closeWait = 2 * time.Second
 
 // tailReader reads a growing file: at the end it waits for more data instead of returning io.EOF, and starts over
 // when the file is truncated (log rotation by copy-truncate).

@@ -105,6 +105,9 @@ func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	if !checked.OutputType().IsExactType(types.BoolType) {
 		return nil, nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())
 	}
+	if err := checkPatterns(checked.NativeRep().Expr()); err != nil {
+		return nil, nil, 0, err
+	}
 	var est cost.CostEstimate
 	if needsCostEstimate(checked.NativeRep().Expr()) {
 		if est, err = env.EstimateCost(checked, sizeEstimator{}); err != nil {

@@ -28,6 +28,7 @@ func TestBadRules(t *testing.T) {
 		{"risk.yml", `risk.yml:4: rule bad.risk: risk_score 150 must be between 0 and 100`},
 		{"bad_exception.yml", `bad_exception.yml:5: rule bad.exception: exception 1: syntax:`},
 		{"wrong_type.yml", `wrong_type.yml:4: cannot unmarshal !!int`},
+		{"regex_from_event.yml", `regex_from_event.yml:4: rule bad.regex: condition: matches: the pattern must be a constant string`},
 		{"corr_unknown_rule.yml", `corr_unknown_rule.yml:4: rule bad.corr_unknown: correlation names unknown rule "fial" (did you mean "fail"?)`},
 		{"corr_disabled_rule.yml", `corr_disabled_rule.yml:4: rule bad.corr_disabled: correlation names rule "fail", which is disabled`},
 		{"corr_cycle.yml", `corr_cycle.yml:4: rule bad.a: correlations form a cycle: bad.a -> bad.b -> bad.a`},

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
 	"sort"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/vigilsoc/vigil"
@@ -82,8 +79,12 @@ func cmdReplay(args []string, io stdio) int {
 	p.DeadLetters = mon.deadLetters(skipped)
 	sink.DeadLetters = p.DeadLetters // an alert that cannot be encoded is reported, and the replay goes on
 	p.Sink = mon.sinks(sinks.Fanout{sink}, []SinkConfig{{Type: "file"}})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The first SIGINT or SIGTERM stops reading and lets the batches in flight finish; a second one, or a drain still
+	// running after replayDrain, exits at once.
+	p.DrainTimeout = replayDrain
+	go handleSignals(ctx, cancel, replayDrain+shutdownGrace, mon.log)
 	start := time.Now()
 	runErr := p.Run(ctx)
 	if err := sink.Close(); err != nil && runErr == nil {
@@ -99,6 +100,9 @@ func cmdReplay(args []string, io stdio) int {
 	}
 	return 0
 }
+
+// replayDrain bounds how long replay's batches in flight may take to finish after a signal.
+const replayDrain = 10 * time.Second
 
 // skipReporter is replay's dead-letter queue: it reports each skipped record with its line number and counts it.
 type skipReporter struct {

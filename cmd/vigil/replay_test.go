@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // replayAlerts runs `vigil replay` over events with the rules and returns the alert documents written.
@@ -108,5 +110,38 @@ func TestReplayNumberBeyondFloat64(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"x":1e400`) || !strings.Contains(lines[0], `"z":-1e999`) {
 		t.Errorf("got %q, want two alerts, the first with x 1e400 and y.z -1e999 as they came", lines)
+	}
+}
+
+// TestReplayStopsOnSIGTERM: replay reading a stream that never ends (a FIFO held open) stops on SIGTERM, writes what
+// it read and prints its summary.
+func TestReplayStopsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "r.yml"), "id: t.any\nname: any\nseverity: low\ncondition: x > 0\n")
+	fifo := filepath.Join(dir, "events")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	output := filepath.Join(dir, "alerts.jsonl")
+	c := startChild(t, "replay", "--rules", dir, "--input", fifo, "--output", output)
+	var w *os.File
+	waitFor(t, 10*time.Second, "replay to open its input", func() bool {
+		var err error
+		w, err = os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0) // fails (ENXIO) until a reader has it open
+		return err == nil
+	})
+	defer w.Close()
+	fmt.Fprintln(w, `{"x":1}`)
+	fmt.Fprintln(w, `{"x":2}`)
+	waitFor(t, 10*time.Second, "the alerts to be written", func() bool {
+		data, _ := os.ReadFile(output)
+		return strings.Count(string(data), "\n") == 2
+	})
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.wait(t, replayDrain+shutdownGrace+5*time.Second); code != 0 {
+		t.Errorf("exit %d, want 0; log:\n%s", code, c.logs.String())
+	}
+	if !strings.Contains(c.logs.String(), "replay: 2 events, 2 alerts") {
+		t.Errorf("no summary of the two events; log:\n%s", c.logs.String())
 	}
 }
