@@ -80,6 +80,7 @@ type Stats struct {
 	Rewrites      atomic.Int64 // later versions of growing alerts
 	Groups        atomic.Int64 // open groups
 	Reset         atomic.Int64 // groups dropped because their correlation changed or went away in a reload
+	Undecided     atomic.Int64 // windows and waits still open at the end of the data (Flush): dropped
 }
 
 // Engine evaluates the correlations of a rule set.
@@ -223,7 +224,7 @@ type stream struct {
 	wm      int64
 	// lastRecord is the processing time of the last record, lastTick that of the last record or idle advance.
 	lastRecord, lastTick time.Time
-	heap groupHeap
+	heap                 groupHeap
 	// wmDirty says the watermark changed since the last Checkpoint.
 	wmDirty bool
 }
@@ -451,11 +452,26 @@ func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
 	return p.flushOut()
 }
 
-// Flush decides everything as if no more records will come: the end of a file or of a test.
+// Flush decides what the data decides, at the end of a file or a test: each tenant's watermark moves just past the
+// newest event time it has seen, so every match is applied and every window, burst and wait that ends by then is
+// decided. What would end later is left undecided, since the data cannot tell what came after it (a host whose log
+// ends with the file has not gone silent): it is dropped and counted as Undecided. The partition is empty after.
 func (p *Partition) Flush() (alerts []*vigil.Alert, chains []Record) {
 	p.sync()
 	for _, s := range p.streams {
-		p.advance(s, never)
+		if s.maxSeen != math.MinInt64 {
+			p.advance(s, s.maxSeen+1)
+		}
+		for len(s.heap) > 0 {
+			g := s.heap[0].g
+			if g.burst() != nil {
+				p.snapshot(g) // its alert is raised; only its growth ends here
+			} else if g.applied > 0 && g.corr.kind != sliding {
+				p.e.Stats.Undecided.Add(1)
+			}
+			g.ev, g.applied, g.x = nil, 0, nil
+			p.schedule(s, g) // frees it
+		}
 	}
 	return p.flushOut()
 }

@@ -247,7 +247,9 @@ correlation:
 		t.Run(tt.name, func(t *testing.T) {
 			set := testSet(t, tt.rule)
 			id := set.Correlations()[0].ID
-			if got := counts(correlations(t, set, Config{}, tt.events, id)); !slices.Equal(got, tt.want) {
+			// matches of another group hours later: the data goes on past every window, so each is decided
+			events := append(tt.events, ev(3*time.Hour, "success", "zz", "9.9.9.9"), ev(3*time.Hour, "network", "zz", "9.9.9.9"))
+			if got := counts(correlations(t, set, Config{}, events, id)); !slices.Equal(got, tt.want) {
 				t.Errorf("got alert counts %v, want %v", got, tt.want)
 			}
 		})
@@ -345,6 +347,31 @@ func TestTenantsNeverMix(t *testing.T) {
 	}
 	if got := correlations(t, set, Config{}, events, "brute"); len(got) != 0 {
 		t.Errorf("got %d alerts, want none: four failures per tenant", len(got))
+	}
+}
+
+// TestFlushDecidesWhatTheDataDecides: at the end of the data, a wait or window that would end after the last event is
+// left undecided: a host whose log ends with the file has not gone silent.
+func TestFlushDecidesWhatTheDataDecides(t *testing.T) {
+	set := testSet(t, `
+id: silent
+name: silent
+severity: medium
+correlation:
+  type: absence
+  rules: [conn]
+  group_by: [user.name]
+  timespan: 15m
+`)
+	e := New(set, Config{})
+	events := cat(series(0, time.Minute, 3, "network", "bob", "1.1.1.1"), series(0, time.Minute, 20, "network", "eve", "1.1.1.1"))
+	if got := correlations(t, set, Config{}, events, "silent"); len(got) != 1 || got[0].group["user.name"] != "bob" {
+		t.Errorf("got %v, want one alert for bob (silent from 2m; the data goes on to 19m); eve's wait is undecided", got)
+	}
+	p := e.NewPartition(nil)
+	p.Add(&Record{Tenant: "t", Rule: "silent", Input: "conn", AlertID: fmt.Sprintf("%032x", 1), Time: t0, Group: []string{"bob"}})
+	if got, _ := p.Flush(); len(got) != 0 || e.Stats.Undecided.Load() != 1 || e.Stats.Groups.Load() != 0 {
+		t.Errorf("got %d alerts, %d undecided, %d groups left; want 0, 1 and 0", len(got), e.Stats.Undecided.Load(), e.Stats.Groups.Load())
 	}
 }
 
@@ -477,6 +504,9 @@ correlation:
 		e["bytes"] = n
 		events = append(events, e)
 	}
+	end := ev(3*time.Hour, "network", "zz", "9.9.9.9") // the data goes on past every window
+	end["bytes"] = 1
+	events = append(events, end)
 	for i := range 20 { // 2.2.2.2: eve 19 times, mallory once (5%)
 		user := "eve"
 		if i == 7 {
