@@ -38,8 +38,8 @@ func (o *CostOptions) defaults() {
 
 // CostResult is what loading correlations adds to the detection path: the same events through decode, Detect and,
 // per batch, nothing (A: no correlations), the in-process engine (B: correlate.InProcess.Correlate, with the
-// correlations in the rule set), or the match records a Kafka publisher would send (C: correlate.Engine.Records and
-// each record's key and encoding, without the engine). The variants alternate, in a rotating order, over Rounds
+// correlations in the rule set), or the match records correlate.Publisher would send (C: correlate.Engine.Records
+// and each record's key and encoding, without the engine and without Kafka). The variants alternate, in a rotating order, over Rounds
 // rounds; times are those of the median pass, and costs the median of the rounds' own ratios, each round's passes
 // having run close together, under the same load.
 type CostResult struct {
@@ -297,20 +297,19 @@ func (c *costRun) detect(engine *rules.Engine, finish costVariant) (alerts, reco
 	return alerts, records, correlated, nil
 }
 
-// publisher is what a Kafka publisher of match records does per batch, without Kafka: each alert's match records
-// (Engine.Records), and each record's key and encoding.
+// publisher is what correlate.Publisher does per batch before it writes to Kafka: each alert's match records
+// (Engine.Records), and for each record a message of its key and encoding.
 func publisher(e *correlate.Engine) costVariant {
-	var recs []correlate.Record
-	var buf []byte
+	type message struct{ key, value []byte }
 	return func(as []*vigil.Alert) (int, int, error) {
-		recs = recs[:0]
+		var recs []correlate.Record
 		for _, a := range as {
 			recs = e.Records(a, recs)
 		}
+		msgs := make([]message, len(recs))
 		for i := range recs {
-			buf = append(buf[:0], recs[i].Key()...)
-			buf = recs[i].AppendBinary(buf)
+			msgs[i] = message{key: recs[i].Key(), value: recs[i].AppendBinary(nil)}
 		}
-		return len(recs), 0, nil
+		return len(msgs), 0, nil
 	}
 }
