@@ -63,14 +63,11 @@ func (s *RuleSet) Disabled() int { return s.disabled }
 // Compile compiles one rule. Errors carry the rule's file and line.
 func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	var errs []error
-	fail := func(key string, err error) {
-		errs = append(errs, &Error{Pos: Position{r.Source.File, r.line(key)}, RuleID: r.ID, Msg: err.Error()})
-	}
 	c := &Compiled{Rule: r, Version: version(r.Text)}
 	if r.Correlation != nil {
 		c.Span, _ = ParseTimespan(r.Correlation.Timespan) // Parse checked it
 	} else if prg, checked, est, err := e.program(r.Condition); err != nil {
-		fail("condition", fmt.Errorf("condition: %w", err))
+		errs = append(errs, r.exprErrors("condition", "condition", r.Condition, err)...)
 	} else {
 		c.requires = requirementBranches(checked.NativeRep().Expr())
 		c.cond, c.Cost = prg, est
@@ -78,7 +75,7 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	for i, x := range r.Exceptions {
 		prg, _, _, err := e.program(x)
 		if err != nil {
-			fail("exceptions", fmt.Errorf("exception %d: %w", i+1, err))
+			errs = append(errs, r.exprErrors(fmt.Sprint("exceptions.", i), fmt.Sprint("exception ", i+1), x, err)...)
 		}
 		c.exceptions = append(c.exceptions, prg)
 	}
@@ -110,7 +107,7 @@ func (e *Env) CompileSet(rules []*Rule) (*RuleSet, error) {
 	var errs []error
 	for _, r := range rules {
 		if prev, dup := first[r.ID]; dup {
-			errs = append(errs, &Error{Pos: Position{r.Source.File, r.line("id")}, RuleID: r.ID,
+			errs = append(errs, &Error{Pos: Position{File: r.Source.File, Line: r.line("id")}, RuleID: r.ID,
 				Msg: fmt.Sprintf("duplicate rule id (first defined at %s)", prev.Source)})
 			continue
 		}

@@ -114,7 +114,7 @@ func ParseTimespan(s string) (time.Duration, error) {
 	n, err := strconv.ParseInt(m[1], 10, 64)
 	unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[m[2]]
 	if err != nil || n > int64(math.MaxInt64/unit) || n*int64(unit) > int64(366*24*time.Hour) {
-		return 0, fmt.Errorf("timespan %q is longer than a year", s)
+		return 0, fmt.Errorf("timespan %q is too long: at most 366d", s)
 	}
 	return time.Duration(n) * unit, nil
 }
@@ -142,6 +142,15 @@ func (r *Rule) checkCorrelation(add func(key, format string, args ...any)) {
 	if slices.Contains(c.Rules, r.ID) || slices.Contains(c.FollowedBy, r.ID) {
 		add("correlation", "a correlation cannot name itself")
 	}
+	for _, list := range [][]string{c.Rules, c.FollowedBy, c.GroupBy} {
+		seen := map[string]bool{}
+		for _, x := range list {
+			if seen[x] {
+				add("correlation", "correlation names %s %q twice", map[bool]string{true: "field", false: "rule"}[slices.Equal(list, c.GroupBy)], x)
+			}
+			seen[x] = true
+		}
+	}
 	if _, err := ParseTimespan(c.Timespan); err != nil {
 		add("correlation", "%v", err)
 	}
@@ -158,6 +167,8 @@ func (r *Rule) checkCorrelation(add func(key, format string, args ...any)) {
 	switch {
 	case c.Type == Absence && !cond.empty():
 		add("correlation", "absence takes no condition: it matches when no followed_by match comes within the timespan")
+	case c.Type == TemporalOrdered && !cond.empty():
+		add("correlation", "temporal_ordered takes no condition: it matches when all its rules match in their order")
 	case cond.empty() && c.Type != Absence && c.Type != Temporal && c.Type != TemporalOrdered:
 		add("correlation", "%s needs a condition: one or more of gt, gte, lt, lte, eq, neq", c.Type)
 	}

@@ -12,7 +12,7 @@ func (s *RuleSet) linkCorrelations(disabled map[string]bool) []error {
 	var errs []error
 	for _, c := range s.correlations {
 		fail := func(format string, args ...any) {
-			errs = append(errs, &Error{Pos: Position{c.Source.File, c.line("correlation")}, RuleID: c.ID,
+			errs = append(errs, &Error{Pos: Position{File: c.Source.File, Line: c.line("correlation")}, RuleID: c.ID,
 				Msg: fmt.Sprintf(format, args...)})
 		}
 		corr := c.Correlation
@@ -44,7 +44,7 @@ func (s *RuleSet) linkCorrelations(disabled map[string]bool) []error {
 	}
 	if cycle := s.correlationCycle(); cycle != nil {
 		c := s.byID[cycle[0]]
-		errs = append(errs, &Error{Pos: Position{c.Source.File, c.line("correlation")}, RuleID: c.ID,
+		errs = append(errs, &Error{Pos: Position{File: c.Source.File, Line: c.line("correlation")}, RuleID: c.ID,
 			Msg: "correlations form a cycle: " + strings.Join(cycle, " -> ")})
 	}
 	for _, c := range append(slices.Clone(s.rules), s.correlations...) {

@@ -92,7 +92,7 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	parsed, iss := e.base.Parse(expr)
 	if iss.Err() != nil {
-		return nil, nil, 0, fmt.Errorf("syntax: %s", iss.Err())
+		return nil, nil, 0, newExprError("syntax", iss)
 	}
 	env, err := e.withFields(e.freeIdents(parsed.NativeRep().Expr()))
 	if err != nil {
@@ -100,7 +100,7 @@ func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
-		return nil, nil, 0, fmt.Errorf("type check: %s", iss.Err())
+		return nil, nil, 0, newExprError("type check", iss)
 	}
 	if !checked.OutputType().IsExactType(types.BoolType) {
 		return nil, nil, 0, fmt.Errorf("must be of type bool, got %s (compare the field, e.g. `x == true`)", checked.OutputType())

@@ -27,7 +27,7 @@ type Rule struct {
 	References     []string      `yaml:"references,omitempty"`
 	FalsePositives []string      `yaml:"false_positives,omitempty"`
 	MitreAttack    []MitreAttack `yaml:"mitre_attack,omitempty"`
-	Condition      string        `yaml:"condition"`
+	Condition      string        `yaml:"condition,omitempty"`
 	Correlation    *Correlation  `yaml:"correlation,omitempty"`
 	Exceptions     []string      `yaml:"exceptions,omitempty"`
 	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
@@ -40,6 +40,8 @@ type Rule struct {
 	Text []byte `yaml:"-"`
 	// lines maps keys to their line numbers inside the document, for error messages.
 	lines map[string]int
+	// exprs locates the condition's and the exceptions' texts in the file, for positions of CEL errors.
+	exprs map[string]exprLoc
 }
 
 // MitreAttack maps a rule to MITRE ATT&CK.
@@ -63,13 +65,19 @@ type RuleTest struct {
 	Line   int              `yaml:"-"`
 }
 
-// Position is a place in a rule file.
+// Position is a place in a rule file; Col is 0 when only the line is known.
 type Position struct {
 	File string
 	Line int
+	Col  int
 }
 
-func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Line) }
+func (p Position) String() string {
+	if p.Col > 0 {
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Line)
+}
 
 // Error is a problem with a rule file, located at file:line.
 type Error struct {
@@ -117,7 +125,7 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, &Error{Pos: Position{file, yamlErrorLine(err)}, Msg: yamlErrorText(err)})
+			errs = append(errs, &Error{Pos: Position{File: file, Line: yamlErrorLine(err)}, Msg: yamlErrorText(err)})
 			break
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
@@ -126,6 +134,7 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 		r, rerrs := parseRule(file, doc.Content[0])
 		if r != nil {
 			r.Text = documentText(data, doc.Content[0])
+			r.locateExprs(data, doc.Content[0])
 			out = append(out, r)
 		}
 		errs = append(errs, rerrs...)
@@ -135,13 +144,13 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 
 func parseRule(file string, n *yaml.Node) (*Rule, []error) {
 	at := func(line int, format string, args ...any) error {
-		return &Error{Pos: Position{file, line}, Msg: fmt.Sprintf(format, args...)}
+		return &Error{Pos: Position{File: file, Line: line}, Msg: fmt.Sprintf(format, args...)}
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil, []error{at(n.Line, "a rule must be a mapping of keys to values")}
 	}
 	var errs []error
-	r := &Rule{Source: Position{file, n.Line}, lines: map[string]int{}}
+	r := &Rule{Source: Position{File: file, Line: n.Line}, lines: map[string]int{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		r.lines[k.Value] = k.Line
@@ -178,7 +187,7 @@ func checkNestedKeys(file string, n *yaml.Node) []error {
 	check := func(item *yaml.Node, known map[string]bool, where string) {
 		for j := 0; item.Kind == yaml.MappingNode && j+1 < len(item.Content); j += 2 {
 			if k := item.Content[j]; !known[k.Value] {
-				errs = append(errs, &Error{Pos: Position{file, k.Line}, Msg: fmt.Sprintf("unknown key %q in %s", k.Value, where)})
+				errs = append(errs, &Error{Pos: Position{File: file, Line: k.Line}, Msg: fmt.Sprintf("unknown key %q in %s", k.Value, where)})
 			}
 		}
 	}

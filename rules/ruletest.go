@@ -17,7 +17,7 @@ type TestResult struct {
 }
 
 // Pos is the test's place in its file.
-func (r TestResult) Pos() Position { return Position{r.Rule.Source.File, r.Test.Line} }
+func (r TestResult) Pos() Position { return Position{File: r.Rule.Source.File, Line: r.Test.Line} }
 
 // DefaultTenant is the tenant of test events and replayed events when none is given.
 const DefaultTenant = "default"

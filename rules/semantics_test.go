@@ -135,7 +135,7 @@ func TestCompileErrors(t *testing.T) {
 		{`lists.range(100000000).size() > 0`, "exceeds the limit"},
 	}
 	for _, tc := range cases {
-		_, err := env.Compile(&Rule{ID: "t", Name: "t", Severity: "low", Condition: tc.cond, Source: Position{"f.yml", 3}})
+		_, err := env.Compile(&Rule{ID: "t", Name: "t", Severity: "low", Condition: tc.cond, Source: Position{File: "f.yml", Line: 3}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "f.yml:") {
 			t.Errorf("compile %q: got %v, want an error with file:line and %q", tc.cond, err, tc.want)
 		}
