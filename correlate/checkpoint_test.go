@@ -66,7 +66,20 @@ func workload() [][]Record {
 		}
 		batches = append(batches, batch)
 	}
-	return batches
+	// Every group's data goes on three hours later, so each window and wait above is decided by the data (the end of
+	// the data decides nothing), on whichever partition the group lives.
+	var last []Record
+	for i := range 7 {
+		user := fmt.Sprint("u", i)
+		for _, r := range []Record{{Rule: "brute", Input: "fail", Group: []string{user}},
+			{Rule: "brute_then_success", Input: "ok", Group: []string{user}}, {Rule: "quiet", Input: "ok", Group: []string{user}},
+			{Rule: "spray", Input: "fail", Group: []string{fmt.Sprint("10.0.0.", i%3)}, Value: user}} {
+			n++
+			r.Tenant, r.AlertID, r.Time = "acme", fmt.Sprintf("%032x", n), t0.Add(3*time.Hour)
+			last = append(last, r)
+		}
+	}
+	return append(batches, last)
 }
 
 // run feeds the batches to a partition restored from changelog and returns the alert versions, the changelog grown.
