@@ -67,6 +67,13 @@ func (b *builder) find(obj int32, key string) int32 {
 	return 0
 }
 
+// shadow notes that the value of key was replaced by a later one.
+func (b *builder) shadow(key string) {
+	if len(b.t.shadowed) < maxShadowed {
+		b.t.shadowed = append(b.t.shadowed, strings.Clone(key))
+	}
+}
+
 // set makes v the member key of object obj, as Elasticsearch reads a document: a dotted key is a path of nested
 // objects, two objects under one name are merged, and otherwise the later value replaces the earlier one.
 func (b *builder) set(obj int32, key span, v int32) {
@@ -82,6 +89,7 @@ func (b *builder) set(obj int32, key span, v int32) {
 			b.t.nodes[sub].key = head
 			b.link(obj, sub)
 		case b.t.nodes[sub].kind() != Object: // an object replaces the value, in its place
+			b.shadow(text[:i])
 			n := &b.t.nodes[sub]
 			n.kn, n.val = uint32(Object), 0
 		}
@@ -103,6 +111,7 @@ func (b *builder) set(obj int32, key span, v int32) {
 		}
 	default:
 		// The later value takes the old one's place (its key and its link to the next member).
+		b.shadow(text)
 		o, n := &b.t.nodes[old], b.t.nodes[v]
 		o.kn, o.val = n.kn, n.val
 		if o.kind() == Object && o.n() >= bigObject {

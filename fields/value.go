@@ -50,6 +50,23 @@ type tree struct {
 	extra []byte // texts that had escapes, unescaped
 	nodes []node // the root first
 	gen   uint32
+	// shadowed names the keys whose value a later duplicate replaced (at most maxShadowed).
+	shadowed []string
+}
+
+// maxShadowed bounds the shadowed keys a tree lists.
+const maxShadowed = 16
+
+// Shadowed returns the names of the keys whose value a later key of the same name replaced while the record was
+// decoded ({"cmd":"evil","cmd":"benign"}, or {"a.b":1,"a":{"b":2}}), at most 16, or nil. Rules see only the last
+// value, as Elasticsearch does; the starter pack's vigil.meta.shadowed_fields rule raises an alert for such records,
+// so a value cannot be hidden this way.
+func (v Value) Shadowed() []string {
+	if v.t == nil || v.i != 0 {
+		return nil
+	}
+	v.node() // checks the generation
+	return v.t.shadowed
 }
 
 // trees holds the trees whose storage Release returned, for Parse to reuse: decoding a stream then writes its nodes
@@ -66,7 +83,7 @@ func (v Value) Release() {
 	}
 	t := v.t
 	t.gen++
-	t.raw, t.extra, t.nodes = nil, nil, t.nodes[:0]
+	t.raw, t.extra, t.nodes, t.shadowed = nil, nil, t.nodes[:0], nil
 	if cap(t.nodes) <= maxPooledNodes {
 		trees.Put(t)
 	}

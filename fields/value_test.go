@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -270,5 +271,33 @@ func TestNumbersBeyondFloat64(t *testing.T) {
 	b, err = json.Marshal(map[string]any{"x": v.Get("x").Interface(), "y": v.Get("y").Interface()})
 	if err != nil || string(b) != `{"x":1e400,"y":{"w":[0],"z":-2E+999}}` {
 		t.Errorf("Interface: got %s %v", b, err)
+	}
+}
+
+// TestShadowedKeys: a key whose value a later duplicate replaces is listed, whether the duplicate is a plain key, a
+// dotted path or an object over a value; merges of two objects and a record without duplicates list nothing.
+func TestShadowedKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want []string
+	}{
+		{`{"cmd":"evil","cmd":"benign"}`, []string{"cmd"}},
+		{`{"a.b":1,"a":{"b":2}}`, []string{"b"}},
+		{`{"a":1,"a.b":2}`, []string{"a"}},
+		{`{"p":{"x":1},"p":{"y":2}}`, nil},
+		{`{"p":{"x":1},"q":[1,1]}`, nil},
+	} {
+		v, err := Parse([]byte(tc.doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.Shadowed(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.doc, got, tc.want)
+		}
+		v.Release()
+	}
+	v, _ := Parse([]byte(`{"x":1}`)) // a reused tree starts with nothing shadowed
+	if got := v.Shadowed(); got != nil {
+		t.Errorf("a reused tree: got %q, want none", got)
 	}
 }

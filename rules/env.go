@@ -77,6 +77,7 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 		ext.Sets(),
 		ext.Regex(),
 		SigmaFunctions(),
+		EventFunctions(),
 		cel.Variable(RootVariable, cel.MapType(cel.StringType, cel.DynType)),
 	}
 	celOpts = append(celOpts, cfg.celOpts...)
@@ -153,7 +154,7 @@ var linearFunctions = map[string]bool{
 	"upperAscii": true, "trim": true, "indexOf": true, "lastIndexOf": true, "substring": true, "split": true,
 	"charAt": true, "cidr": true, "ip": true, "containsIP": true, "containsCIDR": true, "isLoopback": true,
 	"isGlobalUnicast": true, "isUnspecified": true, "isLinkLocalUnicast": true, "isLinkLocalMulticast": true,
-	"family": true, "prefixLength": true, "masked": true, "isIP": true, "isCIDR": true, "string": true, "int": true,
+	"family": true, "shadowedKeys": true, "prefixLength": true, "masked": true, "isIP": true, "isCIDR": true, "string": true, "int": true,
 	"uint": true, "double": true, "bool": true, "bytes": true, "dyn": true, "type": true, "timestamp": true,
 	"duration": true, "orValue": true, "hasValue": true, "value": true, "optional.of": true, "optional.none": true,
 	"optional.ofNonZeroValue": true, "base64.decode": true, "base64.encode": true,
