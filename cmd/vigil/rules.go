@@ -36,12 +36,17 @@ func newFlags(name, usage string, io stdio) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; the int is the exit code to return when ok is false.
+// parseFlags parses args; the int is the exit code to return when ok is false. A parse error is printed with the
+// usage (exit 2); --help prints the usage (exit 0).
 func parseFlags(fs *pflag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0, false
 		}
+		// With ContinueOnError pflag returns the error without printing it: without this line a mistyped flag
+		// would exit 2 with no word about why.
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		fs.Usage()
 		return 2, false
 	}
 	return 0, true
