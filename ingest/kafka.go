@@ -71,6 +71,7 @@ type Kafka struct {
 
 	mu      sync.Mutex
 	current *generation
+	lagNow  chan struct{} // a new generation asks the lag monitor to read the end offsets at once
 
 	// Stats counts the source's work; safe to read while it runs.
 	Stats KafkaStats
@@ -114,7 +115,7 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 	}
 	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, fixed: map[string]string{}, known: map[string]bool{},
 		trusted: map[string]bool{},
-		records: make(chan record, cfg.BatchSize)}
+		records: make(chan record, cfg.BatchSize), lagNow: make(chan struct{}, 1)}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
@@ -272,7 +273,9 @@ func (k *Kafka) fill(ctx context.Context, first record) []*vigil.Event {
 }
 
 // Lag returns the position of every partition this member owns, sorted by topic and partition; nil between
-// generations.
+// generations. Right after a rebalance a partition's end offset (and, for a group that never committed it, its
+// start) may not be known yet: its Lag is then -1, which is "unknown", not a number to add up. The end offsets are
+// read as soon as a generation starts, and then every lag_interval.
 func (k *Kafka) Lag() []PartitionLag {
 	k.mu.Lock()
 	g := k.current

@@ -31,7 +31,8 @@ type offsetTracker struct {
 type partitionOffsets struct {
 	spans     []span // batches handed out and not yet part of the done prefix, in offset order
 	done      int64  // end of the contiguous done prefix
-	committed int64  // last offset the coordinator confirmed
+	committed int64  // last offset the coordinator confirmed; without one, where the group started reading
+	confirmed bool   // committed is the coordinator's, not the first record read by a group without a commit
 	fetched   int64  // next offset the fetcher will read
 	end       int64  // high watermark: the offset after the partition's last record, as last seen
 }
@@ -53,7 +54,8 @@ func (t *offsetTracker) assign(tp topicPartition, committed int64) {
 	if committed < 0 {
 		committed = -1
 	}
-	t.parts[tp] = &partitionOffsets{done: committed, committed: committed, fetched: committed, end: -1}
+	t.parts[tp] = &partitionOffsets{done: committed, committed: committed, fetched: committed, end: -1,
+		confirmed: committed >= 0}
 }
 
 func (t *offsetTracker) part(tp topicPartition) *partitionOffsets {
@@ -141,6 +143,7 @@ func (t *offsetTracker) committed(offsets map[string]map[int]int64) {
 		for partition, off := range parts {
 			p := t.part(topicPartition{topic, partition})
 			p.committed = max(p.committed, off)
+			p.confirmed = true
 		}
 	}
 }
@@ -149,10 +152,13 @@ func (t *offsetTracker) committed(offsets map[string]map[int]int64) {
 type PartitionLag struct {
 	Topic     string
 	Partition int
-	// Committed is the group's committed offset (-1 when not yet known); Fetched is the next offset to read;
-	// End is the high watermark (the offset after the last record, -1 when not yet known).
+	// Committed is the group's committed offset as the coordinator confirmed it (-1 while the group has none);
+	// Fetched is the next offset to read; End is the high watermark (the offset after the last record, -1 when not
+	// yet known).
 	Committed, Fetched, End int64
-	// Lag is End - Committed: records in Kafka not yet committed as handled (-1 when unknown).
+	// Lag is End minus the committed offset (or, for a group without one, the first offset it read): records in
+	// Kafka not yet committed as handled. -1 means unknown (the end offset not read yet, or a group without a
+	// commit that has read nothing yet): it is not a count and must not be added to a total.
 	Lag int64
 }
 
@@ -162,8 +168,11 @@ func (t *offsetTracker) lags() []PartitionLag {
 	defer t.mu.Unlock()
 	out := make([]PartitionLag, 0, len(t.parts))
 	for tp, p := range t.parts {
-		l := PartitionLag{Topic: tp.topic, Partition: tp.partition, Committed: p.committed, Fetched: p.fetched,
+		l := PartitionLag{Topic: tp.topic, Partition: tp.partition, Committed: -1, Fetched: p.fetched,
 			End: p.end, Lag: -1}
+		if p.confirmed {
+			l.Committed = p.committed
+		}
 		if p.end >= 0 && p.committed >= 0 {
 			l.Lag = max(p.end-p.committed, 0)
 		}

@@ -52,6 +52,10 @@ func (k *Kafka) startGeneration(gen *kafka.Generation) {
 	k.mu.Lock()
 	k.current = g
 	k.mu.Unlock()
+	select { // the new partitions' end offsets now, not a lag_interval later
+	case k.lagNow <- struct{}{}:
+	default:
+	}
 	k.log.Info("kafka: joined consumer group", "group", gen.GroupID, "generation", gen.ID,
 		"member", gen.MemberID, "partitions", strings.Join(owned, " "))
 	gen.Start(g.commitLoop)
@@ -272,7 +276,8 @@ func generationOver(err error) bool {
 }
 
 // watchLag reads the owned partitions' end offsets every LagInterval, so lag stays true while fetching is paused
-// by backpressure.
+// by backpressure, and at once when a generation starts, so that the partitions of a rebalance do not show an
+// unknown lag for a whole interval.
 func (k *Kafka) watchLag() {
 	defer k.wg.Done()
 	client := &kafka.Client{Addr: kafka.TCP(k.cfg.Brokers...), Transport: k.transport, Timeout: k.cfg.ConnectTimeout}
@@ -283,6 +288,7 @@ func (k *Kafka) watchLag() {
 		case <-k.ctx.Done():
 			return
 		case <-tick.C:
+		case <-k.lagNow:
 		}
 		k.mu.Lock()
 		g := k.current

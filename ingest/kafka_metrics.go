@@ -8,7 +8,8 @@ import (
 
 // kafkaCollector exports a Kafka source's consumer position per owned partition and its counters, labelled with the
 // source's name. It reads the source's state at scrape time, so partitions given up in a rebalance disappear from the
-// metrics.
+// metrics. A value not known (yet) is left out rather than exported as -1 or 0: a missing series is what PromQL
+// treats as unknown, while a number would be summed into a wrong total.
 type kafkaCollector struct {
 	k                   *Kafka
 	lag, committed, end *prometheus.Desc
@@ -30,9 +31,9 @@ func newKafkaCollector(k *Kafka) *kafkaCollector {
 	}
 	c := &kafkaCollector{k: k,
 		lag: part("consumer_lag",
-			"Records in the partition not yet committed as handled (high watermark minus committed offset)."),
-		committed: part("committed_offset", "The consumer group's committed offset of the partition."),
-		end:       part("high_watermark", "The offset after the partition's last record, as last seen."),
+			"Records in the partition not yet committed as handled (high watermark minus committed offset); absent while unknown."),
+		committed: part("committed_offset", "The consumer group's committed offset of the partition; absent while the group has none."),
+		end:       part("high_watermark", "The offset after the partition's last record, as last seen; absent until read."),
 	}
 	s := &k.Stats
 	for _, m := range []struct {

@@ -283,7 +283,8 @@ func isTerminal(f *os.File) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// logKafkaLag logs a Kafka source's consumer lag per owned partition every interval, until ctx ends.
+// logKafkaLag logs a Kafka source's consumer lag per owned partition every interval, until ctx ends; a partition
+// whose lag is not known yet shows "?" and is left out of the total.
 func logKafkaLag(ctx context.Context, k *ingest.Kafka, every time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -293,14 +294,8 @@ func logKafkaLag(ctx context.Context, k *ingest.Kafka, every time.Duration, log 
 			return
 		case <-tick.C:
 		}
-		var total int64
-		var parts []string
-		for _, l := range k.Lag() {
-			total += max(l.Lag, 0)
-			parts = append(parts, fmt.Sprintf("%s/%d=%d", l.Topic, l.Partition, l.Lag))
-		}
-		if len(parts) > 0 {
-			log.Info("kafka consumer lag", "total", total, "partitions", strings.Join(parts, " "))
+		if attrs := kafkaLagAttrs(k.Lag()); attrs != nil {
+			log.Info("kafka consumer lag", attrs...)
 		}
 	}
 }
