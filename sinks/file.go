@@ -33,14 +33,32 @@ type File struct {
 	regular bool // only regular files are synced: /dev/null or a pipe cannot be
 }
 
+// FileOptions say how NewFileWith opens the file.
+type FileOptions struct {
+	// Truncate empties the file when it is opened, so that a run over sources read from their start (the
+	// quickstart's sample files) replaces the alerts of the run before instead of appending a second copy of them.
+	// Never with a source that resumes where it stopped (Kafka): the alerts of the records committed before the
+	// restart would be lost.
+	Truncate bool
+}
+
 // NewFile opens path for appending, creating it (mode 0640) if needed; "-" writes to stdout.
 func NewFile(path string, stdout io.Writer) (*File, error) {
+	return NewFileWith(path, stdout, FileOptions{})
+}
+
+// NewFileWith opens path as NewFile does, with opts; "-" writes to stdout, and opts do not apply to it.
+func NewFileWith(path string, stdout io.Writer, opts FileOptions) (*File, error) {
 	s := &File{path: path}
 	if path == "-" {
 		s.w = bufio.NewWriter(stdout)
 		return s, nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	if opts.Truncate {
+		flags |= os.O_TRUNC // a FIFO or a device ignores it
+	}
+	f, err := os.OpenFile(path, flags, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("file sink: %w", err)
 	}

@@ -52,6 +52,49 @@ func TestFileSinkAppendsOneDocumentPerLine(t *testing.T) {
 	}
 }
 
+// TestFileSinkTruncate: with Truncate a second run replaces the first run's alerts (one copy of each), a torn last
+// line included; without it the second run appends (TestFileSinkAppendsOneDocumentPerLine).
+func TestFileSinkTruncate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "alerts.jsonl")
+	if err := os.WriteFile(path, []byte(`{"vigil":{"alert":{"id":"old"}}}`+"\n"+`{"torn`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s, err := NewFileWith(path, nil, FileOptions{Truncate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(context.Background(), fileTestAlerts()); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, _ := os.ReadFile(path)
+	var ids []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var doc struct {
+			Vigil struct{ Alert struct{ ID string } }
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		ids = append(ids, doc.Vigil.Alert.ID)
+	}
+	if got := strings.Join(ids, " "); got != "a1 a2" {
+		t.Errorf("alert ids in the file after two runs: got %q, want %q", got, "a1 a2")
+	}
+	// A device ignores Truncate.
+	s, err := NewFileWith(os.DevNull, nil, FileOptions{Truncate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFileSinkToDevNullAndStdout(t *testing.T) {
 	s, err := NewFile(os.DevNull, nil)
 	if err != nil {

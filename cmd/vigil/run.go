@@ -218,7 +218,7 @@ func buildSinks(ctx context.Context, scs []SinkConfig, dlq vigil.DeadLetterQueue
 	for _, sc := range scs {
 		switch sc.Type {
 		case "file":
-			s, err := sinks.NewFile(sc.File.Path, io.out)
+			s, err := sinks.NewFileWith(sc.File.Path, io.out, sinks.FileOptions{Truncate: sc.File.Truncate})
 			if err != nil {
 				out.Close()
 				return nil, err
