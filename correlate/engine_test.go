@@ -350,10 +350,8 @@ func TestTenantsNeverMix(t *testing.T) {
 	}
 }
 
-// TestFlushDecidesWhatTheDataDecides: at the end of the data, a wait or window that would end after the last event is
-// left undecided: a host whose log ends with the file has not gone silent.
-func TestFlushDecidesWhatTheDataDecides(t *testing.T) {
-	set := testSet(t, `
+// silence is an absence correlation without followed_by: a user whose connections stop for 15 minutes.
+const silence = `
 id: silent
 name: silent
 severity: medium
@@ -362,7 +360,12 @@ correlation:
   rules: [conn]
   group_by: [user.name]
   timespan: 15m
-`)
+`
+
+// TestFlushDecidesWhatTheDataDecides: at the end of the data, a wait or window that would end after the last event is
+// left undecided: a host whose log ends with the file has not gone silent.
+func TestFlushDecidesWhatTheDataDecides(t *testing.T) {
+	set := testSet(t, silence)
 	e := New(set, Config{})
 	events := cat(series(0, time.Minute, 3, "network", "bob", "1.1.1.1"), series(0, time.Minute, 20, "network", "eve", "1.1.1.1"))
 	if got := correlations(t, set, Config{}, events, "silent"); len(got) != 1 || got[0].group["user.name"] != "bob" {
@@ -378,16 +381,7 @@ correlation:
 // TestIdleAdvance: a tenant that sends nothing has its watermark moved by the clock once idle_timeout has passed, so
 // silence is noticed without a flush: the watermark then trails the clock by the allowed lateness.
 func TestIdleAdvance(t *testing.T) {
-	set := testSet(t, `
-id: silent
-name: silent
-severity: medium
-correlation:
-  type: absence
-  rules: [conn]
-  group_by: [user.name]
-  timespan: 15m
-`)
+	set := testSet(t, silence)
 	e := New(set, Config{IdleTimeout: time.Minute})
 	clock := t0
 	e.now = func() time.Time { return clock }
