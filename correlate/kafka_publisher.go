@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -78,11 +79,17 @@ func (p *Publisher) Partitions() int { return p.n }
 func (p *Publisher) Config() KafkaConfig { return p.cfg }
 
 // Correlate implements vigil.Correlator: it publishes the match records of alerts and returns no alerts.
+//
+// The records of a batch are published in event-time order. The pipeline's alerts are in no particular order within
+// a batch (rule workers), which the in-process engine does not mind: it adds a whole batch before it advances. A
+// stage's batches need not end where the pipeline's did, and a record behind one of its batch's newest by more than
+// allowed_lateness would then be late there and counted in-process.
 func (p *Publisher) Correlate(ctx context.Context, alerts []*vigil.Alert) ([]*vigil.Alert, error) {
 	var recs []Record
 	for _, a := range alerts {
 		recs = p.e.Records(a, recs)
 	}
+	slices.SortStableFunc(recs, func(a, b Record) int { return a.Time.Compare(b.Time) })
 	return nil, p.publish(ctx, recs)
 }
 

@@ -103,6 +103,44 @@ func TestPublisherTopicsAndRecords(t *testing.T) {
 	}
 }
 
+// TestPublisherOrdersByEventTime: the records of one batch reach their partition in event-time order, whatever the
+// order of the batch's alerts (rule workers do not keep it).
+func TestPublisherOrdersByEventTime(t *testing.T) {
+	_, addr := fakeKafka(t)
+	e := New(testSet(t, bruteForce), Config{})
+	p := newPublisher(t, fakeConfig(addr, 1), e)
+	var alerts []*vigil.Alert
+	for _, i := range []int{5, 2, 9, 0, 7, 1, 8, 3, 6, 4} {
+		alerts = append(alerts, &vigil.Alert{ID: fmt.Sprintf("%032x", i+1), Tenant: "acme", RuleID: "fail",
+			Time: t0.Add(time.Duration(i) * time.Minute), Internal: true, Doc: map[string]any{"user": map[string]any{"name": "bob"}}})
+	}
+	if _, err := p.Correlate(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kafka.DialLeader(context.Background(), "tcp", addr, "m", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	batch := conn.ReadBatch(1, 1<<20)
+	defer batch.Close()
+	var got []string
+	for range alerts {
+		m, err := batch.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Record
+		if err := r.UnmarshalBinary(m.Value); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Time.Sub(t0).String())
+	}
+	if want := "[0s 1m0s 2m0s 3m0s 4m0s 5m0s 6m0s 7m0s 8m0s 9m0s]"; fmt.Sprint(got) != want {
+		t.Errorf("record times in the partition: got %v, want %s", got, want)
+	}
+}
+
 // readMatches reads n records from every partition of a match topic, keyed by record key and correlation.
 func readMatches(t *testing.T, addr, topic string, partitions, n int) map[string]kafka.Message {
 	t.Helper()
