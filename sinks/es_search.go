@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -21,9 +23,15 @@ type AlertQuery struct {
 	Tenant     string
 	RuleID     string
 	Severities []string
-	// Since keeps the alerts created (@timestamp) in the last Since before Now; 0 keeps all.
-	Since time.Duration
-	Now   time.Time
+	// Since keeps the alerts of the last Since before Now; 0 keeps all. From (inclusive) and Until (exclusive)
+	// bound the time absolutely; with both Since and From the later bound applies. The time is the alert's
+	// creation (@timestamp), or with ByEventTime the event's (vigil.alert.original_time).
+	Since       time.Duration
+	From, Until time.Time
+	Now         time.Time
+	// ByEventTime applies the time bounds and the newest-first order to the event's time instead of the alert's
+	// creation: the alerts of a batch are created within a second, while their events may span days.
+	ByEventTime bool
 	// Query is in query_string (Lucene) syntax, e.g. `user.name:root AND powershell`; terms without a field are
 	// looked up in the index's default fields (docs/alerts.md). Empty matches every alert.
 	Query string
@@ -54,8 +62,32 @@ func (q *AlertQuery) Validate() error {
 	if q.Since < 0 {
 		return errors.New("since: must not be negative")
 	}
+	if from := q.from(); !from.IsZero() && !q.Until.IsZero() && !from.Before(q.Until) {
+		return fmt.Errorf("since (%s) must be before until (%s)", from.UTC().Format(time.RFC3339), q.Until.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
+
+// from is the lower time bound: the later of From and Now-Since; zero for none.
+func (q *AlertQuery) from() time.Time {
+	from := q.From
+	if q.Since > 0 {
+		now := q.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if since := now.Add(-q.Since); since.After(from) {
+			from = since
+		}
+	}
+	return from
+}
+
+// The two times of an alert document.
+const (
+	createdField   = "@timestamp"
+	eventTimeField = "vigil.alert.original_time"
+)
 
 // Body is the search request body: the filters as a bool filter, the query as query_string, newest first.
 func (q *AlertQuery) Body() ([]byte, error) {
@@ -69,9 +101,19 @@ func (q *AlertQuery) Body() ([]byte, error) {
 	if len(q.Severities) > 0 {
 		filter = append(filter, map[string]any{"terms": map[string]any{"vigil.alert.severity": q.Severities}})
 	}
-	if q.Since > 0 {
-		from := q.Now.Add(-q.Since).UTC().Format(time.RFC3339Nano)
-		filter = append(filter, map[string]any{"range": map[string]any{"@timestamp": map[string]any{"gte": from}}})
+	timeField, otherField := createdField, eventTimeField
+	if q.ByEventTime {
+		timeField, otherField = eventTimeField, createdField
+	}
+	bounds := map[string]any{}
+	if from := q.from(); !from.IsZero() {
+		bounds["gte"] = from.UTC().Format(time.RFC3339Nano)
+	}
+	if !q.Until.IsZero() {
+		bounds["lt"] = q.Until.UTC().Format(time.RFC3339Nano)
+	}
+	if len(bounds) > 0 {
+		filter = append(filter, map[string]any{"range": map[string]any{timeField: bounds}})
 	}
 	boolQuery := map[string]any{"filter": filter}
 	if q.Query != "" {
@@ -86,8 +128,9 @@ func (q *AlertQuery) Body() ([]byte, error) {
 		"size":             size,
 		"track_total_hits": true,
 		"query":            map[string]any{"bool": boolQuery},
-		"sort": []any{
-			map[string]any{"@timestamp": map[string]any{"order": "desc", "unmapped_type": "date"}},
+		"sort": []any{ // the other time orders the alerts of one batch (created together) or of one event
+			map[string]any{timeField: map[string]any{"order": "desc", "unmapped_type": "date"}},
+			map[string]any{otherField: map[string]any{"order": "desc", "unmapped_type": "date"}},
 			map[string]any{"vigil.alert.id": map[string]any{"order": "asc", "unmapped_type": "keyword"}},
 		},
 	})
@@ -133,7 +176,7 @@ func searchOnce(ctx context.Context, tp esapi.Transport, index string, body []by
 	}
 	defer res.Body.Close()
 	if res.IsError() {
-		return nil, fmt.Errorf("search %s: %w", index, readStatusError(res))
+		return nil, fmt.Errorf("search %s: %w", index, readSearchError(res))
 	}
 	var r struct {
 		Hits struct {
@@ -164,4 +207,77 @@ func parseTotal(raw json.RawMessage) int64 {
 	var n int64
 	_ = json.Unmarshal(raw, &n)
 	return n
+}
+
+// readSearchError reads an error answer to a search. A query the engine cannot run (a syntax error, a regular
+// expression it refuses) fails on every shard, and the error itself then says only "all shards failed"
+// (search_phase_execution_exception): what went wrong is in its root_cause and in each shard failure's reason, so
+// those are what the error tells, first lines only (a parse error goes on with every token the parser expected).
+func readSearchError(res *esapi.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 256<<10))
+	_, _ = io.Copy(io.Discard, res.Body)
+	var body struct {
+		Error struct {
+			RootCause    []esError `json:"root_cause"`
+			FailedShards []struct {
+				Reason esError `json:"reason"`
+			} `json:"failed_shards"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &body) != nil || len(body.Error.RootCause) == 0 {
+		res.Body = io.NopCloser(bytes.NewReader(data))
+		return readStatusError(res)
+	}
+	var reasons []string
+	add := func(s string) { // first lines only, each once: a nested cause often repeats its parent's words
+		s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+		if s != "" && !slices.ContainsFunc(reasons, func(r string) bool { return strings.Contains(r, s) }) {
+			reasons = append(reasons, s)
+		}
+	}
+	for _, rc := range body.Error.RootCause {
+		add(rc.Reason)
+	}
+	for _, f := range body.Error.FailedShards {
+		for e := f.Reason.CausedBy; e != nil; e = e.CausedBy {
+			add(e.Reason)
+		}
+	}
+	return &statusError{status: res.StatusCode, err: &esError{Type: body.Error.RootCause[0].Type, Reason: strings.Join(reasons, ": ")}}
+}
+
+// Product asks the root endpoint (GET /) of cfg's first URL which engine answers there, over the generic transport
+// that any engine accepts: "OpenSearch 2.19.1", "Elasticsearch 7.17.29". It tells a user whose search the
+// Elasticsearch client refused which flavor to choose.
+func Product(ctx context.Context, cfg ElasticsearchConfig) (string, error) {
+	cfg.Flavor = FlavorOpenSearch
+	tp, err := NewSearchTransport(cfg)
+	if err != nil {
+		return "", err
+	}
+	res, err := esapi.InfoRequest{}.Do(ctx, tp)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return "", readStatusError(res)
+	}
+	var info struct {
+		Version struct {
+			Distribution string `json:"distribution"`
+			Number       string `json:"number"`
+		} `json:"version"`
+		Tagline string `json:"tagline"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&info); err != nil {
+		return "", fmt.Errorf("root endpoint: %w", err)
+	}
+	switch {
+	case strings.EqualFold(info.Version.Distribution, "opensearch") || strings.Contains(info.Tagline, "OpenSearch"):
+		return "OpenSearch " + info.Version.Number, nil
+	case info.Version.Number != "":
+		return "Elasticsearch " + info.Version.Number, nil
+	}
+	return "", errors.New("root endpoint: no version")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,9 +21,10 @@ const alertsUsage = `usage: vigil alerts search [flags] [QUERY]
 
 Searches the alert index, newest first. QUERY is in query_string (Lucene) syntax, for example
   vigil alerts search --tenant acme --severity high,critical --since 24h 'powershell AND user.name:admin'
-Connection: -c FILE uses the config's elasticsearch sink; otherwise --url and --flavor (default from
-$VIGIL_SEARCH_URLS and $VIGIL_SEARCH_FLAVOR) with credentials from $VIGIL_SEARCH_USERNAME and
-$VIGIL_SEARCH_PASSWORD or $VIGIL_SEARCH_API_KEY.
+  vigil alerts search --since 2026-11-01 --until 2026-11-08 --event-time 'host.name:WKS-FIN-014'
+Connection: -c FILE uses the config's elasticsearch sink (and nothing else of the file); otherwise --url and
+--flavor (default from $VIGIL_SEARCH_URLS and $VIGIL_SEARCH_FLAVOR) with credentials from $VIGIL_SEARCH_USERNAME and
+$VIGIL_SEARCH_PASSWORD or $VIGIL_SEARCH_API_KEY. Flags given with -c override the config.
 `
 
 func cmdAlerts(args []string, io stdio) int {
@@ -38,12 +40,14 @@ func cmdAlerts(args []string, io stdio) int {
 }
 
 func cmdAlertsSearch(args []string, io stdio) int {
-	fs := newFlags("vigil alerts search", "vigil alerts search [--tenant T] [--rule ID] [--severity S] [--since DURATION] [--json] [QUERY]", io)
+	fs := newFlags("vigil alerts search", "vigil alerts search [-c FILE] [--tenant T] [--rule ID] [--severity S] [--since T] [--until T] [--event-time] [--json] [QUERY]", io)
 	var q sinks.AlertQuery
 	fs.StringVar(&q.Tenant, "tenant", "", "only this tenant's alerts")
 	fs.StringVar(&q.RuleID, "rule", "", "only alerts of this rule id")
 	fs.StringSliceVar(&q.Severities, "severity", nil, "only these severities: low, medium, high, critical (comma-separated)")
-	fs.DurationVar(&q.Since, "since", 0, "only alerts created in this last period, e.g. 30m, 24h (default: all)")
+	since := fs.String("since", "", "only alerts from this time on: a duration back from now (30d, 2w, 24h, 90m) or a time (2026-11-01, 2026-11-01T10:00:00Z; UTC unless it says otherwise)")
+	until := fs.String("until", "", "only alerts before this time (exclusive), in the same forms as --since")
+	fs.BoolVar(&q.ByEventTime, "event-time", false, "--since, --until and the order apply to the event's time (vigil.alert.original_time) instead of the alert's creation")
 	fs.IntVar(&q.Size, "size", 50, "the most alerts shown")
 	asJSON := fs.Bool("json", false, "print the alert documents as JSON, one per line")
 	cfgPath := fs.StringP("config", "c", "", "take the connection from this config's elasticsearch sink")
@@ -57,7 +61,15 @@ func cmdAlertsSearch(args []string, io stdio) int {
 		return code
 	}
 	q.Query = strings.Join(fs.Args(), " ")
-	if err := q.Validate(); err != nil {
+	q.Now = time.Now()
+	var err error
+	if q.From, err = timeFlag("since", *since, q.Now); err == nil {
+		q.Until, err = timeFlag("until", *until, q.Now)
+	}
+	if err == nil {
+		err = q.Validate()
+	}
+	if err != nil {
 		fmt.Fprintln(io.err, "vigil alerts search:", err)
 		return 2
 	}
@@ -69,6 +81,13 @@ func cmdAlertsSearch(args []string, io stdio) int {
 		if err != nil {
 			fmt.Fprintln(io.err, "vigil alerts search:", err)
 			return 2
+		}
+		for name, set := range map[string]func(){"url": func() { c.URLs = *urls }, "flavor": func() { c.Flavor = *flavor },
+			"index-prefix": func() { c.IndexPrefix = *prefix }, "ca-cert": func() { c.CACert = *caCert },
+			"insecure-skip-verify": func() { c.InsecureSkipVerify = *insecure }} {
+			if fs.Changed(name) {
+				set()
+			}
 		}
 		cfg = c
 	}
@@ -89,6 +108,9 @@ func cmdAlertsSearch(args []string, io stdio) int {
 	hits, err := sinks.SearchAlerts(ctx, tp, cfg.IndexPrefix, q)
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil alerts search:", err)
+		if hint := flavorHint(ctx, cfg, *cfgPath, err); hint != "" {
+			fmt.Fprintln(io.err, hint)
+		}
 		return 1
 	}
 	if *asJSON {
@@ -100,17 +122,66 @@ func cmdAlertsSearch(args []string, io stdio) int {
 		fmt.Fprintln(io.err, "vigil alerts search:", err)
 		return 1
 	}
-	fmt.Fprintf(io.err, "%d of %d matching alerts, newest first\n", len(hits.Alerts), hits.Total)
+	order := "newest alerts first"
+	if q.ByEventTime {
+		order = "newest events first"
+	}
+	fmt.Fprintf(io.err, "%d of %d matching alerts, %s\n", len(hits.Alerts), hits.Total, order)
 	return 0
 }
 
-// searchConfigFrom returns the connection of the first elasticsearch sink of a vigil run configuration.
+// timeFlag parses the value of a time flag; empty is no bound.
+func timeFlag(name, value string, now time.Time) (time.Time, error) {
+	if value == "" {
+		return time.Time{}, nil
+	}
+	t, err := parseTimeArg(value, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--%s: %w", name, err)
+	}
+	return t, nil
+}
+
+// flavorHint explains a refusal by the Elasticsearch client of a server that is not Elasticsearch (it checks the
+// X-Elastic-Product header, which OpenSearch and Elasticsearch before 7.14 do not send): it asks the server's root
+// endpoint what it is and says which flavor to use. Empty for any other error.
+func flavorHint(ctx context.Context, cfg sinks.ElasticsearchConfig, cfgPath string, err error) string {
+	if cfg.Flavor != sinks.FlavorElasticsearch || !strings.Contains(err.Error(), "not Elasticsearch") {
+		return ""
+	}
+	where := "add --flavor opensearch (or set VIGIL_SEARCH_FLAVOR=opensearch)"
+	if cfgPath != "" {
+		where = "add --flavor opensearch, or set flavor: opensearch in the elasticsearch sink of " + cfgPath
+	}
+	product, perr := sinks.Product(ctx, cfg)
+	switch {
+	case perr != nil:
+		return "hint: the server does not say it is Elasticsearch; if it is OpenSearch, " + where
+	case strings.HasPrefix(product, "OpenSearch"):
+		return "hint: the server at " + redactedURL(cfg.URLs[0]) + " is " + product + ": " + where
+	}
+	return "hint: the server at " + redactedURL(cfg.URLs[0]) + " is " + product + ", which does not send the " +
+		"X-Elastic-Product header the Elasticsearch client requires (7.14 and later do): " + where
+}
+
+// redactedURL is u without its user information.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	p.User = nil
+	return p.String()
+}
+
+// searchConfigFrom returns the connection of the first elasticsearch sink of a vigil run configuration, reading
+// only the file's sinks (loadSinks): the Kafka settings and their environment variables are not needed to search.
 func searchConfigFrom(path string) (sinks.ElasticsearchConfig, error) {
-	c, err := loadConfig(path)
+	scs, err := loadSinks(path)
 	if err != nil {
 		return sinks.ElasticsearchConfig{}, err
 	}
-	for _, s := range c.Sinks {
+	for _, s := range scs {
 		if s.Type == "elasticsearch" && s.Elasticsearch != nil {
 			return *s.Elasticsearch, nil
 		}
@@ -129,11 +200,12 @@ func printAlertsJSON(io stdio, hits *sinks.AlertHits) error {
 	return nil
 }
 
-// alertColumns are the table's columns: a heading and the document field shown.
+// alertColumns are the table's columns: a heading and the document field shown. The time is the event's: the
+// alerts of one batch are all created within a second.
 var alertColumns = []struct{ head, field string }{
-	{"TIME", "@timestamp"}, {"TENANT", "vigil.alert.tenant"}, {"SEVERITY", "vigil.alert.severity"},
-	{"RULE", "rule.id"}, {"HOST", "host.name"}, {"USER", "user.name"}, {"SOURCE IP", "source.ip"},
-	{"REASON", "vigil.alert.reason"},
+	{"EVENT TIME", "vigil.alert.original_time"}, {"ALERT ID", "vigil.alert.id"}, {"STATUS", "vigil.alert.status"},
+	{"TENANT", "vigil.alert.tenant"}, {"SEVERITY", "vigil.alert.severity"}, {"RULE", "rule.id"}, {"HOST", "host.name"},
+	{"USER", "user.name"}, {"SOURCE IP", "source.ip"}, {"REASON", "vigil.alert.reason"},
 }
 
 func printAlertsTable(io stdio, hits *sinks.AlertHits) error {
@@ -165,7 +237,7 @@ func alertCell(doc map[string]any, field string) string {
 		v = m[p]
 	}
 	s := cellString(v)
-	if field == "@timestamp" {
+	if field == "@timestamp" || field == "vigil.alert.original_time" {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			s = t.UTC().Format("2006-01-02 15:04:05Z")
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -292,6 +293,11 @@ var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
 // expandEnv replaces environment references outside comment lines; an unset variable without a default is an error.
 // It works line by line so that YAML errors keep their line numbers.
 func expandEnv(data []byte) ([]byte, error) {
+	return expandEnvRefs(data, true)
+}
+
+// expandEnvRefs is expandEnv; with strict false an unset variable without a default is replaced by nothing.
+func expandEnvRefs(data []byte, strict bool) ([]byte, error) {
 	var missing []string
 	expand := func(m []byte) []byte {
 		sub := envRef.FindSubmatch(m)
@@ -300,6 +306,9 @@ func expandEnv(data []byte) ([]byte, error) {
 		}
 		if bytes.Contains(m, []byte(":-")) {
 			return sub[2]
+		}
+		if !strict {
+			return nil
 		}
 		missing = append(missing, string(sub[1]))
 		return m
@@ -330,13 +339,75 @@ func loadConfig(path string) (*Config, error) {
 	return &c, nil
 }
 
+// loadSinks reads the sinks section of a configuration file, and nothing else: `vigil alerts search -c` needs only
+// the search engine's connection, and must not fail on the environment variables of a Kafka connection it never
+// opens, nor on a source or a rule path that does not exist where the analyst runs it. The rest of the file must be
+// YAML; its environment references are not required and its options are not checked. The sinks are decoded
+// strictly (unknown keys are errors, with their line) but not validated.
+func loadSinks(path string) ([]SinkConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	lenient, _ := expandEnvRefs(data, false)
+	var root yaml.Node
+	if err := yaml.Unmarshal(lenient, &root); err != nil {
+		return nil, fmt.Errorf("config %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	first, last := sectionLines(&root, "sinks")
+	if first == 0 {
+		return nil, fmt.Errorf("config %s: no sinks", path)
+	}
+	// Keep the section's lines where they are, so that errors name the lines of the file.
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i := range lines {
+		if n := i + 1; n < first || (last > 0 && n > last) {
+			lines[i] = lines[i][len(bytes.TrimSuffix(lines[i], []byte("\n"))):] // only its newline
+		}
+	}
+	var c struct {
+		Sinks []SinkConfig `yaml:"sinks"`
+	}
+	if err := decodeConfigData(path, bytes.Join(lines, nil), &c); err != nil {
+		return nil, err
+	}
+	return c.Sinks, nil
+}
+
+// sectionLines returns the first and last line (1-based) of a top-level key's section in a parsed document: from
+// the key to the line before the next top-level key; last is 0 when the section runs to the end. first is 0 when
+// the key is not there.
+func sectionLines(doc *yaml.Node, key string) (first, last int) {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0, 0
+	}
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		if m[i].Value != key {
+			continue
+		}
+		first = m[i].Line
+		if i+2 < len(m) && m[i+2].Line > first {
+			last = m[i+2].Line - 1
+		}
+		return first, last
+	}
+	return 0, 0
+}
+
 // decodeConfig reads a configuration file, replaces its environment references and decodes it strictly into v.
 func decodeConfig(path string, v any) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	data, err = expandEnv(data)
+	return decodeConfigData(path, data, v)
+}
+
+// decodeConfigData replaces the environment references of a configuration file's content and decodes it strictly
+// into v.
+func decodeConfigData(path string, data []byte, v any) error {
+	data, err := expandEnv(data)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
