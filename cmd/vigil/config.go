@@ -66,6 +66,10 @@ type MetricsConfig struct {
 	// Addr is the listen address, such as ":9464" or "127.0.0.1:9464"; empty (the default) serves nothing. The
 	// --metrics-addr flag overrides it.
 	Addr string `yaml:"addr"`
+	// WebConfigFile is a Prometheus web configuration file (the format of the exporters' --web.config.file): TLS
+	// and basic authentication for every endpoint. Empty (the default): plain HTTP, no authentication. The
+	// --web-config-file flag overrides it.
+	WebConfigFile string `yaml:"web_config_file"`
 }
 
 // RulesConfig locates the rules.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsoc/vigil/ingest"
 )
@@ -46,11 +49,26 @@ func newMonitor(log *slog.Logger) *monitor {
 	return m
 }
 
-// serve starts the HTTP server on addr, in the background; an empty addr serves nothing. It fails when the address
-// cannot be bound, so a typo or a port in use stops start-up instead of leaving the process unobservable.
-func (m *monitor) serve(addr string) error {
+// serve starts the HTTP server on addr, in the background, plain HTTP without authentication; an empty addr serves
+// nothing. See serveWeb.
+func (m *monitor) serve(addr string) error { return m.serveWeb(addr, "") }
+
+// serveWeb starts the HTTP server on addr, in the background; an empty addr serves nothing. webConfigFile is
+// Prometheus' web configuration file (github.com/prometheus/exporter-toolkit, as for --web.config.file of the
+// Prometheus exporters): TLS (tls_server_config), basic authentication (basic_auth_users, bcrypt hashes) and HTTP
+// headers for every endpoint, re-read on each connection so certificates can be rotated; empty means plain HTTP
+// without authentication.
+//
+// It fails when the web configuration is wrong (a missing certificate, a password that is not a bcrypt hash) or the
+// address cannot be bound, so a typo or a port in use stops start-up instead of leaving the process unobservable:
+// the toolkit's ListenAndServe would only report them from the serving goroutine, so the listener is bound here and
+// handed to the toolkit's Serve, which ListenAndServe calls for each of its listeners.
+func (m *monitor) serveWeb(addr, webConfigFile string) error {
 	if addr == "" {
 		return nil
+	}
+	if err := web.Validate(webConfigFile); err != nil {
+		return fmt.Errorf("metrics: web config %s: %w", webConfigFile, err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -58,13 +76,49 @@ func (m *monitor) serve(addr string) error {
 	}
 	m.addr = ln.Addr().String()
 	m.srv = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 10 * time.Second}
+	systemd := false
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{m.addr}, WebSystemdSocket: &systemd, WebConfigFile: &webConfigFile}
+	toolkitLog := slog.New(levelAtLeast{m.log.Handler(), slog.LevelWarn}) // its "Listening on" lines repeat ours
 	go func() {
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := web.Serve(ln, m.srv, flags, toolkitLog); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.log.Error("metrics server stopped", "err", err)
 		}
 	}()
-	m.log.Info("serving metrics and health checks", "addr", m.addr, "endpoints", "/metrics /healthz /readyz")
+	scheme, auth := "http", "none"
+	if webConfigFile != "" {
+		scheme, auth = "https", "web config "+webConfigFile
+		if plain, _ := webConfigPlain(webConfigFile); plain {
+			scheme = "http"
+		}
+	}
+	m.log.Info("serving metrics and health checks", "addr", m.addr, "scheme", scheme, "auth", auth,
+		"endpoints", "/metrics /healthz /readyz")
 	return nil
+}
+
+// webConfigPlain says whether a (valid) web configuration file leaves TLS off.
+func webConfigPlain(path string) (bool, error) {
+	var c struct {
+		TLS web.TLSConfig `yaml:"tls_server_config"`
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return false, err
+	}
+	return !c.TLS.IsEnabled(), nil
+}
+
+// levelAtLeast passes on the records of at least a level.
+type levelAtLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelAtLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
 
 // close stops the HTTP server, giving scrapes in progress a moment to finish.

@@ -23,6 +23,7 @@ func cmdReplay(args []string, io stdio) int {
 	tenant := fs.String("tenant", rules.DefaultTenant, "tenant of the replayed events")
 	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; alerts are enriched too")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address while the replay runs (default: off)")
+	webConfig := fs.String("web-config-file", "", "Prometheus web configuration file: TLS and basic auth for those endpoints")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -64,7 +65,7 @@ func cmdReplay(args []string, io stdio) int {
 	mon.addRules(engine, nil)
 	mon.ready.set("rules", nil)
 	mon.ready.set("source replay", nil)
-	if err := mon.serve(*metricsAddr); err != nil {
+	if err := mon.serveWeb(*metricsAddr, *webConfig); err != nil {
 		fmt.Fprintln(io.err, "vigil replay:", err)
 		return 1
 	}

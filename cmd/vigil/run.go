@@ -23,11 +23,12 @@ import (
 )
 
 func cmdRun(args []string, io stdio) int {
-	fs := newFlags("vigil run", "vigil run -c FILE [--follow]", io)
+	fs := newFlags("vigil run", "vigil run -c FILE [--follow] [--metrics-addr ADDR] [--web-config-file FILE]", io)
 	cfgPath := fs.StringP("config", "c", "", "configuration file (YAML)")
 	follow := fs.Bool("follow", false, "keep reading file sources as they grow, like tail -f")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. :9464 (overrides metrics.addr)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (overrides metrics.addr)")
+	webConfig := fs.String("web-config-file", "", "Prometheus web configuration file: TLS and basic auth for those endpoints (overrides metrics.web_config_file)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -45,6 +46,9 @@ func cmdRun(args []string, io stdio) int {
 	}
 	if fs.Changed("metrics-addr") {
 		cfg.Metrics.Addr = *metricsAddr
+	}
+	if fs.Changed("web-config-file") {
+		cfg.Metrics.WebConfigFile = *webConfig
 	}
 	if *follow {
 		for _, s := range cfg.Sources {
@@ -104,7 +108,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		mon.ready.pending(pending, "starting")
 	}
 	mon.ready.readyUntil(ctx)
-	if err := mon.serve(cfg.Metrics.Addr); err != nil {
+	if err := mon.serveWeb(cfg.Metrics.Addr, cfg.Metrics.WebConfigFile); err != nil {
 		return err
 	}
 	defer mon.close()
