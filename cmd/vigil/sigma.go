@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,11 +34,12 @@ func cmdSigma(args []string, io stdio) int {
 const profileHelp = "field-mapping profile: a built-in one (%s) or a profile file"
 
 func cmdSigmaConvert(args []string, io stdio) int {
-	fs := newFlags("vigil sigma convert", "vigil sigma convert [--profile NAME|FILE] [--out DIR] PATH...", io)
+	fs := newFlags("vigil sigma convert", "vigil sigma convert [--profile NAME|FILE] [--out DIR] [--verbose] PATH...", io)
 	profile := fs.String("profile", "windows-flat", fmt.Sprintf(profileHelp, strings.Join(sigma.ProfileNames(), ", ")))
 	out := fs.String("out", "", "write one rule file per Sigma file under DIR, keeping the folder layout (default: all rules to stdout)")
 	placeholders := fs.String("placeholders", "", "YAML file with the values of %placeholders% (expand modifier): {name: [value, ...]}")
 	unguarded := fs.Bool("enable-unguarded", false, "keep rules enabled whose log source the profile does not map (converted disabled by default)")
+	verbose := fs.Bool("verbose", false, "print every note on its own line with its rule (by default notes are counted by reason, with a few rule ids)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -61,7 +63,7 @@ func cmdSigmaConvert(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
-	stats, err := convertSigmaFiles(conv, files, *out, io)
+	stats, err := convertSigmaFiles(conv, files, *out, *verbose, io)
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1
@@ -72,7 +74,7 @@ func cmdSigmaConvert(args []string, io stdio) int {
 
 // convertSigmaFiles converts the rules of all files together, so that correlation rules find the rules they name in
 // any file, and writes each file's rules (see writeConverted).
-func convertSigmaFiles(conv *sigma.Converter, files []*sigmaFile, out string, io stdio) (*convertStats, error) {
+func convertSigmaFiles(conv *sigma.Converter, files []*sigmaFile, out string, verbose bool, io stdio) (*convertStats, error) {
 	var all []*sigma.Rule
 	for _, f := range files {
 		all = append(all, f.rules...)
@@ -91,7 +93,7 @@ func convertSigmaFiles(conv *sigma.Converter, files []*sigmaFile, out string, io
 		}
 		errsByFile[file] = append(errsByFile[file], err)
 	}
-	stats := &convertStats{}
+	stats := &convertStats{verbose: verbose}
 	for _, f := range files {
 		docs := stats.report(byFile[f.path], append(f.errs, errsByFile[f.path]...), io)
 		if len(docs) == 0 {
@@ -164,10 +166,25 @@ func newSigmaConverter(profile, placeholderFile string) (*sigma.Converter, error
 type convertStats struct {
 	converted, disabled, correlations int
 	unsupported                       map[string]int
+	// notes are the notes of the converted rules by reason, in the order their reasons first came.
+	notes []*noteGroup
+	// verbose prints each note on its own line as it comes.
+	verbose bool
 }
 
-// report counts the rules converted from one file and the errors of its rules, reporting notes and each rule that
-// cannot be converted on one line. It returns the rule files to write.
+// noteGroup counts the notes of one reason and keeps the first few rules they concern, of different subjects.
+type noteGroup struct {
+	reason   string
+	n        int
+	examples []string
+	subjects map[string]bool
+}
+
+// noteExamples is how many rules the summary names per reason.
+const noteExamples = 3
+
+// report counts the rules converted from one file and the errors of its rules, reporting each rule that cannot be
+// converted on one line, and each note too when verbose. It returns the rule files to write.
 func (s *convertStats) report(results []*sigma.Result, errs []error, io stdio) [][]byte {
 	var docs [][]byte
 	for _, res := range results {
@@ -183,7 +200,10 @@ func (s *convertStats) report(results []*sigma.Result, errs []error, io stdio) [
 			id = res.Rule.ID
 		}
 		for _, n := range res.Notes {
-			fmt.Fprintf(io.err, "note: %s: rule %s: %s\n", res.Source.File, id, n)
+			if s.verbose {
+				fmt.Fprintf(io.err, "note: %s: rule %s: %s\n", res.Source.File, id, n)
+			}
+			s.note(n, res.Rule.ID)
 		}
 		docs = append(docs, res.YAML)
 	}
@@ -200,6 +220,27 @@ func (s *convertStats) report(results []*sigma.Result, errs []error, io stdio) [
 		fmt.Fprintf(io.err, "unsupported: %v\n", err)
 	}
 	return docs
+}
+
+// note counts a note of the rule converted as id.
+func (s *convertStats) note(n sigma.Note, id string) {
+	i := slices.IndexFunc(s.notes, func(g *noteGroup) bool { return g.reason == n.Reason })
+	if i < 0 {
+		s.notes = append(s.notes, &noteGroup{reason: n.Reason})
+		i = len(s.notes) - 1
+	}
+	g := s.notes[i]
+	g.n++
+	if len(g.examples) < noteExamples && !g.subjects[n.Subject] {
+		if g.subjects == nil {
+			g.subjects = map[string]bool{}
+		}
+		g.subjects[n.Subject] = true
+		if n.Subject != "" {
+			id += " (" + n.Subject + ")"
+		}
+		g.examples = append(g.examples, id)
+	}
 }
 
 func (s *convertStats) print(w interface{ Write([]byte) (int, error) }) {
@@ -222,6 +263,20 @@ func (s *convertStats) print(w interface{ Write([]byte) (int, error) }) {
 	fmt.Fprintf(w, "converted %d rules (%d of them disabled%s), %d unsupported\n", s.converted, s.disabled, corr, total)
 	for _, r := range reasons {
 		fmt.Fprintf(w, "  %5d %s\n", s.unsupported[r], r)
+	}
+	if len(s.notes) == 0 {
+		return
+	}
+	groups := slices.Clone(s.notes)
+	slices.SortStableFunc(groups, func(a, b *noteGroup) int { return b.n - a.n })
+	more := " (--verbose lists them all)"
+	if s.verbose {
+		more = ""
+	}
+	fmt.Fprintf(w, "notes, by reason%s:\n", more)
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %5d %s\n", g.n, g.reason)
+		fmt.Fprintf(w, "        e.g. %s\n", strings.Join(g.examples, ", "))
 	}
 }
 

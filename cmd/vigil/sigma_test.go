@@ -54,8 +54,10 @@ detection:
 	if !strings.Contains(stderr, "unsupported: "+wantLine) {
 		t.Errorf("stderr: got\n%s\nwant a line starting %q", stderr, wantLine)
 	}
-	if !strings.Contains(stderr, "product=linux service=auth is not mapped") {
-		t.Errorf("stderr: got\n%s\nwant a note about the unmapped log source", stderr)
+	if strings.Contains(stderr, "note:") || !strings.Contains(stdout, "notes, by reason (--verbose lists them all):\n"+
+		"      1 log source not mapped by profile windows-flat: converted without a guard, disabled\n"+
+		"        e.g. sigma.5a0e2c1b-7f4d-4e7a-9a51-0c8d2f6b1e03 (product=linux service=auth)\n") {
+		t.Errorf("got stdout\n%s\nstderr\n%s\nwant the notes counted by reason with an example, and no note per rule", stdout, stderr)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "win", "ok.yml"))
 	if err != nil {
@@ -66,6 +68,13 @@ detection:
 	}
 	if code, stdout, stderr := runCmd(t, "rules", "validate", out); code != 0 {
 		t.Errorf("rules validate of the converted files: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// --verbose: each note on its own line, with its file and rule.
+	if code, _, stderr := runCmd(t, "sigma", "convert", "--verbose", "--out", filepath.Join(dir, "verbose"), src); code != 0 ||
+		!strings.Contains(stderr, "note: "+filepath.Join(src, "linux.yml")+": rule 5a0e2c1b-7f4d-4e7a-9a51-0c8d2f6b1e03: "+
+			"log source product=linux service=auth is not mapped by profile windows-flat: converted without a guard, disabled\n") {
+		t.Errorf("--verbose: got exit %d, stderr\n%s\nwant the note of the Linux rule", code, stderr)
 	}
 
 	// With placeholder values and to stdout: every rule converts, stdout is one rule file.

@@ -33,10 +33,23 @@ type Result struct {
 	// YAML is the rule file.
 	YAML []byte
 	// Notes are what a reviewer should know about the conversion, such as a log source the profile does not map.
-	Notes []string
+	Notes []Note
 	// Unguarded says the profile does not map the rule's log source, so its condition has no guard.
 	Unguarded bool
 }
+
+// Note is something a reviewer should know about one converted rule.
+type Note struct {
+	// Reason is the kind of note, the same text for every rule it concerns, so that a run's notes can be counted
+	// by it: "log source not mapped by the profile: converted without a guard, disabled".
+	Reason string
+	// Subject is what the note is about in this rule: the log source, the rule it reads, the alias.
+	Subject string
+	// Text is the whole note, as one sentence.
+	Text string
+}
+
+func (n Note) String() string { return n.Text }
 
 // Convert converts one rule. A construct it cannot express is an *UnsupportedError. A correlation rule names other
 // rules, which Convert does not know: convert it with them through ConvertAll.
@@ -55,11 +68,15 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 	}
 	if !guarded {
 		res.Unguarded = true
-		note := fmt.Sprintf("log source %s is not mapped by profile %s: converted without a guard", r.Logsource, c.Profile.Name)
+		what := "converted without a guard"
 		if !c.EnableUnguarded {
-			note += ", disabled"
+			what += ", disabled"
 		}
-		res.Notes = append(res.Notes, note)
+		res.Notes = append(res.Notes, Note{
+			Reason:  fmt.Sprintf("log source not mapped by profile %s: %s", c.Profile.Name, what),
+			Subject: r.Logsource.String(),
+			Text:    fmt.Sprintf("log source %s is not mapped by profile %s: %s", r.Logsource, c.Profile.Name, what),
+		})
 	}
 	vr := header(r)
 	vr.Condition = cond

@@ -186,7 +186,9 @@ func (b *batch) correlation(r *Rule) (*Result, []*Rule, *UnsupportedError) {
 	for _, in := range ins {
 		if !in.res.Rule.IsEnabled() && vr.IsEnabled() {
 			vr.Enabled = new(false)
-			res.Notes = append(res.Notes, fmt.Sprintf("it reads %s, which is converted disabled: converted disabled", in.res.Rule.ID))
+			res.Notes = append(res.Notes, Note{Reason: "reads a rule converted disabled: converted disabled",
+				Subject: in.res.Rule.ID,
+				Text:    fmt.Sprintf("it reads %s, which is converted disabled: converted disabled", in.res.Rule.ID)})
 		}
 	}
 	if err := b.conv.finish(res, vr); err != nil {
@@ -218,7 +220,8 @@ func (b *batch) aliases(r *Rule, ins []input, res *Result) (map[string]map[int]s
 			byInput[i] = af.Field
 		}
 		if !slices.Contains(r.Correlation.GroupBy, a.Name) {
-			res.Notes = append(res.Notes, fmt.Sprintf("alias %s is not used in group-by: dropped", a.Name))
+			res.Notes = append(res.Notes, Note{Reason: "alias not used in group-by: dropped", Subject: a.Name,
+				Text: fmt.Sprintf("alias %s is not used in group-by: dropped", a.Name)})
 			continue
 		}
 		out[a.Name] = byInput

@@ -213,7 +213,7 @@ correlation: {type: event_count, rules: failed, group-by: TargetUserName, timesp
 				t.Fatal(errs)
 			}
 			byID, set := loadConverted(t, conv, results)
-			tc.check(t, byID[id], set, results[len(results)-1].Notes)
+			tc.check(t, byID[id], set, noteTexts(results[len(results)-1].Notes))
 		})
 	}
 }

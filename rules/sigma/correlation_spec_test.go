@@ -227,7 +227,7 @@ correlation:
 				t.Errorf("got enabled %v, want %v", got, tc.enabled)
 			}
 			last := results[len(results)-1]
-			if !tc.enabled && !strings.Contains(strings.Join(last.Notes, "\n"), "which is converted disabled") {
+			if !tc.enabled && !strings.Contains(strings.Join(noteTexts(last.Notes), "\n"), "which is converted disabled") {
 				t.Errorf("got notes %q, want one saying why the correlation is disabled", last.Notes)
 			}
 		})

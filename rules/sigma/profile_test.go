@@ -91,7 +91,8 @@ func TestUnmappedLogsource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Unguarded || res.Rule.IsEnabled() || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "product=test") {
+	if !res.Unguarded || res.Rule.IsEnabled() || len(res.Notes) != 1 || !strings.Contains(res.Notes[0].Text, "product=test") ||
+		res.Notes[0].Subject != "product=test" || strings.Contains(res.Notes[0].Reason, "test") {
 		t.Errorf("got unguarded=%v enabled=%v notes %q, want an unguarded disabled rule with a note", res.Unguarded, res.Rule.IsEnabled(), res.Notes)
 	}
 	conv.EnableUnguarded = true
@@ -133,4 +134,13 @@ func TestLoadProfile(t *testing.T) {
 	if _, err := LoadProfile(bad); err == nil || !strings.Contains(err.Error(), "fieldz") {
 		t.Errorf("unknown key: got %v, want an error naming it", err)
 	}
+}
+
+// noteTexts returns the whole text of each note.
+func noteTexts(notes []Note) []string {
+	var out []string
+	for _, n := range notes {
+		out = append(out, n.Text)
+	}
+	return out
 }
