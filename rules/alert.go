@@ -137,9 +137,15 @@ func ruleFields(c *Compiled) map[string]any {
 	if len(c.References) > 0 {
 		d["reference"] = stringsToAny(c.References)
 	}
+	if len(c.FalsePositives) > 0 {
+		d["false_positives"] = stringsToAny(c.FalsePositives)
+	}
 	return d
 }
 
+// threatFields is the alert's threat object of a rule's ATT&CK mapping: the framework, and the ids of its tactics,
+// techniques and sub-techniques with the names of those Vigil knows (AttackName), in ECS places. The id and name
+// lists are not parallel when an id is unknown (`vigil rules validate` warns about it).
 func threatFields(ma []MitreAttack) map[string]any {
 	if len(ma) == 0 {
 		return nil
@@ -152,19 +158,34 @@ func threatFields(ma []MitreAttack) map[string]any {
 	}
 	d := map[string]any{"framework": "MITRE ATT&CK"}
 	if len(tactics) > 0 {
-		d["tactic"] = map[string]any{"id": stringsToAny(tactics)}
+		d["tactic"] = attackObject(tactics)
 	}
 	if len(techniques) > 0 || len(subs) > 0 {
 		tech := map[string]any{}
 		if len(techniques) > 0 {
-			tech["id"] = stringsToAny(techniques)
+			tech = attackObject(techniques)
 		}
 		if len(subs) > 0 {
-			tech["subtechnique"] = map[string]any{"id": stringsToAny(subs)}
+			tech["subtechnique"] = attackObject(subs)
 		}
 		d["technique"] = tech
 	}
 	return d
+}
+
+// attackObject is {id: [...], name: [...]} for ATT&CK ids; name is left out when Vigil knows none of them.
+func attackObject(ids []string) map[string]any {
+	obj := map[string]any{"id": stringsToAny(ids)}
+	var names []string
+	for _, id := range ids {
+		if n := AttackName(id); n != "" {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		obj["name"] = stringsToAny(names)
+	}
+	return obj
 }
 
 // reason is one sentence an analyst reads in the alert list, in the style of Elastic Security:

@@ -122,7 +122,8 @@ func alertRules(t *testing.T) (full, bare *Compiled) {
 	full, err = env.Compile(&Rule{ID: "vigil.test.full", Name: "Full", Severity: "critical", Description: "d",
 		Author: "Vigil", References: []string{"https://attack.mitre.org/techniques/T1110/001/"},
 		Tags: []string{"attack.credential_access", "", "winlogbeat"}, RiskScore: &risk, Condition: `true`,
-		Text: []byte("id: vigil.test.full\n"), MitreAttack: []MitreAttack{
+		FalsePositives: []string{"Vulnerability scanners"},
+		Text:           []byte("id: vigil.test.full\n"), MitreAttack: []MitreAttack{
 			{Tactic: "TA0006", Technique: "T1110", Subtechnique: "T1110.001"}, {Tactic: "TA0001", Technique: "T1078"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +164,14 @@ func TestNewAlertWholeDocument(t *testing.T) {
 			`{"@timestamp":"2026-11-27T10:00:00.12Z","event":{"category":["authentication"],"id":"e-1",` +
 				`"kind":"alert","outcome":"failure","risk_score":64,"severity":4},"host":{"name":"web-01"},` +
 				`"organization":{"id":"acme"},"rule":{"author":"Vigil","description":"d",` +
-				`"id":"vigil.test.full","name":"Full","reference":["https://attack.mitre.org/techniques/T1110/001/"],` +
+				`"false_positives":["Vulnerability scanners"],"id":"vigil.test.full","name":"Full",` +
+				`"reference":["https://attack.mitre.org/techniques/T1110/001/"],` +
 				`"version":"f654f5b4dfe9e711"},"source":{"ip":["203.0.113.9"]},"tags":["attack.credential_access",` +
 				`"winlogbeat"],"threat":{"enrichments":[{"matched":{"atomic":"203.0.113.9"}}],` +
-				`"framework":"MITRE ATT&CK","tactic":{"id":["TA0006","TA0001"],"name":["Initial Access"]},` +
-				`"technique":{"id":["T1110","T1078"],"subtechnique":{"id":["T1110.001"]}}},"user":{"name":"root"},` +
+				`"framework":"MITRE ATT&CK","tactic":{"id":["TA0006","TA0001"],` +
+				`"name":["Credential Access","Initial Access"]},"technique":{"id":["T1110","T1078"],` +
+				`"name":["Brute Force","Valid Accounts"],"subtechnique":{"id":["T1110.001"],` +
+				`"name":["Password Guessing"]}}},"user":{"name":"root"},` +
 				`"vigil":{"alert":{"id":"4ca90f8447a39e38014c078e825b4844","origin":{"offset":41,"partition":2,` +
 				`"source":"kafka","time":"2026-11-24T08:00:00Z","topic":"partner.acme.events"},` +
 				`"original_time":"2026-11-24T08:14:03.5Z","reason":"authentication event with source 203.0.113.9,` +

@@ -81,3 +81,12 @@ func TestDeprecatedIsDisabled(t *testing.T) {
 		t.Errorf("got enabled=%v severity %s, want a disabled high rule", res.Rule.IsEnabled(), res.Rule.Severity)
 	}
 }
+
+// TestTacticTagsHaveNames: every tactic a Sigma tag maps to has a name on the alerts.
+func TestTacticTagsHaveNames(t *testing.T) {
+	for tag, id := range tacticIDs {
+		if rules.AttackName(id) == "" {
+			t.Errorf("attack.%s is %s, which rules.AttackName does not know", tag, id)
+		}
+	}
+}
