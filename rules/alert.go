@@ -189,7 +189,8 @@ func attackObject(ids []string) map[string]any {
 }
 
 // reason is one sentence an analyst reads in the alert list, in the style of Elastic Security:
-// "authentication event with source 203.0.113.9, by root on web-01 created high alert SSH brute force.".
+// "authentication event with source 203.0.113.9, by root on web-01 created high alert SSH brute force.". The
+// entities are ECS fields, or in flat Windows events their Windows fields (eventEntities).
 func reason(c *Compiled, f fields.Value) string {
 	var b strings.Builder
 	b.Grow(128)
@@ -198,18 +199,10 @@ func reason(c *Compiled, f fields.Value) string {
 		b.WriteString(" ")
 	}
 	b.WriteString("event")
-	for _, part := range [...]struct {
-		prefix string
-		path   [2]string
-	}{
-		{" with process ", [2]string{"process", "name"}},
-		{" with source ", [2]string{"source", "ip"}},
-		{" to ", [2]string{"destination", "ip"}},
-		{", by ", [2]string{"user", "name"}},
-		{" on ", [2]string{"host", "name"}},
-	} {
-		if v := firstString(f.Lookup(part.path[0], part.path[1])); v != "" {
-			b.WriteString(part.prefix)
+	prefixes := [len(entities)]string{" with process ", " with source ", " to ", ", by ", " on "}
+	for i, v := range eventEntities(f) {
+		if v != "" {
+			b.WriteString(prefixes[i])
 			b.WriteString(v)
 		}
 	}

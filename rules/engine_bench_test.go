@@ -98,3 +98,25 @@ func BenchmarkNewAlertECS(b *testing.B) {
 		NewAlert(c, ev, now)
 	}
 }
+
+// BenchmarkReason measures the alert's reason sentence on an ECS event without a destination (the flat Windows
+// fields of the missing entities are looked for) and on a flat Windows event.
+func BenchmarkReason(b *testing.B) {
+	env, err := NewEnv()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := compileCond(b, env, "true")
+	for _, bc := range []struct{ name, event string }{
+		{"ecs", `{"@timestamp":"2026-11-22T04:31:03.286Z","event":{"id":"69e2d31a","kind":"event","dataset":"system.auth","module":"system","category":["authentication"],"type":["info"],"action":"ssh_login","outcome":"failure"},"ecs":{"version":"8.11.0"},"host":{"name":"bastion-01","hostname":"bastion-01","ip":["172.18.1.5"]},"agent":{"type":"elastic-agent","version":"8.15.3"},"process":{"name":"sshd","pid":43831},"user":{"name":"root"},"source":{"ip":"45.155.205.12","port":57269},"related":{"ip":["45.155.205.12"],"user":["root"]}}`},
+		{"flat", otrfEvent},
+	} {
+		ev := event(b, bc.event)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				reason(c, ev.Fields)
+			}
+		})
+	}
+}
