@@ -86,6 +86,29 @@ func (r *Rule) locateExprs(data []byte, n *yaml.Node) {
 					r.exprs[fmt.Sprint("exceptions.", j)] = loc(item)
 				}
 			}
+		case k == "mitre_attack" && v.Kind == yaml.SequenceNode:
+			for j, item := range v.Content {
+				r.locateScalars(fmt.Sprint("mitre_attack.", j), item, loc)
+			}
+		case k == "correlation":
+			r.locateScalars("correlation", v, loc)
+		}
+	}
+}
+
+// locateScalars records where the scalars under n start, keyed by their path below key (mitre_attack.0.technique,
+// correlation.group_by.1, correlation.aliases.ip.rule-id), for warnings about values that are not expressions.
+func (r *Rule) locateScalars(key string, n *yaml.Node, loc func(*yaml.Node) exprLoc) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		r.exprs[key] = loc(n)
+	case yaml.SequenceNode:
+		for j, item := range n.Content {
+			r.locateScalars(fmt.Sprint(key, ".", j), item, loc)
+		}
+	case yaml.MappingNode:
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			r.locateScalars(key+"."+n.Content[j].Value, n.Content[j+1], loc)
 		}
 	}
 }

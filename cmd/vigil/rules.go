@@ -71,7 +71,8 @@ func printErrors(io stdio, err error) int {
 }
 
 func cmdRulesValidate(args []string, io stdio) int {
-	fs := newFlags("vigil rules validate", "vigil rules validate PATH...", io)
+	fs := newFlags("vigil rules validate", "vigil rules validate [--schema FILE] [--strict] PATH...", io)
+	lint := addLintFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -84,10 +85,19 @@ func cmdRulesValidate(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
+	schema, err := rules.LoadSchema(lint.schemas...)
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
 	parsed, perr := rules.Load(fs.Args()...)
 	set, cerr := env.CompileSet(parsed)
-	if err := errors.Join(perr, cerr); err != nil {
-		n := printErrors(io, err)
+	failed := lint.print(io, env.Lint(parsed, schema))
+	if err := errors.Join(perr, cerr); err != nil || failed > 0 {
+		n := failed
+		if err != nil {
+			n += printErrors(io, err)
+		}
 		fmt.Fprintf(io.err, "%d error(s)\n", n)
 		return 1
 	}
@@ -96,9 +106,42 @@ func cmdRulesValidate(args []string, io stdio) int {
 	return 0
 }
 
+// lintFlags are the flags of the commands that warn about rules that load but probably do not work as meant.
+type lintFlags struct {
+	schemas []string
+	strict  bool
+}
+
+func addLintFlags(fs *pflag.FlagSet) *lintFlags {
+	l := &lintFlags{}
+	fs.StringSliceVar(&l.schemas, "schema", nil, "a file of field names the events have beyond ECS and flat Windows "+
+		"events (one per line or a YAML list; name.* for every field under name); repeatable")
+	fs.BoolVar(&l.strict, "strict", false, "treat warnings (fields in no known schema, unknown ATT&CK ids) as errors")
+	return l
+}
+
+// print prints the warnings, as errors with --strict, and returns how many count as errors.
+func (l *lintFlags) print(io stdio, ws []*rules.Warning) int {
+	for _, w := range ws {
+		if l.strict {
+			fmt.Fprintln(io.err, w.Err())
+		} else {
+			fmt.Fprintln(io.err, w)
+		}
+	}
+	if !l.strict {
+		if len(ws) > 0 {
+			fmt.Fprintf(io.err, "%d warning(s)\n", len(ws))
+		}
+		return 0
+	}
+	return len(ws)
+}
+
 func cmdRulesTest(args []string, io stdio) int {
-	fs := newFlags("vigil rules test", "vigil rules test [--enrich CONFIG] PATH...", io)
+	fs := newFlags("vigil rules test", "vigil rules test [--enrich CONFIG] [--schema FILE] [--strict] PATH...", io)
 	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; without it lookups find nothing")
+	lint := addLintFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -111,11 +154,17 @@ func cmdRulesTest(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
+	schema, err := rules.LoadSchema(lint.schemas...)
+	if err != nil {
+		fmt.Fprintln(io.err, err)
+		return 1
+	}
 	parsed, err := rules.Load(fs.Args()...)
 	failed := 0
 	if err != nil {
 		failed += printErrors(io, err)
 	}
+	failed += lint.print(io, env.Lint(parsed, schema))
 	var passed int
 	var untested []*rules.Rule
 	set, setErr := env.CompileSet(parsed) // correlation tests run the whole set

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigilsoc/vigil/rules"
 )
 
 const processRule = `title: Whoami
@@ -143,4 +145,36 @@ func noteTexts(notes []Note) []string {
 		out = append(out, n.Text)
 	}
 	return out
+}
+
+// TestProfileFieldsAreKnown: the fields the built-in profiles map Sigma's names to, and guard on, are in the schema
+// `vigil rules validate` checks against, so converted rules validate without warnings about them.
+func TestProfileFieldsAreKnown(t *testing.T) {
+	schema := rules.DefaultSchema()
+	for _, name := range ProfileNames() {
+		p, err := LoadProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields []string
+		for _, f := range p.Fields {
+			fields = append(fields, f)
+		}
+		if p.Prefix != nil {
+			fields = append(fields, p.Prefix.Value+"AnyField")
+		}
+		for _, l := range p.Logsources {
+			for _, f := range l.Fields {
+				fields = append(fields, f)
+			}
+			for _, c := range l.Conditions {
+				fields = append(fields, c.Field)
+			}
+		}
+		for _, f := range fields {
+			if !schema.Known(f) {
+				t.Errorf("profile %s: field %s is in no known schema", name, f)
+			}
+		}
+	}
 }
