@@ -137,5 +137,7 @@ func correlationNames(set *rules.RuleSet) string {
 // matches of rules that only feed correlations (Internal alerts) are written nowhere, as with a running engine.
 type refusedCorrelator struct{}
 
-func (refusedCorrelator) Correlate(context.Context, []*vigil.Alert) ([]*vigil.Alert, error) { return nil, nil }
-func (refusedCorrelator) Flush(context.Context) ([]*vigil.Alert, error)                   { return nil, nil }
+func (refusedCorrelator) Correlate(context.Context, []*vigil.Alert) ([]*vigil.Alert, error) {
+	return nil, nil
+}
+func (refusedCorrelator) Flush(context.Context) ([]*vigil.Alert, error) { return nil, nil }
