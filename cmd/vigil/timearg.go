@@ -53,6 +53,9 @@ func parseLongDuration(s string) (time.Duration, error) {
 		d += time.Duration(n) * unit
 	}
 	if m[3] != "" {
+		if strings.ContainsAny(m[3], "+-") {
+			return 0, fmt.Errorf("%q: a duration must be positive", s)
+		}
 		rest, err := time.ParseDuration(m[3])
 		if err != nil {
 			return 0, err
