@@ -27,7 +27,8 @@ type changelog struct {
 // restoreFetchTimeout bounds one fetch of a restore; a restore that fails is started again.
 const restoreFetchTimeout = 30 * time.Second
 
-func newChangelog(cfg KafkaConfig, tr *kafka.Transport, log *slog.Logger) (*changelog, error) {
+// newChangelog returns the changelog of cfg; its batches are at most maxBatch bytes (the topic's max.message.bytes).
+func newChangelog(cfg KafkaConfig, tr *kafka.Transport, maxBatch int, log *slog.Logger) (*changelog, error) {
 	dialer, err := cfg.Kafka.Dialer()
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func newChangelog(cfg KafkaConfig, tr *kafka.Transport, log *slog.Logger) (*chan
 		// Every record goes to the partition it names: that of the match partition whose state it is.
 		Balancer:     kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }),
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: time.Millisecond, BatchSize: 1000, BatchBytes: 4 << 20, WriteTimeout: cfg.WriteTimeout,
+		BatchTimeout: time.Millisecond, BatchSize: 1000, BatchBytes: int64(maxBatch), WriteTimeout: cfg.WriteTimeout,
 		MaxAttempts: 1, // write retries, without limit
 	}
 	return &changelog{cfg: cfg, dialer: dialer, w: w, log: log.With("topic", cfg.ChangelogTopic)}, nil

@@ -24,12 +24,13 @@ import (
 // written with acks=all; Correlate returns once every record of the batch is acknowledged, so the source commits
 // only matches that are in the topic.
 type Publisher struct {
-	e   *Engine
-	cfg KafkaConfig
-	n   int
-	tr  *kafka.Transport
-	w   *kafka.Writer
-	log *slog.Logger
+	e      *Engine
+	cfg    KafkaConfig
+	n      int
+	layout topicLayout
+	tr     *kafka.Transport
+	w      *kafka.Writer
+	log    *slog.Logger
 
 	// Published counts records acknowledged by the brokers, Retries failed write attempts (retried).
 	Published, Retries atomic.Int64
@@ -57,16 +58,17 @@ func NewPublisher(ctx context.Context, cfg KafkaConfig, e *Engine, log *slog.Log
 	if err := cfg.Kafka.Check(ctx, cfg.Topic); err != nil && !errors.Is(err, ingest.ErrTopicMissing) {
 		return nil, fmt.Errorf("correlation: %w", err)
 	}
-	n, err := ensureTopics(ctx, cfg, tr, log)
+	layout, err := ensureTopics(ctx, cfg, tr, log)
 	if err != nil {
 		return nil, fmt.Errorf("correlation: %w", err)
 	}
-	p := &Publisher{e: e, cfg: cfg, n: n, tr: tr, log: log.With("topic", cfg.Topic)}
+	n := layout.partitions
+	p := &Publisher{e: e, cfg: cfg, n: n, layout: layout, tr: tr, log: log.With("topic", cfg.Topic)}
 	p.w = &kafka.Writer{
 		Addr: kafka.TCP(cfg.Kafka.Brokers...), Topic: cfg.Topic, Transport: tr,
 		Balancer:     kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return PartitionOf(m.Key, n) }),
 		RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 2 * time.Millisecond, BatchSize: 1000, BatchBytes: 4 << 20, WriteTimeout: cfg.WriteTimeout,
+		BatchTimeout: 2 * time.Millisecond, BatchSize: 1000, BatchBytes: int64(layout.matchBatch), WriteTimeout: cfg.WriteTimeout,
 		MaxAttempts: 1, // publish retries, without limit
 	}
 	return p, nil

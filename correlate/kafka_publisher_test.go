@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -215,6 +216,59 @@ func TestPublisherTopicChecks(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestChangelogBatchesFitTheTopic: checkpoints larger than the topic's max.message.bytes are split into batches that
+// fit, and a changelog Vigil creates takes state records of up to 16 MiB; restore reads every record back in order.
+func TestChangelogBatchesFitTheTopic(t *testing.T) {
+	big := func(n, size int) []StateRecord {
+		var recs []StateRecord
+		for i := range n {
+			recs = append(recs, StateRecord{Key: []byte(fmt.Sprint("k", i)), Value: bytes.Repeat([]byte{byte(i)}, size)})
+		}
+		return recs
+	}
+	for _, tc := range []struct {
+		name   string
+		create bool // the changelog exists with the broker's default max.message.bytes (1 MB)
+		recs   []StateRecord
+	}{
+		{"3 MB checkpoint, default topic", true, big(30, 100_000)},
+		{"2 MB state record, created topic", false, big(2, 2_000_000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cluster, addr := fakeKafka(t)
+			if tc.create {
+				if err := errors.Join(cluster.CreateTopic("m", 2, nil),
+					cluster.CreateTopic("m-state", 2, map[string]string{"cleanup.policy": "compact"})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := newPublisher(t, fakeConfig(addr, 2), New(testSet(t, chain), Config{}))
+			cl, err := newChangelog(p.cfg, p.tr, p.layout.changelogBatch, p.log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := cl.write(ctx, 1, tc.recs); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			var got []StateRecord
+			if _, err := cl.restore(ctx, 1, func(r StateRecord) error { got = append(got, r); return nil }); err != nil {
+				t.Fatalf("restore: %v", err)
+			}
+			if len(got) != len(tc.recs) {
+				t.Fatalf("restored %d records, want %d", len(got), len(tc.recs))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i].Key, tc.recs[i].Key) || !bytes.Equal(got[i].Value, tc.recs[i].Value) {
+					t.Fatalf("record %d: got key %q (%d bytes), want %q", i, got[i].Key, len(got[i].Value), tc.recs[i].Key)
+				}
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,16 +29,27 @@ func PartitionOf(key []byte, n int) int {
 	return int(p)
 }
 
+// topicLayout is what ensureTopics found: the partition count of both topics, and the largest record batch each
+// accepts (max.message.bytes), which bounds the writers' batches.
+type topicLayout struct {
+	partitions                 int
+	matchBatch, changelogBatch int
+}
+
+// maxStateRecordBytes is the max.message.bytes of a changelog topic Vigil creates: a group's state is one record, and
+// a group of max_events_per_group matches with value texts can pass the broker's default of 1 MB.
+const maxStateRecordBytes = 16 << 20
+
 // ensureTopics makes sure the match and changelog topics exist, creating what is missing (the changelog with
-// cleanup.policy=compact, and with the match topic's partition count when only the match topic exists), and checks
-// that both have the same number of partitions and that the changelog is compacted. It returns that number.
-func ensureTopics(ctx context.Context, cfg KafkaConfig, tr *kafka.Transport, log *slog.Logger) (int, error) {
+// cleanup.policy=compact and max.message.bytes=16 MiB, and with the match topic's partition count when only the
+// match topic exists), and checks that both have the same number of partitions and that the changelog is compacted.
+func ensureTopics(ctx context.Context, cfg KafkaConfig, tr *kafka.Transport, log *slog.Logger) (topicLayout, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*cfg.Kafka.ConnectTimeout)
 	defer cancel()
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Kafka.Brokers...), Transport: tr}
 	counts, err := readyPartitions(ctx, client, cfg, nil)
 	if err != nil {
-		return 0, err
+		return topicLayout{}, err
 	}
 	var create []kafka.TopicConfig
 	for _, topic := range []string{cfg.Topic, cfg.ChangelogTopic} {
@@ -50,36 +62,41 @@ func ensureTopics(ctx context.Context, cfg KafkaConfig, tr *kafka.Transport, log
 		}
 		tc := kafka.TopicConfig{Topic: topic, NumPartitions: n, ReplicationFactor: cfg.ReplicationFactor}
 		if topic == cfg.ChangelogTopic {
-			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"},
+				{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(maxStateRecordBytes)}}
 		}
 		create = append(create, tc)
 	}
 	if len(create) > 0 {
 		res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: create})
 		if err != nil {
-			return 0, fmt.Errorf("create topics: %w", err)
+			return topicLayout{}, fmt.Errorf("create topics: %w", err)
 		}
 		for _, tc := range create {
 			if err := res.Errors[tc.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-				return 0, fmt.Errorf("create topic %s: %w", tc.Topic, err)
+				return topicLayout{}, fmt.Errorf("create topic %s: %w", tc.Topic, err)
 			}
 			log.Info("correlation: topic created", "topic", tc.Topic, "partitions", tc.NumPartitions)
 		}
 		if counts, err = readyPartitions(ctx, client, cfg, func(c map[string]int) bool {
 			return c[cfg.Topic] > 0 && c[cfg.ChangelogTopic] > 0
 		}); err != nil {
-			return 0, err
+			return topicLayout{}, err
 		}
 	}
 	if a, b := counts[cfg.Topic], counts[cfg.ChangelogTopic]; a != b {
-		return 0, fmt.Errorf("the match topic %s has %d partitions and the changelog topic %s has %d: they must have "+
+		return topicLayout{}, fmt.Errorf("the match topic %s has %d partitions and the changelog topic %s has %d: they must have "+
 			"the same number, since the state of match partition N is kept in changelog partition N", cfg.Topic, a,
 			cfg.ChangelogTopic, b)
 	}
-	if err := checkCompacted(ctx, client, cfg.ChangelogTopic); err != nil {
-		return 0, err
+	layout := topicLayout{partitions: counts[cfg.Topic]}
+	if layout.matchBatch, err = checkTopicConfig(ctx, client, cfg.Topic, false); err != nil {
+		return topicLayout{}, err
 	}
-	return counts[cfg.Topic], nil
+	if layout.changelogBatch, err = checkTopicConfig(ctx, client, cfg.ChangelogTopic, true); err != nil {
+		return topicLayout{}, err
+	}
+	return layout, nil
 }
 
 // readyPartitions returns the partition count of each of the two topics that exists (a missing one is not in the
@@ -133,25 +150,34 @@ func topicPartitions(ctx context.Context, client *kafka.Client, topics ...string
 	return counts, waiting, nil
 }
 
-// checkCompacted fails when the changelog's cleanup.policy does not compact: deleting old segments would lose the
-// state of groups that have not changed for the retention time.
-func checkCompacted(ctx context.Context, client *kafka.Client, topic string) error {
+// checkTopicConfig reads the topic's cleanup.policy and max.message.bytes. A changelog must compact: deleting old
+// segments would lose the state of groups that have not changed for the retention time. It returns the largest
+// record batch the topic accepts (at most 16 MiB; 1 MiB when the broker does not say).
+func checkTopicConfig(ctx context.Context, client *kafka.Client, topic string, changelog bool) (int, error) {
 	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy"}}}})
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy", "max.message.bytes"}}}})
 	if err != nil {
-		return fmt.Errorf("describe the configuration of %s: %w", topic, err)
+		return 0, fmt.Errorf("describe the configuration of %s: %w", topic, err)
 	}
+	batch := 1 << 20
 	for _, r := range res.Resources {
 		if r.Error != nil {
-			return fmt.Errorf("describe the configuration of %s: %w", topic, r.Error)
+			return 0, fmt.Errorf("describe the configuration of %s: %w", topic, r.Error)
 		}
 		for _, e := range r.ConfigEntries {
-			if e.ConfigName == "cleanup.policy" && !slices.Contains(strings.Split(e.ConfigValue, ","), "compact") {
-				return fmt.Errorf("the changelog topic %s has cleanup.policy=%s; it must be compact (kafka-configs.sh "+
-					"--alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact), or the state of "+
-					"quiet groups is deleted with old segments", topic, e.ConfigValue, topic)
+			switch e.ConfigName {
+			case "cleanup.policy":
+				if changelog && !slices.Contains(strings.Split(e.ConfigValue, ","), "compact") {
+					return 0, fmt.Errorf("the changelog topic %s has cleanup.policy=%s; it must be compact (kafka-configs.sh "+
+						"--alter --entity-type topics --entity-name %s --add-config cleanup.policy=compact), or the state of "+
+						"quiet groups is deleted with old segments", topic, e.ConfigValue, topic)
+				}
+			case "max.message.bytes":
+				if n, err := strconv.Atoi(e.ConfigValue); err == nil && n > 0 {
+					batch = min(n, maxStateRecordBytes)
+				}
 			}
 		}
 	}
-	return nil
+	return batch, nil
 }

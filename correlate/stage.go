@@ -124,7 +124,7 @@ func NewStage(pub *Publisher, opts StageOptions) (*Stage, error) {
 		opts.BatchWait = 20 * time.Millisecond
 	}
 	log := opts.Logger.With("component", "correlation stage", "group", pub.cfg.GroupID)
-	cl, err := newChangelog(pub.cfg, pub.tr, log)
+	cl, err := newChangelog(pub.cfg, pub.tr, pub.layout.changelogBatch, log)
 	if err != nil {
 		return nil, fmt.Errorf("correlation stage: %w", err)
 	}
