@@ -46,7 +46,9 @@ type vigilProc struct {
 func startVigil(t *testing.T, bin, config string, env ...string) *vigilProc {
 	t.Helper()
 	cmd := exec.Command(bin, "run", "-c", config)
-	cmd.Env = append(os.Environ(), env...)
+	// The shipped configurations serve metrics on 127.0.0.1:9464 by default: any free port here, so that runs do
+	// not collide with each other or with a Vigil on this machine.
+	cmd.Env = append(append(os.Environ(), "VIGIL_METRICS_ADDR=127.0.0.1:0"), env...)
 	cmd.Dir = repoRoot(t)
 	p := &vigilProc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = syncWriter{p.stderr}
@@ -242,12 +244,22 @@ func crashEvent(i int) (string, []byte) {
 // replayExpected computes the alert ids `vigil replay` gives for the events of each tenant.
 func replayExpected(t *testing.T, bin, rulesDir string, byTenant map[string][][]byte) map[string]string {
 	t.Helper()
+	return replayExpectedWith(t, bin, byTenant, nil, "--rules", rulesDir)
+}
+
+// replayExpectedWith is replayExpected with the replay's rule and enrichment arguments (--rules, --enrich) and
+// environment given, run from the repository root as `vigil run` is by startVigil: the expectation of a shipped
+// configuration, with its rules and its lookup tables.
+func replayExpectedWith(t *testing.T, bin string, byTenant map[string][][]byte, env []string, args ...string) map[string]string {
+	t.Helper()
 	want := map[string]string{}
 	dir := t.TempDir()
 	for tenant, events := range byTenant {
 		in, out := filepath.Join(dir, tenant+".jsonl"), filepath.Join(dir, tenant+"-alerts.jsonl")
 		writeFile(t, in, string(bytes.Join(events, []byte("\n")))+"\n")
-		cmd := exec.Command(bin, "replay", "--rules", rulesDir, "--input", in, "--tenant", tenant, "--output", out)
+		replay := append(append([]string{"replay"}, args...), "--input", in, "--tenant", tenant, "--output", out)
+		cmd := exec.Command(bin, replay...)
+		cmd.Env, cmd.Dir = append(os.Environ(), env...), repoRoot(t)
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("vigil replay: %v\n%s", err, msg)
 		}
@@ -426,7 +438,13 @@ func TestKafkaToFileExample(t *testing.T) {
 			}
 		}
 	}
-	want := replayExpected(t, bin, filepath.Join(root, "configs", "rules"), byTenant)
+	alerts := filepath.Join(t.TempDir(), "alerts.jsonl")
+	group := testenv.UniqueName(t, "vigil-group-")
+	config := filepath.Join(root, "configs", "kafka-to-file.yaml")
+	env := []string{"VIGIL_KAFKA_BROKERS=" + addr, "VIGIL_ALERTS_FILE=" + alerts, "VIGIL_KAFKA_GROUP=" + group}
+	// What the configuration's rules (configs/rules and configs/rules-intel) and lookup tables give.
+	want := replayExpectedWith(t, bin, byTenant, env, "--rules", filepath.Join(root, "configs", "rules"),
+		"--rules", filepath.Join(root, "configs", "rules-intel"), "--enrich", config)
 	if len(want) == 0 {
 		t.Fatal("the shipped rules' tests give no alert to look for")
 	}
@@ -441,10 +459,7 @@ func TestKafkaToFileExample(t *testing.T) {
 		kafkaProduce(t, addr, "partner."+tenant+".events", msgs) // the broker creates the topics
 	}
 
-	alerts := filepath.Join(t.TempDir(), "alerts.jsonl")
-	group := testenv.UniqueName(t, "vigil-group-")
-	p := startVigil(t, bin, filepath.Join(root, "configs", "kafka-to-file.yaml"),
-		"VIGIL_KAFKA_BROKERS="+addr, "VIGIL_ALERTS_FILE="+alerts, "VIGIL_KAFKA_GROUP="+group)
+	p := startVigil(t, bin, config, env...)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		got, tenants, _ := alertFile(t, alerts)

@@ -34,7 +34,12 @@ func TestKafkaToSearchExample(t *testing.T) {
 	root := repoRoot(t)
 	run := strings.ReplaceAll(testenv.UniqueName(t, "e2e"), "-", "")
 	byTenant := searchTestEvents(t, root, run)
-	want := replayExpected(t, bin, filepath.Join(root, "configs", "rules"), byTenant)
+	config := filepath.Join(root, "configs", "kafka-to-search.yaml")
+	// What the configuration's rules (configs/rules and configs/rules-intel) and lookup tables give; the replay
+	// reads only the enrich block, but the whole file's environment references must be set.
+	want := replayExpectedWith(t, bin, byTenant, []string{"VIGIL_KAFKA_BROKERS=" + addr, "VIGIL_SEARCH_URLS=" + engines[0].URL},
+		"--rules", filepath.Join(root, "configs", "rules"), "--rules", filepath.Join(root, "configs", "rules-intel"),
+		"--enrich", config)
 	wantByTenant := map[string]map[string]bool{"acme": {}, "globex": {}}
 	for id, tenant := range want {
 		wantByTenant[tenant][id] = true
@@ -54,7 +59,6 @@ func TestKafkaToSearchExample(t *testing.T) {
 	t.Logf("%d events produced, replay gives %d alerts (acme %d, globex %d)", total, len(want),
 		len(wantByTenant["acme"]), len(wantByTenant["globex"]))
 
-	config := filepath.Join(root, "configs", "kafka-to-search.yaml")
 	for _, e := range engines {
 		t.Run(e.Flavor, func(t *testing.T) {
 			prefix := testenv.UniqueName(t, "vigil-e2e-")
@@ -139,7 +143,7 @@ func TestKafkaToSearchExample(t *testing.T) {
 				t.Logf("tenant %s: %d alerts searchable, %d dead-lettered (reasons %v), replay %d", tenant, len(got), len(parked), dead.reasons(), len(wantIDs))
 			}
 			table, summary := search("--tenant", "acme", "--since", "1h", "--size", "5", "event.id:"+run+"*")
-			if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 6 || !strings.HasPrefix(lines[0], "TIME") ||
+			if lines := strings.Split(strings.TrimSpace(table), "\n"); len(lines) != 6 || !strings.HasPrefix(lines[0], "EVENT TIME") ||
 				!strings.Contains(lines[1], " acme ") {
 				t.Errorf("table: got\n%s", table)
 			}
