@@ -20,7 +20,7 @@ import (
 const usage = `Vigil: a detection pipeline for security operations centers.
 
 Usage:
-  vigil run -c FILE [--follow] [--metrics-addr ADDR]
+  vigil run -c FILE [--follow] [--metrics-addr ADDR] [--web-config-file FILE]
                                         run the pipeline as configured
   vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME]
                                         evaluate rules over a file of JSON events
@@ -29,7 +29,7 @@ Usage:
                                         run the rules' inline tests
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
-  vigil alerts search [flags] [QUERY]   search the alert index, newest first
+  vigil alerts search [flags] [QUERY]   search the alert index, newest first (--since 30d, --until 2026-11-01)
   vigil deadletters list|show|replay -c FILE [flags]
                                         inspect the dead-letter queue and bring letters back
   vigil bench [--json]                  measure detection speed against a naive baseline
