@@ -647,6 +647,24 @@ func TestIntegrationCorrelationStageKill(t *testing.T) {
 	} else {
 		t.Logf("the second run restored %d groups over %d partitions", sum(restored), len(restored))
 	}
+	m := scrape(t, metrics)
+	var lagSeries int
+	for k := range m {
+		if strings.HasPrefix(k, "vigil_correlation_watermark_lag_seconds{") {
+			lagSeries++
+		}
+	}
+	if lagSeries != stagePartitions || m["vigil_correlation_stage_restored_records_total"] == 0 ||
+		m["vigil_correlation_stage_records_total"] == 0 || m["vigil_correlation_checkpoint_seconds_count"] == 0 {
+		t.Errorf("/metrics: %d watermark lag series (want %d), restored records %v, records %v, checkpoints %v; want all > 0",
+			lagSeries, stagePartitions, m["vigil_correlation_stage_restored_records_total"],
+			m["vigil_correlation_stage_records_total"], m["vigil_correlation_checkpoint_seconds_count"])
+	}
+	if res, err := http.Get("http://" + metrics + "/readyz"); err != nil || res.StatusCode != 200 {
+		t.Errorf("/readyz after the restore: %v %v, want 200", res, err)
+	} else {
+		res.Body.Close()
+	}
 	if err := second.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("second run exited with %v after SIGTERM; log:\n%s", err, second.log())
 	}
