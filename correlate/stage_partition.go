@@ -85,8 +85,8 @@ func (r *partitionRun) run(gctx, runCtx, workCtx context.Context) {
 		done()
 		switch {
 		case errors.Is(err, errGenerationOver):
-			log.Warn("correlation stage: offsets not committed, the generation is over; the records will be processed again by the partition's next owner",
-				"err", err)
+			log.Warn("correlation stage: offsets not committed, the generation is over; "+
+				"the partition's next owner processes the records again", "err", err)
 			return
 		case err != nil && aborted:
 			r.s.Stats.Abandoned.Add(1)

@@ -194,3 +194,28 @@ func TestShippedKafkaConfigsCorrelateOnKafka(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadedCorrelationsRefusedWithoutTopic: where correlation rules are refused (Kafka sources, no correlate.kafka),
+// a reload that brings some logs an error naming the option each time, and nothing is evaluated.
+func TestReloadedCorrelationsRefusedWithoutTopic(t *testing.T) {
+	env, err := newRuleEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "rules.yml"), correlationRules)
+	set, err := env.LoadSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	c := &correlation{refuse: true, correlator: refusedCorrelator{}, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	c.swapped(set)
+	if got := logs.String(); !strings.Contains(got, "correlation rules are not evaluated") ||
+		!strings.Contains(got, "set correlate.kafka") || !strings.Contains(got, "t.brute") {
+		t.Errorf("log: got %q, want an error naming correlate.kafka and t.brute", got)
+	}
+	if out, err := c.correlator.Correlate(context.Background(), nil); out != nil || err != nil {
+		t.Errorf("refused correlator: got %v, %v; want nothing", out, err)
+	}
+}
