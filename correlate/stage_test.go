@@ -493,3 +493,68 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("metric %s not gathered", name)
 	return 0
 }
+
+// TestStageChainsAcrossPartitions: a correlation over another one that groups by fewer fields gets its matches from
+// other partitions: the stage publishes them to the match topic and the partition of the next group raises the alert.
+func TestStageChainsAcrossPartitions(t *testing.T) {
+	_, addr := fakeKafka(t)
+	set := testSet(t, `
+id: brute_ip
+name: brute force from one address
+severity: medium
+correlation:
+  type: event_count
+  rules: [fail]
+  group_by: [user.name, source.ip]
+  timespan: 5m
+  condition: {gte: 3}
+---
+id: distributed
+name: brute force from several addresses
+severity: high
+correlation:
+  type: event_count
+  rules: [brute_ip]
+  group_by: [user.name]
+  timespan: 10m
+  condition: {gte: 2}
+`)
+	const partitions = 4
+	ips := []string{}
+	for i := 0; len(ips) < 2; i++ { // two addresses whose groups are on other partitions than bob's
+		ip := fmt.Sprint("10.0.0.", i)
+		p := PartitionOf((&Record{Tenant: "acme", Group: []string{"bob", ip}}).Key(), partitions)
+		if p != PartitionOf((&Record{Tenant: "acme", Group: []string{"bob"}}).Key(), partitions) {
+			ips = append(ips, ip)
+		}
+	}
+	var recs []Record
+	for i := range 6 {
+		recs = append(recs, Record{Tenant: "acme", Rule: "brute_ip", Input: "fail", AlertID: fmt.Sprintf("%032x", i+1),
+			Time: t0.Add(time.Duration(i) * time.Second), Group: []string{"bob", ips[i%2]}})
+	}
+	clock := newClock()
+	pub := newPublisher(t, fakeConfig(addr, partitions), engineAt(set, clock))
+	if err := pub.publish(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	sink := newMemSink()
+	s := startStage(t, pub, StageOptions{Sink: sink})
+	eventually(t, "records consumed", func() bool { return s.s.Stats.Records.Load() == 6 },
+		func() string { return fmt.Sprint(s.s.Stats.Records.Load()) })
+	clock.add(time.Hour) // bob's bursts from each address end: their alerts go to bob's partition
+	eventually(t, "chained records consumed", func() bool { return s.s.Stats.Records.Load() == 8 },
+		func() string { return fmt.Sprint(s.s.Stats.Records.Load(), " chains published ", s.s.Stats.ChainsPublished.Load()) })
+	clock.add(time.Hour) // and there the clock closes the window
+	eventually(t, "the chained alert", func() bool {
+		for _, o := range sink.outcome() {
+			if strings.HasPrefix(o, "distributed 2 ") {
+				return true
+			}
+		}
+		return false
+	}, func() string { return fmt.Sprint(sink.outcome(), " chains published ", s.s.Stats.ChainsPublished.Load()) })
+	if n := s.s.Stats.ChainsPublished.Load(); n != 2 {
+		t.Errorf("chained records published: got %d, want 2 (one per address)", n)
+	}
+}
