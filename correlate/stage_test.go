@@ -544,7 +544,9 @@ correlation:
 		func() string { return fmt.Sprint(s.s.Stats.Records.Load()) })
 	clock.add(time.Hour) // bob's bursts from each address end: their alerts go to bob's partition
 	eventually(t, "chained records consumed", func() bool { return s.s.Stats.Records.Load() == 8 },
-		func() string { return fmt.Sprint(s.s.Stats.Records.Load(), " chains published ", s.s.Stats.ChainsPublished.Load()) })
+		func() string {
+			return fmt.Sprint(s.s.Stats.Records.Load(), " chains published ", s.s.Stats.ChainsPublished.Load())
+		})
 	clock.add(time.Hour) // and there the clock closes the window
 	eventually(t, "the chained alert", func() bool {
 		for _, o := range sink.outcome() {
@@ -553,7 +555,9 @@ correlation:
 			}
 		}
 		return false
-	}, func() string { return fmt.Sprint(sink.outcome(), " chains published ", s.s.Stats.ChainsPublished.Load()) })
+	}, func() string {
+		return fmt.Sprint(sink.outcome(), " chains published ", s.s.Stats.ChainsPublished.Load())
+	})
 	if n := s.s.Stats.ChainsPublished.Load(); n != 2 {
 		t.Errorf("chained records published: got %d, want 2 (one per address)", n)
 	}
