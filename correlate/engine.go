@@ -19,7 +19,8 @@
 //     match.
 //   - At equal times a window end or deadline comes before a match: windows are half-open, [start, start+timespan).
 //
-// An Engine is not safe for concurrent use; a Partition is owned by one goroutine at a time.
+// A Partition is owned by one goroutine at a time; different partitions of one Engine may run concurrently (they share
+// only the engine's rule set and atomic counters), and Swap may be called meanwhile.
 package correlate
 
 import (
@@ -40,8 +41,8 @@ type Config struct {
 	// IdleTimeout is how long a tenant's partition may receive nothing before its watermark advances with processing
 	// time (default 1m).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// MaxGroupsPerRule bounds the open groups of one correlation in one partition (default 1,000,000); a match that
-	// would open one more is dropped and counted as evicted.
+	// MaxGroupsPerRule bounds the open groups of one correlation in this process, over all the partitions it owns
+	// (default 1,000,000); a match that would open one more is dropped and counted as evicted.
 	MaxGroupsPerRule int `yaml:"max_groups_per_rule"`
 	// MaxEventsPerGroup bounds the matches one group keeps (default 10,000); beyond it the oldest is dropped and
 	// counted as evicted.
