@@ -24,24 +24,39 @@ const stateVersion = 1
 // partition gives back this partition's state.
 func (p *Partition) Checkpoint() []StateRecord {
 	out := make([]StateRecord, 0, len(p.dirty)+len(p.freed))
+	// Keys and values are cut from one buffer: a slice made before the buffer grows keeps pointing at the old array,
+	// whose bytes stay as they were.
+	buf := make([]byte, 0, 128*(len(p.dirty)+len(p.freed)))
+	add := func(key string, state func([]byte) []byte) {
+		start := len(buf)
+		buf = append(buf, key...)
+		rec := StateRecord{Key: buf[start:len(buf):len(buf)]}
+		if state != nil {
+			start = len(buf)
+			buf = state(buf)
+			rec.Value = buf[start:len(buf):len(buf)]
+		}
+		out = append(out, rec)
+	}
 	for _, key := range p.freed {
 		if p.groups[key] == nil { // else a new group of the same key follows
-			out = append(out, StateRecord{Key: []byte(key)})
+			add(key, nil)
 		}
 	}
 	for _, g := range p.dirty {
 		g.dirty = false
-		if p.groups[g.key] == g {
-			out = append(out, StateRecord{Key: []byte(g.key), Value: g.appendState(nil)})
+		if !g.gone {
+			add(g.key, g.appendState)
 		}
 	}
 	clear(p.dirty)
 	p.dirty, p.freed = p.dirty[:0], p.freed[:0]
 	for tenant, s := range p.streams {
 		if s.wmDirty {
-			v := binary.LittleEndian.AppendUint64([]byte{stateVersion}, uint64(s.maxSeen))
-			v = binary.LittleEndian.AppendUint64(v, uint64(s.wm))
-			out = append(out, StateRecord{Key: []byte(watermarkKey + tenant), Value: v})
+			add(watermarkKey+tenant, func(b []byte) []byte {
+				b = binary.LittleEndian.AppendUint64(append(b, stateVersion), uint64(s.maxSeen))
+				return binary.LittleEndian.AppendUint64(b, uint64(s.wm))
+			})
 			s.wmDirty = false
 		}
 	}

@@ -177,6 +177,7 @@ type group struct {
 	applied int32
 	index   int32 // in the stream's heap
 	dirty   bool  // changed since the last checkpoint
+	gone    bool  // freed: no longer in the partition's groups
 	// due is the heap's key: the group is ready for its next step when due < the watermark.
 	due int64
 	x   *extra // nil while the group has no burst and keeps no value texts
@@ -303,15 +304,16 @@ func (p *Partition) add(r *Record, local bool) {
 		s.lastTick = s.lastRecord
 		s.maxSeen = max(s.maxSeen, t)
 	}
-	key := string(groupKey(make([]byte, 0, 64), r.Tenant, r.Rule, r.Group))
-	g := p.groups[key]
+	var kb [128]byte // a group key usually fits: looking it up then allocates nothing
+	k := groupKey(kb[:0], r.Tenant, r.Rule, r.Group)
+	g := p.groups[string(k)]
 	if g == nil {
 		if c.groups.Load() >= int64(p.e.cfg.MaxGroupsPerRule) {
 			st.Evicted.Add(1)
 			return
 		}
-		g = &group{key: key, corr: c, index: -1, due: never}
-		p.groups[key] = g
+		g = &group{key: string(k), corr: c, index: -1, due: never}
+		p.groups[g.key] = g
 		c.groups.Add(1)
 		st.Groups.Add(1)
 	}
@@ -393,6 +395,7 @@ func (p *Partition) schedule(s *stream, g *group) {
 			s.heap.remove(g)
 		}
 		delete(p.groups, g.key)
+		g.gone = true
 		p.freed = append(p.freed, g.key)
 		g.corr.groups.Add(-1)
 		p.e.Stats.Groups.Add(-1)
