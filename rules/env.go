@@ -118,7 +118,14 @@ func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
 	if est.Max > e.costLimit {
 		return nil, nil, est.Max, fmt.Errorf("estimated worst-case cost %d exceeds the limit %d: it could stall on large events (nested loops, large generated lists)", est.Max, e.costLimit)
 	}
-	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if hasLoop(checked.NativeRep().Expr()) {
+		// The estimate assumes lists of 1,024 elements; an event may hold far longer ones. A condition with a loop
+		// is also held to the limit while it runs: past it the evaluation stops with an error (counted, no match).
+		// Runtime cost tracking slows evaluation several times, so only conditions with loops pay for it.
+		opts = append(opts, cel.CostLimit(e.costLimit), cel.InterruptCheckFrequency(100))
+	}
+	prg, err := env.Program(checked, opts...)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("plan: %w", err)
 	}
@@ -158,6 +165,15 @@ var linearFunctions = map[string]bool{
 	"uint": true, "double": true, "bool": true, "bytes": true, "dyn": true, "type": true, "timestamp": true,
 	"duration": true, "orValue": true, "hasValue": true, "value": true, "optional.of": true, "optional.none": true,
 	"optional.ofNonZeroValue": true, "base64.decode": true, "base64.encode": true,
+}
+
+// hasLoop reports whether e has a comprehension (exists, all, map, filter...).
+func hasLoop(root ast.Expr) bool {
+	found := false
+	ast.PostOrderVisit(root, ast.NewExprVisitor(func(x ast.Expr) {
+		found = found || x.Kind() == ast.ComprehensionKind
+	}))
+	return found
 }
 
 // needsCostEstimate reports whether e has a loop or calls a function not known to be linear.

@@ -166,3 +166,44 @@ func TestExceptionsAndTenants(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeCostLimit: a condition with a loop that passes the static estimate (lists assumed to hold 1,024
+// elements) is stopped at the cost limit when an event's list is far longer, and counted as an error, not a match.
+func TestRuntimeCostLimit(t *testing.T) {
+	env, err := NewEnv(WithCostLimit(50_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := env.Compile(&Rule{ID: "t", Name: "t", Severity: "low", Source: Position{File: "f.yml", Line: 1},
+		Condition: `xs.exists(a, a == -1)`})
+	if err != nil {
+		t.Fatalf("the condition must pass the static estimate: %v", err)
+	}
+	small := make([]any, 100)
+	big := make([]any, 100_000) // a few hundred thousand steps: past the limit of 50,000
+	for i := range big {
+		big[i] = i
+	}
+	for i := range small {
+		small[i] = i
+	}
+	if ev := testEventOf(t, map[string]any{"xs": small}); c.Match(ev) {
+		t.Errorf("a small list matched")
+	}
+	c.stats = &Stats{}
+	if c.Match(testEventOf(t, map[string]any{"xs": big})) {
+		t.Errorf("a big list matched")
+	}
+	if n := c.stats.Errors.Load(); n != 1 {
+		t.Errorf("got %d evaluation errors, want 1: the runtime cost limit must stop the loop over the big list", n)
+	}
+}
+
+func testEventOf(t *testing.T, m map[string]any) *vigil.Event {
+	t.Helper()
+	ev, err := TestEvent(m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
