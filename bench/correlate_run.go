@@ -125,13 +125,14 @@ type stage struct {
 	p                   *correlate.Partition
 	batch, n, changelog int
 	r                   correlate.Record
+	dec                 correlate.Decoder
 	advance, checkpoint time.Duration
 }
 
 func (s *stage) take(buf []byte, ends []int) error {
 	start := 0
 	for _, end := range ends {
-		if err := s.r.UnmarshalBinary(buf[start:end]); err != nil {
+		if err := s.dec.Decode(buf[start:end], &s.r); err != nil { // as the stage decodes
 			return err
 		}
 		start = end
@@ -181,10 +182,11 @@ func runBaseline(opts CorrelateOptions, res *CorrelateResult) error {
 	counts := map[string]int{}
 	var key []byte
 	var r correlate.Record
+	var dec correlate.Decoder
 	m, _, err := drive(opts, func(buf []byte, ends []int) error {
 		start := 0
 		for _, end := range ends {
-			if err := r.UnmarshalBinary(buf[start:end]); err != nil {
+			if err := dec.Decode(buf[start:end], &r); err != nil {
 				return err
 			}
 			start = end

@@ -73,11 +73,32 @@ func (r *Record) AppendBinary(dst []byte) []byte {
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
 func (r *Record) UnmarshalBinary(b []byte) error {
+	return r.decode(b, nil)
+}
+
+// Decoder decodes match records like UnmarshalBinary, but shares the texts that repeat from record to record (the
+// tenant, the correlation and the input rule) instead of allocating them again for each: the correlation stage
+// decodes every record it consumes. The zero Decoder is ready; it is not safe for concurrent use.
+type Decoder struct{ names map[string]string }
+
+// maxNames bounds the texts a Decoder keeps.
+const maxNames = 4096
+
+// Decode decodes b into r.
+func (dec *Decoder) Decode(b []byte, r *Record) error {
+	if dec.names == nil {
+		dec.names = map[string]string{}
+	}
+	return r.decode(b, dec.names)
+}
+
+func (r *Record) decode(b []byte, names map[string]string) error {
 	d := decoder{b: b}
 	if v := d.byte(); v != recordVersion {
 		return fmt.Errorf("match record: version %d, want %d", v, recordVersion)
 	}
-	r.Tenant, r.Rule, r.Input, r.AlertID, r.Value = d.string(), d.string(), d.string(), d.string(), d.string()
+	r.Tenant, r.Rule, r.Input = d.name(names), d.name(names), d.name(names)
+	r.AlertID, r.Value = d.string(), d.string()
 	r.Time = time.Unix(0, int64(d.uint64())).UTC()
 	r.Num = math.Float64frombits(d.uint64())
 	n := d.uvarint()
@@ -139,13 +160,28 @@ func (d *decoder) uint64() uint64 {
 }
 
 func (d *decoder) string() string {
+	return d.name(nil)
+}
+
+// name reads a string, taking it from names when it is there (and adding it while names is small).
+func (d *decoder) name(names map[string]string) string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
+	b := d.b[:n]
 	d.b = d.b[n:]
+	if names == nil {
+		return string(b)
+	}
+	if s, ok := names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(names) < maxNames {
+		names[s] = s
+	}
 	return s
 }
 

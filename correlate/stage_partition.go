@@ -28,6 +28,7 @@ type stagePartition struct {
 // partitionRun is one assigned partition during one generation: restore, then batches until the generation ends.
 type partitionRun struct {
 	s       *Stage
+	decoder Decoder // this partition's: its records name the same few tenants and rules
 	gen     *kafka.Generation
 	commits *sync.Mutex
 	pa      kafka.PartitionAssignment
@@ -205,7 +206,7 @@ func (r *partitionRun) step(ctx context.Context, msgs []kafka.Message) error {
 		recs := make([]Record, 0, len(msgs))
 		for _, m := range msgs {
 			var rec Record
-			if err := rec.UnmarshalBinary(m.Value); err != nil {
+			if err := r.decoder.Decode(m.Value, &rec); err != nil {
 				letters = append(letters, vigil.DeadLetter{Kind: "event", Reason: "decode", Detail: err.Error(),
 					Payload: m.Value, Origin: vigil.Origin{Source: "correlation", Topic: m.Topic, Partition: m.Partition,
 						Offset: m.Offset, Time: m.Time}})
