@@ -26,6 +26,7 @@ package correlate
 import (
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,23 @@ type Engine struct {
 	now func() time.Time
 	// Stats count the work of every partition.
 	Stats *Stats
+	// watermarks holds each tenant's newest watermark over the engine's partitions: an idle partition catches up to
+	// it, as its tenant's clock has evidently moved on.
+	mu         sync.Mutex
+	watermarks map[string]int64
+}
+
+// tenantWatermark records wm as a watermark of tenant and returns the newest one of any partition.
+func (e *Engine) tenantWatermark(tenant string, wm int64) int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.watermarks == nil {
+		e.watermarks = map[string]int64{}
+	}
+	if cur, ok := e.watermarks[tenant]; !ok || wm > cur {
+		e.watermarks[tenant] = wm
+	}
+	return e.watermarks[tenant]
 }
 
 // ruleState is the rule set an engine runs, with its correlations prepared; Swap replaces it whole.
@@ -447,8 +465,11 @@ func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
 		if s.maxSeen != math.MinInt64 {
 			wm = max(wm, s.maxSeen-int64(p.e.cfg.AllowedLateness))
 		}
+		newest := p.e.tenantWatermark(s.tenant, wm)
 		if now.Sub(s.lastRecord) >= p.e.cfg.IdleTimeout && wm != math.MinInt64 {
-			wm = max(wm, s.wm+int64(now.Sub(s.lastTick))) // event time flows with the clock while nothing comes
+			// Nothing came for a while: event time flows with the clock, and at least as far as the tenant's other
+			// partitions have got (a group that went silent is decided as soon as its tenant's data moves on).
+			wm = max(wm, s.wm+int64(now.Sub(s.lastTick)), newest)
 			s.lastTick = now
 		}
 		p.advance(s, wm)

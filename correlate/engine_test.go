@@ -526,3 +526,24 @@ correlation:
 		t.Errorf("value_percentile: got %v, want %v", rare, want)
 	}
 }
+
+// TestIdlePartitionCatchesUp: a partition that receives nothing for idle_timeout takes its tenant's newest watermark
+// from the engine's other partitions, so a silence on it is decided as soon as the tenant's data moves on.
+func TestIdlePartitionCatchesUp(t *testing.T) {
+	set := testSet(t, silence)
+	e := New(set, Config{IdleTimeout: time.Minute})
+	clock := t0
+	e.now = func() time.Time { return clock }
+	quiet, busy := e.NewPartition(nil), e.NewPartition(nil)
+	quiet.Add(&Record{Tenant: "acme", Rule: "silent", Input: "conn", AlertID: fmt.Sprintf("%032x", 1), Time: t0, Group: []string{"bob"}})
+	quiet.Advance()
+	busy.Add(&Record{Tenant: "acme", Rule: "silent", Input: "conn", AlertID: fmt.Sprintf("%032x", 2), Time: t0.Add(time.Hour), Group: []string{"eve"}})
+	busy.Advance()
+	if got, _ := quiet.Advance(); len(got) != 0 {
+		t.Fatalf("got %d alerts before the partition was idle, want 0", len(got))
+	}
+	clock = clock.Add(2 * time.Minute)
+	if got, _ := quiet.Advance(); len(got) != 1 {
+		t.Errorf("got %d alerts once idle, want bob's silence: the tenant's other partition is an hour on", len(got))
+	}
+}
