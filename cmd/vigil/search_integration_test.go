@@ -110,8 +110,14 @@ func TestKafkaToSearchExample(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("after 180s: acme %d+%d of %d, globex %d+%d of %d alerts searchable+dead-lettered; vigil log:\n%s",
-						len(a), da, len(wantByTenant["acme"]), len(g), dg, len(wantByTenant["globex"]), p.log())
+					var missing []string // the ids replay gives that are not in the index, to tell which rule lags
+					for id, tenant := range want {
+						if _, ok := map[string]map[string]int{"acme": a, "globex": g}[tenant][id]; !ok {
+							missing = append(missing, tenant+"/"+id)
+						}
+					}
+					t.Fatalf("after 180s: acme %d+%d of %d, globex %d+%d of %d alerts searchable+dead-lettered; missing %v; vigil log:\n%s",
+						len(a), da, len(wantByTenant["acme"]), len(g), dg, len(wantByTenant["globex"]), missing, p.log())
 				}
 				time.Sleep(time.Second)
 			}
