@@ -265,6 +265,15 @@ func (p *Partition) stream(tenant string) *stream {
 	return s
 }
 
+// watermark is the newest event time seen less the allowed lateness, or the watermark the stream has reached when
+// that is further.
+func (s *stream) watermark(lateness time.Duration) int64 {
+	if s.maxSeen == math.MinInt64 {
+		return s.wm
+	}
+	return max(s.wm, s.maxSeen-int64(lateness))
+}
+
 // Add takes one match record. It is applied by the next Advance, once the watermark passes it.
 func (p *Partition) Add(r *Record) {
 	p.e.Stats.Records.Add(1)
@@ -307,20 +316,25 @@ func (p *Partition) add(r *Record, local bool) {
 	}
 	s := p.stream(r.Tenant)
 	t := r.Time.UnixNano()
+	// The watermark a record is judged by is that of the records before it, whenever Advance last ran: whether it is
+	// late depends on the partition's order alone, not on how it was cut into batches (nor on a restart).
+	wm := s.watermark(p.e.cfg.AllowedLateness)
 	switch {
 	case local:
-	case t < s.wm && p.rules.set.Rule(r.Input).Correlation != nil:
+	case t < wm && p.rules.set.Rule(r.Input).Correlation != nil:
 		// a chained record from another partition, which decided it when its own watermark passed it: it counts at
 		// the earliest time still open here rather than not at all
-		t = s.wm
+		t = wm
 		st.ChainsDelayed.Add(1)
-	case t < s.wm:
+	case t < wm:
 		st.Late.Add(1)
 		return
 	default:
 		s.lastRecord = p.e.now()
 		s.lastTick = s.lastRecord
-		s.maxSeen = max(s.maxSeen, t)
+		if t > s.maxSeen {
+			s.maxSeen, s.wmDirty = t, true // later records are judged by it
+		}
 	}
 	var kb [128]byte // a group key usually fits: looking it up then allocates nothing
 	k := groupKey(kb[:0], r.Tenant, r.Rule, r.Group)
@@ -461,10 +475,7 @@ func (p *Partition) Advance() (alerts []*vigil.Alert, chains []Record) {
 	p.sync()
 	now := p.e.now()
 	for _, s := range p.streams {
-		wm := s.wm
-		if s.maxSeen != math.MinInt64 {
-			wm = max(wm, s.maxSeen-int64(p.e.cfg.AllowedLateness))
-		}
+		wm := s.watermark(p.e.cfg.AllowedLateness)
 		newest := p.e.tenantWatermark(s.tenant, wm)
 		if now.Sub(s.lastRecord) >= p.e.cfg.IdleTimeout && wm != math.MinInt64 {
 			// Nothing came for a while: event time flows with the clock, and at least as far as the tenant's other

@@ -338,6 +338,42 @@ func TestLateAndDuplicateRecords(t *testing.T) {
 	}
 }
 
+// TestLatenessIgnoresBatches: whether a record is late depends on the records before it in its partition, not on
+// when Advance last ran, so the same records cut into batches differently (a replay's batches, a stage's fetches, a
+// restart) give the same alerts.
+func TestLatenessIgnoresBatches(t *testing.T) {
+	set := testSet(t, bruteForce)
+	var recs []*Record
+	for _, shift := range []time.Duration{0, -time.Hour} { // ten failures, then ten from an hour before them: late
+		for i := range 10 {
+			recs = append(recs, &Record{Tenant: "t", Rule: "brute", Input: "fail", Time: t0.Add(shift + time.Duration(i)*time.Second),
+				AlertID: fmt.Sprintf("%032x", len(recs)), Group: []string{"bob"}})
+		}
+	}
+	for _, batch := range []int{1, 3, len(recs)} {
+		e := New(set, Config{})
+		p := e.NewPartition(nil)
+		var out []*vigil.Alert
+		for i, r := range recs {
+			p.Add(r)
+			if (i+1)%batch == 0 {
+				a, _ := p.Advance()
+				out = append(out, a...)
+			}
+		}
+		a, _ := p.Flush()
+		out = append(out, a...)
+		var counts []any
+		for _, a := range out {
+			counts = append(counts, vigil.Get(a.Doc, "vigil", "correlation", "count"))
+		}
+		if len(out) != 1 || counts[0] != int64(10) || e.Stats.Late.Load() != 10 {
+			t.Errorf("batches of %d: got alerts of counts %v and %d late records, want one alert of count 10 and 10 late",
+				batch, counts, e.Stats.Late.Load())
+		}
+	}
+}
+
 func TestTenantsNeverMix(t *testing.T) {
 	set := testSet(t, bruteForce)
 	var events []map[string]any
