@@ -126,6 +126,14 @@ func kafkaProduce(t testing.TB, addr, topic string, msgs []kafka.Message) {
 	}
 }
 
+// correlateEnv gives one run of a shipped Kafka configuration a correlation stage of its own (consumer group, match
+// topic, changelog), so that no window or watermark carries over from another test over the same events.
+func correlateEnv(t *testing.T) []string {
+	name := testenv.UniqueName(t, "vigil-correlate-")
+	return []string{"VIGIL_CORRELATE_GROUP=" + name, "VIGIL_CORRELATE_TOPIC=" + name + ".matches",
+		"VIGIL_CORRELATE_CHANGELOG_TOPIC=" + name + ".state"}
+}
+
 // groupAtEnd reports whether the group's committed offsets equal the topic's end offsets on every partition.
 func groupAtEnd(t testing.TB, addr, group, topic string, partitions int) (bool, string) {
 	t.Helper()
@@ -441,7 +449,7 @@ func TestKafkaToFileExample(t *testing.T) {
 	alerts := filepath.Join(t.TempDir(), "alerts.jsonl")
 	group := testenv.UniqueName(t, "vigil-group-")
 	config := filepath.Join(root, "configs", "kafka-to-file.yaml")
-	env := []string{"VIGIL_KAFKA_BROKERS=" + addr, "VIGIL_ALERTS_FILE=" + alerts, "VIGIL_KAFKA_GROUP=" + group}
+	env := append(correlateEnv(t), "VIGIL_KAFKA_BROKERS="+addr, "VIGIL_ALERTS_FILE="+alerts, "VIGIL_KAFKA_GROUP="+group)
 	// What the configuration's rules (configs/rules and configs/rules-intel) and lookup tables give.
 	want := replayExpectedWith(t, bin, byTenant, env, "--rules", filepath.Join(root, "configs", "rules"),
 		"--rules", filepath.Join(root, "configs", "rules-intel"), "--enrich", config)
@@ -621,9 +629,9 @@ func TestKafkaToFileExampleSASL(t *testing.T) {
 		kafkaProduce(t, plain, topic, []kafka.Message{{Value: []byte(`{"event":{"id":"sasl-example"}}`)}})
 	}
 	env := func(pw string) []string {
-		return []string{"VIGIL_KAFKA_BROKERS=" + addr, "VIGIL_ALERTS_FILE=" + filepath.Join(t.TempDir(), "alerts.jsonl"),
-			"VIGIL_KAFKA_GROUP=" + testenv.UniqueName(t, "vigil-group-"), "VIGIL_KAFKA_SASL_MECHANISM=PLAIN",
-			"VIGIL_KAFKA_USER=" + user, "VIGIL_KAFKA_PASSWORD=" + pw}
+		return append(correlateEnv(t), "VIGIL_KAFKA_BROKERS="+addr, "VIGIL_ALERTS_FILE="+filepath.Join(t.TempDir(), "alerts.jsonl"),
+			"VIGIL_KAFKA_GROUP="+testenv.UniqueName(t, "vigil-group-"), "VIGIL_KAFKA_SASL_MECHANISM=PLAIN",
+			"VIGIL_KAFKA_USER="+user, "VIGIL_KAFKA_PASSWORD="+pw)
 	}
 	config := filepath.Join(root, "configs", "kafka-to-file.yaml")
 
