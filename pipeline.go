@@ -231,7 +231,9 @@ func (p *Pipeline) finish(ctx context.Context, alerts, correlated []*Alert) []*A
 		}
 	}
 	for _, a := range correlated {
-		p.enrich(ctx, a)
+		if !a.Enriched {
+			p.enrich(ctx, a)
+		}
 		if !a.Internal {
 			kept = append(kept, a)
 			p.Stats.Correlations.Add(1)

@@ -62,6 +62,9 @@ type Alert struct {
 	// every field of Doc but vigil.alert.status, which belongs to the analyst once the alert exists, so fields an
 	// analyst set survive; file sinks append each version as a new line (the last one wins).
 	Update bool
+	// Enriched says the document already carries its enrichment (a suppressed alert is the enriched alert of its
+	// first match): the stages that enrich the Correlator's alerts skip it.
+	Enriched bool
 }
 
 // Get follows a path of object keys through a decoded document (event fields or an alert document) and returns the

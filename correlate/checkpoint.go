@@ -17,7 +17,9 @@ type StateRecord struct {
 // checked names).
 const watermarkKey = "\x00wm\x00"
 
-const stateVersion = 1
+// stateVersion 2 added the suppression window and documents of a group (appendSuppression); groups of version 1 are
+// still read. Watermarks are written as version 1: they did not change.
+const stateVersion = 2
 
 // Checkpoint returns the state changed since the last Checkpoint: each changed group's state, a tombstone for each
 // freed one, and each tenant watermark that moved. Restoring every record ever returned, in order, into an empty
@@ -54,7 +56,7 @@ func (p *Partition) Checkpoint() []StateRecord {
 	for tenant, s := range p.streams {
 		if s.wmDirty {
 			add(watermarkKey+tenant, func(b []byte) []byte {
-				b = binary.LittleEndian.AppendUint64(append(b, stateVersion), uint64(s.maxSeen))
+				b = binary.LittleEndian.AppendUint64(append(b, 1), uint64(s.maxSeen))
 				return binary.LittleEndian.AppendUint64(b, uint64(s.wm))
 			})
 			s.wmDirty = false
@@ -98,7 +100,7 @@ func (g *group) appendState(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint64(b, h)
 		b = appendString(b, v)
 	}
-	return b
+	return g.appendSuppression(b)
 }
 
 // Restore applies one changelog record to the partition, which is being rebuilt before it takes any match. Records
@@ -108,7 +110,7 @@ func (p *Partition) Restore(rec StateRecord) error {
 	key := string(rec.Key)
 	if tenant, ok := strings.CutPrefix(key, watermarkKey); ok {
 		d := decoder{b: rec.Value}
-		if v := d.byte(); v != stateVersion {
+		if v := d.byte(); v != 1 && v != stateVersion {
 			return fmt.Errorf("correlate: restore watermark of %q: version %d", tenant, v)
 		}
 		s := p.stream(tenant)
@@ -138,7 +140,8 @@ func (p *Partition) Restore(rec StateRecord) error {
 
 func (p *Partition) decodeGroup(key string, value []byte) (*group, error) {
 	d := decoder{b: value}
-	if v := d.byte(); v != stateVersion {
+	v := d.byte()
+	if v != 1 && v != stateVersion {
 		return nil, fmt.Errorf("correlate: restore group: version %d", v)
 	}
 	id, version := d.string(), d.string()
@@ -178,6 +181,9 @@ func (p *Partition) decodeGroup(key string, value []byte) (*group, error) {
 			h := d.uint64()
 			g.x.names[h] = d.string()
 		}
+	}
+	if v >= 2 {
+		g.decodeSuppression(&d, len(value))
 	}
 	if err := d.done("correlate: restore group " + id); err != nil {
 		return nil, err

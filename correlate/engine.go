@@ -80,6 +80,7 @@ type Stats struct {
 	ChainsDelayed atomic.Int64
 	Alerts        atomic.Int64 // correlation alerts raised (first versions)
 	Rewrites      atomic.Int64 // later versions of growing alerts
+	Suppressed    atomic.Int64 // matches of suppressing rules folded into an earlier match's alert
 	Groups        atomic.Int64 // open groups
 	Reset         atomic.Int64 // groups dropped because their correlation changed or went away in a reload
 	Undecided     atomic.Int64 // windows and waits still open at the end of the data (Flush): dropped
@@ -135,6 +136,7 @@ const (
 	sliding kind = iota // monotone condition: decided at each match
 	closing             // decided when the window closes
 	absence
+	suppressing // a suppressing rule's own matches (suppress.go)
 )
 
 // New returns an engine for the correlations of set.
@@ -166,6 +168,11 @@ func (e *Engine) Swap(set *rules.RuleSet) {
 			x.kind = closing
 		}
 		rs.corrs[c.ID] = x
+	}
+	for _, c := range set.Rules() {
+		if c.Suppress != nil {
+			rs.corrs[c.ID] = &corr{c: c, kind: suppressing, span: int64(c.Span), inputs: []string{c.ID}, triggers: 1}
+		}
 	}
 	e.rules.Store(rs)
 }
@@ -204,6 +211,9 @@ type group struct {
 // extra is the rarer part of a group's state.
 type extra struct {
 	burst *burst
+	// sup is a suppressing rule's open window; docs holds the documents of its matches that wait for the watermark.
+	sup  *suppression
+	docs map[alertID][]byte
 	// names maps value hashes to the values, for value_percentile's report.
 	names map[uint64]string
 }
@@ -350,7 +360,9 @@ func (p *Partition) add(r *Record, local bool) {
 		st.Groups.Add(1)
 	}
 	en := entry{time: t, id: parseAlertID(r.AlertID), num: r.Num, input: int32(input)}
-	if k := c.c.Correlation.Type; k == rules.ValueCount || k == rules.ValuePercentile {
+	if c.kind == suppressing {
+		// below, after the duplicate check
+	} else if k := c.c.Correlation.Type; k == rules.ValueCount || k == rules.ValuePercentile {
 		en.num = math.Float64frombits(hashString(r.Value))
 		if k == rules.ValuePercentile {
 			g.extra().names[math.Float64bits(en.num)] = r.Value
@@ -361,6 +373,12 @@ func (p *Partition) add(r *Record, local bool) {
 			st.Duplicates.Add(1)
 			return
 		}
+	}
+	if c.kind == suppressing {
+		if g.extra().docs == nil {
+			g.x.docs = map[alertID][]byte{}
+		}
+		g.x.docs[en.id] = r.Doc
 	}
 	if len(g.ev) >= p.e.cfg.MaxEventsPerGroup {
 		g.evictOldest()
@@ -405,7 +423,7 @@ func (g *group) extra() *extra {
 	if g.x == nil {
 		g.x = &extra{}
 	}
-	if g.x.names == nil && g.corr.c.Correlation.Type == rules.ValuePercentile {
+	if g.x.names == nil && g.corr.kind != suppressing && g.corr.c.Correlation.Type == rules.ValuePercentile {
 		g.x.names = map[uint64]string{}
 	}
 	return g.x
@@ -453,11 +471,12 @@ func (g *group) nextDue() int64 {
 
 // timer is when the group's window, burst or wait ends, or never.
 func (g *group) timer() int64 {
-	if g.applied == 0 {
-		return never
-	}
 	c := g.corr
 	switch {
+	case c.kind == suppressing && g.x != nil && g.x.sup != nil:
+		return g.x.sup.end
+	case c.kind == suppressing || g.applied == 0:
+		return never
 	case c.kind == absence:
 		return g.ev[0].time + c.span // the oldest wait ends first
 	case g.burst() != nil:
@@ -502,7 +521,7 @@ func (p *Partition) Flush() (alerts []*vigil.Alert, chains []Record) {
 			g := s.heap[0].g
 			if g.burst() != nil {
 				p.snapshot(g) // its alert is raised; only its growth ends here
-			} else if g.applied > 0 && g.corr.kind != sliding {
+			} else if g.applied > 0 && g.corr.kind != sliding && g.corr.kind != suppressing {
 				p.e.Stats.Undecided.Add(1)
 			}
 			g.ev, g.applied, g.x = nil, 0, nil

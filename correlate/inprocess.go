@@ -12,12 +12,19 @@ import (
 )
 
 // Records appends the match records of alert a: one for each correlation that names a's rule, with the group-by
-// values and the condition's field read from the alert document (so enrichment fields can be grouped by). A
+// values and the condition's field read from the alert document (so enrichment fields can be grouped by), and one
+// for the rule's suppression when it suppresses, which makes a Internal: the engine raises it (suppress.go). A
 // correlation whose group-by field the alert lacks gets no record from it; that is counted as Ungrouped.
 func (e *Engine) Records(a *vigil.Alert, dst []Record) []Record {
 	c := e.RuleSet().Rule(a.RuleID)
 	if c == nil {
 		return dst
+	}
+	if c.Suppress != nil {
+		if r, ok := suppressionRecord(a, c); ok {
+			dst = append(dst, r)
+			a.Internal = true
+		}
 	}
 	for _, next := range c.NamedBy {
 		k := next.Correlation

@@ -37,6 +37,8 @@ type output struct {
 	rewrite   bool // an earlier version was handed out
 	// stale is the group whose burst changed since this version was taken.
 	stale *group
+	// sup, for a suppressing rule, is its window as this version shows it.
+	sup *suppression
 }
 
 // alertID is the id of the group's alert whose first contributing match is first: a hash of the tenant, the rule
@@ -146,6 +148,9 @@ func splitKey(key string) (tenant string, values []string) {
 
 // alert builds the alert document of o.
 func (o *output) alert() *vigil.Alert {
+	if o.sup != nil {
+		return o.suppressedAlert()
+	}
 	c := o.corr.c
 	k := c.Correlation
 	tenant, values := splitKey(o.key)

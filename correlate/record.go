@@ -1,6 +1,8 @@
 package correlate
 
 import (
+	"bytes"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -27,6 +29,8 @@ type Record struct {
 	// value_sum and value_avg.
 	Value string
 	Num   float64
+	// Doc, in the record of a suppressing rule, is the alert document as JSON (suppress.go); nil otherwise.
+	Doc []byte
 }
 
 // Key is the Kafka key of the record: the tenant and the group values, without the rule. Records of every
@@ -49,7 +53,8 @@ func groupKey(dst []byte, tenant, rule string, values []string) []byte {
 	return dst
 }
 
-const recordVersion = 1
+// recordVersion 2 added Doc; version 1 records (without it) are still read.
+const recordVersion = 2
 
 // MarshalBinary encodes the record compactly: a version byte, then length-prefixed strings and fixed-width numbers.
 func (r *Record) MarshalBinary() ([]byte, error) {
@@ -68,7 +73,7 @@ func (r *Record) AppendBinary(dst []byte) []byte {
 	for _, g := range r.Group {
 		dst = appendString(dst, g)
 	}
-	return dst
+	return appendString(dst, string(r.Doc))
 }
 
 // UnmarshalBinary decodes what MarshalBinary encoded.
@@ -94,7 +99,8 @@ func (dec *Decoder) Decode(b []byte, r *Record) error {
 
 func (r *Record) decode(b []byte, names map[string]string) error {
 	d := decoder{b: b}
-	if v := d.byte(); v != recordVersion {
+	v := d.byte()
+	if v != 1 && v != recordVersion {
 		return fmt.Errorf("match record: version %d, want %d", v, recordVersion)
 	}
 	r.Tenant, r.Rule, r.Input = d.name(names), d.name(names), d.name(names)
@@ -108,6 +114,15 @@ func (r *Record) decode(b []byte, names map[string]string) error {
 	r.Group = make([]string, n)
 	for i := range r.Group {
 		r.Group[i] = d.string()
+	}
+	r.Doc = nil
+	if v >= 2 {
+		if doc := d.string(); doc != "" {
+			r.Doc = []byte(doc)
+			if !validDoc(r.Doc) {
+				return errors.New("match record: the alert document is not a JSON object")
+			}
+		}
 	}
 	return d.done("match record")
 }
@@ -227,4 +242,10 @@ func (id alertID) less(o alertID) bool {
 		}
 	}
 	return false
+}
+
+// validDoc reports whether b is a JSON object.
+func validDoc(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
 }

@@ -242,7 +242,9 @@ func (s *Stage) emit(ctx context.Context, alerts []*vigil.Alert, chains []Record
 		if a.Internal {
 			continue
 		}
-		s.enrich(ctx, a)
+		if !a.Enriched {
+			s.enrich(ctx, a)
+		}
 		kept = append(kept, a)
 	}
 	if len(kept) > 0 {

@@ -23,6 +23,8 @@ func (p *Partition) apply(g *group) {
 	en := g.ev[g.applied]
 	g.applied++
 	switch {
+	case c.kind == suppressing:
+		p.applySuppress(g, en)
 	case c.kind == absence:
 		p.applyAbsence(g, en)
 	case c.kind == closing:
@@ -64,6 +66,8 @@ func (p *Partition) applyAbsence(g *group, en entry) {
 func (p *Partition) fire(g *group, t int64) {
 	c := g.corr
 	switch {
+	case c.kind == suppressing:
+		g.closeSuppression()
 	case c.kind == absence:
 		first := g.ev[0]
 		p.emit(g, &output{id: g.alertID(first.id), count: 1, start: first.time, last: first.time, end: t, match: t,

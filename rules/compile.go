@@ -19,7 +19,7 @@ type Compiled struct {
 	Version string
 	// Cost is the condition's estimated worst-case cost.
 	Cost uint64
-	// Span is a correlation rule's timespan; zero for a single-event rule.
+	// Span is a correlation rule's timespan, or a suppressing rule's suppress.for; zero for other rules.
 	Span time.Duration
 	// Internal is set when the rule's matches are correlation input only (see vigil.Alert.Internal).
 	Internal bool
@@ -64,8 +64,11 @@ func (s *RuleSet) Disabled() int { return s.disabled }
 func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	var errs []error
 	c := &Compiled{Rule: r, Version: version(r.Text)}
+	if r.Suppress != nil {
+		c.Span, _ = ParseTimespan(r.Suppress.For) // Parse checked it
+	}
 	if r.Correlation != nil {
-		c.Span, _ = ParseTimespan(r.Correlation.Timespan) // Parse checked it
+		c.Span, _ = ParseTimespan(r.Correlation.Timespan)
 	} else if prg, checked, est, err := e.program(r.Condition); err != nil {
 		errs = append(errs, r.exprErrors("condition", "condition", r.Condition, err)...)
 	} else {

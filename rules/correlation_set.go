@@ -52,8 +52,26 @@ func (s *RuleSet) linkCorrelations(disabled map[string]bool) []error {
 		if len(c.NamedBy) > 0 && !slices.ContainsFunc(c.NamedBy, func(n *Compiled) bool { return n.Correlation.Generate }) {
 			c.Internal = true
 		}
+		if c.Internal && c.Suppress != nil {
+			errs = append(errs, &Error{Pos: Position{File: c.Source.File, Line: c.line("suppress")}, RuleID: c.ID,
+				Msg: "suppress: the rule raises no alerts of its own (alert: false, or only correlation input), so there is nothing to suppress"})
+		}
 	}
 	return errs
+}
+
+// Stateful lists the rules that need the correlation engine's state: the correlations and the suppressing rules.
+func (s *RuleSet) Stateful() []string {
+	var ids []string
+	for _, c := range s.correlations {
+		ids = append(ids, c.ID)
+	}
+	for _, c := range s.rules {
+		if c.Suppress != nil {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }
 
 // correlationCycle returns a cycle of correlations naming each other (its first id repeated at its end), or nil.

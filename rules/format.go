@@ -30,6 +30,8 @@ type Rule struct {
 	Condition      string        `yaml:"condition,omitempty"`
 	Correlation    *Correlation  `yaml:"correlation,omitempty"`
 	Exceptions     []string      `yaml:"exceptions,omitempty"`
+	// Suppress folds a group's later matches into its first alert for a while (see Suppress).
+	Suppress *Suppress `yaml:"suppress,omitempty"`
 	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
 	Alert *bool      `yaml:"alert,omitempty"`
 	Tests []RuleTest `yaml:"tests,omitempty"`
@@ -105,6 +107,7 @@ var knownKeys = map[string]bool{
 	"id": true, "name": true, "description": true, "author": true, "severity": true, "risk_score": true,
 	"enabled": true, "tenants": true, "tags": true, "references": true, "false_positives": true,
 	"mitre_attack": true, "condition": true, "correlation": true, "exceptions": true, "tests": true, "alert": true,
+	"suppress": true,
 }
 
 var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true, "events": true, "alerts": true}
@@ -193,6 +196,9 @@ func checkNestedKeys(file string, n *yaml.Node) []error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i].Value, n.Content[i+1]
+		if key == "suppress" {
+			check(val, knownSuppressKeys, key)
+		}
 		if key == "correlation" {
 			check(val, knownCorrelationKeys, key)
 			for j := 0; val.Kind == yaml.MappingNode && j+1 < len(val.Content); j += 2 {
@@ -251,6 +257,9 @@ func (r *Rule) check() []fieldError {
 	} else if strings.TrimSpace(r.Condition) == "" {
 		add("condition", "missing required key \"condition\" (or \"correlation\")")
 	}
+	if r.Suppress != nil {
+		r.checkSuppress(add)
+	}
 	for _, m := range r.MitreAttack {
 		if m.Tactic == "" && m.Technique == "" {
 			add("mitre_attack", "a mitre_attack entry needs a tactic or a technique")
@@ -259,6 +268,15 @@ func (r *Rule) check() []fieldError {
 	for i, t := range r.Tests {
 		if r.Correlation != nil {
 			break // checkCorrelation checks a correlation's tests
+		}
+		if len(t.Events) > 0 || t.Alerts != nil {
+			switch {
+			case r.Suppress == nil:
+				add("tests", "test %d (%q): events and alerts are for the tests of correlation and suppressing rules; give event and expect", i+1, t.Name)
+			case len(t.Events) == 0 || t.Alerts == nil || t.Event != nil || t.Expect != "":
+				add("tests", "test %d (%q): a suppression test gives events and alerts (and no event or expect)", i+1, t.Name)
+			}
+			continue
 		}
 		if t.Expect != "match" && t.Expect != "no_match" {
 			add("tests", "test %d (%q): expect must be match or no_match, got %q", i+1, t.Name, t.Expect)

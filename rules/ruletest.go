@@ -23,13 +23,18 @@ func (r TestResult) Pos() Position { return Position{File: r.Rule.Source.File, L
 const DefaultTenant = "default"
 
 // RunTests runs the inline tests of c. The test event is encoded to JSON and decoded exactly as the pipeline decodes
-// records, so tests see the same field types as production. Exceptions and tenant restrictions apply.
+// records, so tests see the same field types as production. Exceptions and tenant restrictions apply. The tests of
+// correlations and the suppression tests of suppressing rules (events and alerts) need the correlation engine:
+// package correlate runs them.
 func RunTests(c *Compiled) []TestResult {
 	if c.Correlation != nil {
 		return nil // package correlate runs them: they need the rule set and the correlation engine
 	}
 	out := make([]TestResult, 0, len(c.Tests))
 	for _, t := range c.Tests {
+		if t.Events != nil {
+			continue // a suppression test: package correlate runs it
+		}
 		res := TestResult{Rule: c.Rule, Test: t}
 		ev, err := TestEvent(t.Event, t.Tenant)
 		if err != nil {

@@ -1,0 +1,176 @@
+package correlate
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/rules"
+)
+
+// suppressed is the failed-logon rule of the tests, suppressed per user for 10 minutes.
+const suppressed = `
+id: quietfail
+name: failed logon, suppressed
+severity: medium
+condition: event.outcome == "failure"
+suppress: {by: [user.name], for: 10m}
+`
+
+// suppressedAlerts is the visible state of one suppressed alert: its first match's event id and the suppression fields.
+func suppressedAlerts(t *testing.T, set *rules.RuleSet, cfg Config, events []map[string]any) map[string]string {
+	t.Helper()
+	alerts, err := Replay(set, cfg, nil, events, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, a := range only(alerts, "quietfail") {
+		out[a.ID] = fmt.Sprint(vigil.Get(a.Doc, "seq"), " ", vigil.Get(a.Doc, "vigil", "suppression"))
+	}
+	return out
+}
+
+func TestSuppression(t *testing.T) {
+	set := testSet(t, suppressed)
+	events := cat(series(0, time.Minute, 4, "failure", "bob", "1.1.1.1"), // 0-3m: one alert of count 4
+		series(30*time.Second, time.Minute, 2, "failure", "eve", "1.1.1.1"), // another group
+		series(10*time.Minute, time.Minute, 2, "failure", "bob", "1.1.1.1"), // the window ended at 10m: a new alert
+		series(0, time.Minute, 1, "success", "bob", "1.1.1.1"))
+	slices.SortStableFunc(events, compareTime)
+	got := suppressedAlerts(t, set, Config{}, events)
+	want := []string{
+		"0sfailurebob1.1.1.1 map[count:4 end:2026-12-01T10:03:00Z group:map[user.name:bob] start:2026-12-01T10:00:00Z]",
+		"30sfailureeve1.1.1.1 map[count:2 end:2026-12-01T10:01:30Z group:map[user.name:eve] start:2026-12-01T10:00:30Z]",
+		"10m0sfailurebob1.1.1.1 map[count:2 end:2026-12-01T10:11:00Z group:map[user.name:bob] start:2026-12-01T10:10:00Z]",
+	}
+	if vals := slices.Sorted(maps.Values(got)); !slices.Equal(vals, slices.Sorted(slices.Values(want))) {
+		t.Fatalf("got %q, want %q", vals, want)
+	}
+	// the alert keeps its first match's id and document; only vigil.suppression changes
+	first, err := rules.TestEvent(events[0], rules.DefaultTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, a := range rules.NewEngine(set).Detect(first, nil) {
+		if a.RuleID == "quietfail" {
+			id = a.ID
+		}
+	}
+	if v, ok := got[id]; !ok || v != want[0] {
+		t.Errorf("alert %s: got %q, want bob's first alert %q under its first match's id", id, v, want[0])
+	}
+
+	// Any arrival order within the allowed lateness gives the same alerts, ids and counts.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 20 {
+		shuffled := slices.Clone(events)
+		slices.SortStableFunc(shuffled, func(a, b map[string]any) int {
+			return tsOf(a).Add(time.Duration(rng.Int64N(int64(50 * time.Second)))).Compare(tsOf(b))
+		})
+		if g := suppressedAlerts(t, set, Config{}, shuffled); !maps.Equal(g, got) {
+			t.Fatalf("round %d: got %v, want %v", round, g, got)
+		}
+	}
+}
+
+func TestSuppressionMissing(t *testing.T) {
+	for _, tc := range []struct {
+		missing string
+		alerts  int
+	}{{"group", 1}, {"skip", 3}} {
+		set := testSet(t, fmt.Sprintf(`
+id: quietfail
+name: failed logon, suppressed
+severity: medium
+condition: event.outcome == "failure"
+suppress: {by: [host.name], for: 1h, missing: %s}
+`, tc.missing))
+		alerts, err := Replay(set, Config{}, nil, series(0, time.Minute, 3, "failure", "bob", "1.1.1.1"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := only(alerts, "quietfail")
+		if len(got) != tc.alerts {
+			t.Errorf("missing: %s: got %d alerts, want %d", tc.missing, len(got), tc.alerts)
+			continue
+		}
+		if s := vigil.Get(got[0].Doc, "vigil", "suppression"); (tc.missing == "skip") != (s == nil) {
+			t.Errorf("missing: %s: got vigil.suppression %v", tc.missing, s)
+		}
+	}
+}
+
+// TestSuppressionRestore: an instance that dies after any batch, restored from the changelog and fed again from the
+// batch in flight, ends with the suppressed alerts (ids, counts, documents) of an instance that never died.
+func TestSuppressionRestore(t *testing.T) {
+	set := testSet(t, suppressed)
+	detector := rules.NewEngine(set)
+	var batches [][]*vigil.Alert
+	for b := range 30 {
+		var batch []*vigil.Alert
+		for i := range 10 {
+			n := b*10 + i
+			ev, err := rules.TestEvent(ev(time.Duration(n)*20*time.Second, "failure", fmt.Sprint("u", n%4), "1.1.1.1"), "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch = append(batch, detector.Detect(ev, nil)...)
+		}
+		batches = append(batches, batch)
+	}
+	runs := func(e *Engine, log *[]StateRecord, batches [][]*vigil.Alert, flush bool) map[string]string {
+		p := e.NewPartition(nil)
+		for _, rec := range *log {
+			if err := p.Restore(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := map[string]string{}
+		keep := func(alerts []*vigil.Alert) {
+			for _, a := range alerts {
+				out[a.ID] = fmt.Sprint(vigil.Get(a.Doc, "seq"), vigil.Get(a.Doc, "vigil", "suppression"))
+			}
+		}
+		for _, batch := range batches {
+			var recs []Record
+			for _, a := range batch {
+				recs = e.Records(a, recs)
+			}
+			for i := range recs {
+				// through the record encoding, as on the match topic
+				var r Record
+				if err := r.UnmarshalBinary(recs[i].AppendBinary(nil)); err != nil {
+					t.Fatal(err)
+				}
+				p.Add(&r)
+			}
+			alerts, _ := p.Advance()
+			keep(alerts)
+			*log = append(*log, p.Checkpoint()...)
+		}
+		if flush {
+			alerts, _ := p.Flush()
+			keep(alerts)
+		}
+		return out
+	}
+	var log []StateRecord
+	want := runs(New(set, Config{}), &log, batches, true)
+	if len(want) < 4 {
+		t.Fatalf("got %d suppressed alerts, want several windows of each user: %v", len(want), want)
+	}
+	for crash := 1; crash < len(batches); crash += 4 {
+		var log []StateRecord
+		got := runs(New(set, Config{}), &log, batches[:crash], false)
+		maps.Copy(got, runs(New(set, Config{}), &log, batches[crash-1:], true))
+		if !maps.Equal(got, want) {
+			t.Fatalf("crash after batch %d: got %v, want %v", crash, sorted(got), sorted(want))
+		}
+	}
+}
