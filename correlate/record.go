@@ -2,10 +2,10 @@ package correlate
 
 import (
 	"bytes"
-	"encoding/json"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"

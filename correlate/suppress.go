@@ -23,14 +23,14 @@ import (
 
 // suppression is a group's open window.
 type suppression struct {
-	id         alertID // the alert's id: its first match's
-	start      int64   // the first match
-	last       int64   // the latest match
-	end        int64   // start + suppress.for: matches from then on open a new window
-	count      int64
-	doc        []byte // the first match's alert document, JSON
-	created    int64
-	written    bool // a version has been handed out
+	id      alertID // the alert's id: its first match's
+	start   int64   // the first match
+	last    int64   // the latest match
+	end     int64   // start + suppress.for: matches from then on open a new window
+	count   int64
+	doc     []byte // the first match's alert document, JSON
+	created int64
+	written bool // a version has been handed out
 }
 
 // missingValue stands for a suppress.by field that a match lacks: a byte no decoded text holds (they are UTF-8).
