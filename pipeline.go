@@ -255,14 +255,16 @@ func (p *Pipeline) write(ctx context.Context, alerts []*Alert) error {
 	return nil
 }
 
-// detect evaluates the rules on every event, spreading the events over the workers.
+// detect evaluates the rules on every event, spreading the events over the workers in chunks. The alerts come out in
+// the order of their events (the Correlator's lateness depends on that order, so it must not depend on scheduling).
 func (p *Pipeline) detect(events []*Event) []*Alert {
 	workers := p.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	const minPerWorker = 16
-	workers = min(workers, (len(events)+minPerWorker-1)/minPerWorker)
+	const chunk = 16
+	chunks := (len(events) + chunk - 1) / chunk
+	workers = min(workers, chunks)
 	if workers <= 1 {
 		var out []*Alert
 		for _, ev := range events {
@@ -270,19 +272,21 @@ func (p *Pipeline) detect(events []*Event) []*Alert {
 		}
 		return out
 	}
-	parts := make([][]*Alert, workers)
+	parts := make([][]*Alert, chunks)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(events) {
+				c := int(next.Add(1) - 1)
+				if c >= chunks {
 					return
 				}
-				parts[w] = p.Detector.Detect(events[i], parts[w])
+				for _, ev := range events[c*chunk : min((c+1)*chunk, len(events))] {
+					parts[c] = p.Detector.Detect(ev, parts[c])
+				}
 			}
 		}()
 	}

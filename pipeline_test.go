@@ -355,3 +355,35 @@ func TestPipelineCorrelator(t *testing.T) {
 		t.Errorf("acked %v, want all 6 batches", got)
 	}
 }
+
+// orderCorrelator records the ids of the alerts it is handed, in order.
+type orderCorrelator struct{ ids []string }
+
+func (c *orderCorrelator) Correlate(_ context.Context, alerts []*vigil.Alert) ([]*vigil.Alert, error) {
+	for _, a := range alerts {
+		c.ids = append(c.ids, a.ID)
+	}
+	return nil, nil
+}
+
+func (c *orderCorrelator) Flush(context.Context) ([]*vigil.Alert, error) { return nil, nil }
+
+// TestPipelineCorrelatorSeesReadOrder: however the workers share a batch, the Correlator gets its alerts in the order
+// of their events, since whether a match is late depends on the matches before it.
+func TestPipelineCorrelatorSeesReadOrder(t *testing.T) {
+	src := newFakeSource(5, 500)
+	var want []string
+	for _, b := range src.batches {
+		for _, ev := range b {
+			want = append(want, string(ev.Raw))
+		}
+	}
+	corr := &orderCorrelator{}
+	p := &vigil.Pipeline{Source: src, Detector: everyEvent{}, Correlator: corr, Sink: &orderSink{}, MaxInFlight: 2, Workers: 4}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(corr.ids, want) {
+		t.Errorf("the correlator got %d alerts out of read order; first ids %v, want %v", len(corr.ids), corr.ids[:8], want[:8])
+	}
+}
