@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,27 +339,12 @@ func itemsSize(items []*bulkItem) int {
 }
 
 // sleep waits d, or returns false when the sink is closed first.
-func (s *Elasticsearch) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.ctx.Done():
-		return false
-	}
-}
+func (s *Elasticsearch) sleep(d time.Duration) bool { return sleepCtx(s.ctx, d) }
 
 // backoff is the wait before retry number attempt+1: RetryInitialBackoff doubled per attempt, capped at
-// RetryMaxBackoff, with "equal jitter" (between half and all of it) so that workers do not retry in lockstep.
+// RetryMaxBackoff, with jitter so that workers do not retry in lockstep.
 func (s *Elasticsearch) backoff(attempt int) time.Duration {
-	d := s.cfg.RetryMaxBackoff
-	if attempt < 32 {
-		if b := s.cfg.RetryInitialBackoff << attempt; b > 0 && b < d {
-			d = b
-		}
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff(s.cfg.RetryInitialBackoff, s.cfg.RetryMaxBackoff, attempt)
 }
 
 // Close stops the workers; Writes still waiting return ErrSinkClosed.
