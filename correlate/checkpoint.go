@@ -13,9 +13,25 @@ type StateRecord struct {
 	Key, Value []byte
 }
 
-// watermarkKey prefixes the key of a tenant's watermark; group keys never start with a zero byte (tenants are
-// checked names).
-const watermarkKey = "\x00wm\x00"
+// watermarkKey prefixes the key of a tenant's watermark, appliedKey is the key of the partition's applied offset;
+// group keys never start with a zero byte (tenants are checked names).
+const (
+	watermarkKey = "\x00wm\x00"
+	appliedKey   = "\x00applied\x00"
+)
+
+// MarkApplied notes that every record of the match partition before offset next has been added: the next Checkpoint
+// records it, and a partition restored from the changelog resumes there (Resume). Records between the committed
+// offset and the checkpointed one are thus never taken twice, which matters where a record far behind the watermark
+// still has an effect (a suppressing rule's late match raises its own alert).
+func (p *Partition) MarkApplied(next int64) {
+	if !p.hasApplied || next != p.applied {
+		p.applied, p.hasApplied, p.appliedDirty = next, true, true
+	}
+}
+
+// Resume returns the offset after the last record the restored state holds, and whether one was checkpointed.
+func (p *Partition) Resume() (int64, bool) { return p.applied, p.hasApplied }
 
 // stateVersion 2 added the suppression window and documents of a group (appendSuppression); groups of version 1 are
 // still read. Watermarks are written as version 1: they did not change.
@@ -53,6 +69,10 @@ func (p *Partition) Checkpoint() []StateRecord {
 	}
 	clear(p.dirty)
 	p.dirty, p.freed = p.dirty[:0], p.freed[:0]
+	if p.appliedDirty {
+		add(appliedKey, func(b []byte) []byte { return binary.LittleEndian.AppendUint64(append(b, 1), uint64(p.applied)) })
+		p.appliedDirty = false
+	}
 	for tenant, s := range p.streams {
 		if s.wmDirty {
 			add(watermarkKey+tenant, func(b []byte) []byte {
@@ -108,6 +128,14 @@ func (g *group) appendState(b []byte) []byte {
 // counted as Reset.
 func (p *Partition) Restore(rec StateRecord) error {
 	key := string(rec.Key)
+	if key == appliedKey {
+		d := decoder{b: rec.Value}
+		if v := d.byte(); v != 1 {
+			return fmt.Errorf("correlate: restore the applied offset: version %d", v)
+		}
+		p.applied, p.hasApplied = int64(d.uint64()), true
+		return d.done("correlate: restore the applied offset")
+	}
 	if tenant, ok := strings.CutPrefix(key, watermarkKey); ok {
 		d := decoder{b: rec.Value}
 		if v := d.byte(); v != 1 && v != stateVersion {

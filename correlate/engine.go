@@ -241,10 +241,14 @@ type Partition struct {
 	freed []string
 	// route, when set, says whether a chained record belongs to this partition; when it does not, the record is
 	// returned by Advance for the caller to send on.
-	route  func(*Record) bool
-	out    []*output           // alert versions of this Advance, in the order they were first decided
-	byID   map[alertID]*output // the bursts' versions among them
-	chains []Record
+	route func(*Record) bool
+	// applied is the offset of the match partition after the last record added (hasApplied: one was noted):
+	// checkpointed, so that a restored partition resumes there instead of taking records it has again.
+	applied                  int64
+	hasApplied, appliedDirty bool
+	out                      []*output           // alert versions of this Advance, in the order they were first decided
+	byID                     map[alertID]*output // the bursts' versions among them
+	chains                   []Record
 }
 
 // stream is one tenant's part of a partition: its watermark and the heap of its groups.
@@ -338,6 +342,9 @@ func (p *Partition) add(r *Record, local bool) {
 		st.ChainsDelayed.Add(1)
 	case t < wm:
 		st.Late.Add(1)
+		if c.kind == suppressing {
+			p.lateSuppressed(c, r) // not folded into a window, but never lost
+		}
 		return
 	default:
 		s.lastRecord = p.e.now()

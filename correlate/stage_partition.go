@@ -71,8 +71,12 @@ func (r *partitionRun) run(gctx, runCtx, workCtx context.Context) {
 		}),
 	})
 	defer reader.Close()
-	if err := reader.SetOffset(r.pa.Offset); err != nil {
-		r.fail(fmt.Errorf("correlation stage: partition %d: set offset %d: %w", r.pa.ID, r.pa.Offset, err))
+	offset := r.pa.Offset
+	if applied, ok := r.p.Resume(); ok && applied > offset {
+		offset = applied // the records from the committed offset to here are in the restored state already
+	}
+	if err := reader.SetOffset(offset); err != nil {
+		r.fail(fmt.Errorf("correlation stage: partition %d: set offset %d: %w", r.pa.ID, offset, err))
 		return
 	}
 	for {
@@ -217,6 +221,7 @@ func (r *partitionRun) step(ctx context.Context, msgs []kafka.Message) error {
 		for i := range recs {
 			r.p.Add(&recs[i])
 		}
+		r.p.MarkApplied(msgs[len(msgs)-1].Offset + 1)
 		r.s.Stats.Records.Add(int64(len(msgs)))
 		r.s.Stats.Undecodable.Add(int64(len(letters)))
 	}

@@ -107,7 +107,8 @@ suppress: {by: [host.name], for: 1h, missing: %s}
 }
 
 // TestSuppressionRestore: an instance that dies after any batch, restored from the changelog and fed again from the
-// batch in flight, ends with the suppressed alerts (ids, counts, documents) of an instance that never died.
+// batch in flight, ends with the suppressed alerts (ids, counts, documents) of an instance that never died. Batch i
+// stands for the match partition's offset i: the restored partition skips what its checkpoint says it applied.
 func TestSuppressionRestore(t *testing.T) {
 	set := testSet(t, suppressed)
 	detector := rules.NewEngine(set)
@@ -124,7 +125,7 @@ func TestSuppressionRestore(t *testing.T) {
 		}
 		batches = append(batches, batch)
 	}
-	runs := func(e *Engine, log *[]StateRecord, batches [][]*vigil.Alert, flush bool) map[string]string {
+	runs := func(e *Engine, log *[]StateRecord, from, to int, flush bool) map[string]string {
 		p := e.NewPartition(nil)
 		for _, rec := range *log {
 			if err := p.Restore(rec); err != nil {
@@ -137,7 +138,9 @@ func TestSuppressionRestore(t *testing.T) {
 				out[a.ID] = fmt.Sprint(vigil.Get(a.Doc, "seq"), vigil.Get(a.Doc, "vigil", "suppression"))
 			}
 		}
-		for _, batch := range batches {
+		resume, _ := p.Resume()
+		for i := max(from, int(resume)); i < to; i++ {
+			batch := batches[i]
 			var recs []Record
 			for _, a := range batch {
 				recs = e.Records(a, recs)
@@ -150,6 +153,7 @@ func TestSuppressionRestore(t *testing.T) {
 				}
 				p.Add(&r)
 			}
+			p.MarkApplied(int64(i + 1))
 			alerts, _ := p.Advance()
 			keep(alerts)
 			*log = append(*log, p.Checkpoint()...)
@@ -161,14 +165,15 @@ func TestSuppressionRestore(t *testing.T) {
 		return out
 	}
 	var log []StateRecord
-	want := runs(New(set, Config{}), &log, batches, true)
+	want := runs(New(set, Config{}), &log, 0, len(batches), true)
 	if len(want) < 4 {
 		t.Fatalf("got %d suppressed alerts, want several windows of each user: %v", len(want), want)
 	}
 	for crash := 1; crash < len(batches); crash += 4 {
 		var log []StateRecord
-		got := runs(New(set, Config{}), &log, batches[:crash], false)
-		maps.Copy(got, runs(New(set, Config{}), &log, batches[crash-1:], true))
+		got := runs(New(set, Config{}), &log, 0, crash, false)
+		// the batch in flight at the crash is delivered again (from the committed offset), then the rest
+		maps.Copy(got, runs(New(set, Config{}), &log, crash-1, len(batches), true))
 		if !maps.Equal(got, want) {
 			t.Fatalf("crash after batch %d: got %v, want %v", crash, sorted(got), sorted(want))
 		}

@@ -46,7 +46,7 @@ func newCorrelation(ctx context.Context, cfg *Config, engine *correlate.Engine, 
 	switch {
 	case kc.Kafka == nil && hasKafkaSource(cfg):
 		if names := correlationNames(set); names != "" { // runPipelines checked this before building the sinks
-			return nil, fmt.Errorf("correlate: %s; the rules include correlations: %s", correlateNeedsKafka, names)
+			return nil, fmt.Errorf("correlate: %s; the rules include correlations or suppressing rules: %s", correlateNeedsKafka, names)
 		}
 		c.refuse = true
 		c.correlator = refusedCorrelator{}
@@ -124,13 +124,9 @@ func hasKafkaSource(cfg *Config) bool {
 	return false
 }
 
-// correlationNames lists the ids of the set's correlation rules, "" when it has none.
+// correlationNames lists the ids of the set's correlation and suppressing rules, "" when it has none.
 func correlationNames(set *rules.RuleSet) string {
-	var ids []string
-	for _, c := range set.Correlations() {
-		ids = append(ids, c.ID)
-	}
-	return strings.Join(ids, ", ")
+	return strings.Join(set.Stateful(), ", ")
 }
 
 // refusedCorrelator stands in for correlation where correlation rules are refused: it evaluates nothing, so the

@@ -57,8 +57,9 @@ func cmdReplay(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
+	correlations := correlate.New(set, correlate.Config{})
 	p := &vigil.Pipeline{Detector: engine, Sink: sink, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout(),
-		Correlator: correlate.NewInProcess(correlate.New(set, correlate.Config{}), 1)}
+		Correlator: correlate.NewInProcess(correlations, 1)}
 	mon := newMonitor(slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	metered := mon.source("replay", src, p)
 	p.Source = metered
@@ -94,7 +95,7 @@ func cmdReplay(args []string, io stdio) int {
 	if prog != nil {
 		prog.Stop()
 	}
-	printReplaySummary(io, p, engine, skipped.n.Load(), time.Since(start))
+	printReplaySummary(io, p, engine, correlations, skipped.n.Load(), time.Since(start))
 	if runErr != nil {
 		fmt.Fprintln(io.err, "vigil replay:", runErr)
 		return 1
@@ -121,10 +122,14 @@ func (s *skipReporter) Park(ctx context.Context, letters []vigil.DeadLetter) err
 
 func (s *skipReporter) Close() error { return nil }
 
-func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, skipped int64, took time.Duration) {
+func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, correlations *correlate.Engine, skipped int64, took time.Duration) {
 	events := p.Stats.Events.Load()
 	fmt.Fprintf(io.err, "replay: %d events, %d alerts, %d correlation alert versions, %d skipped lines in %s (%.0f events/s)\n",
 		events, p.Stats.Alerts.Load(), p.Stats.Correlations.Load(), skipped, took.Round(time.Millisecond), float64(events)/took.Seconds())
+	if late := correlations.Stats.Late.Load(); late > 0 {
+		fmt.Fprintf(io.err, "replay: %d matches came more than the allowed lateness (%s) after a newer event and were not "+
+			"correlated or suppressed: sort the input by time (docs/rules.md, \"Semantics\")\n", late, correlate.Config{}.WithDefaults().AllowedLateness)
+	}
 	stats := engine.Stats()
 	ids := make([]string, 0, len(stats))
 	for id, s := range stats {

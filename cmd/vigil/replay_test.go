@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,5 +131,56 @@ func TestReplayStopsOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(c.logs.String(), "replay: 2 events, 2 alerts") {
 		t.Errorf("no summary of the two events; log:\n%s", c.logs.String())
+	}
+}
+
+// TestReplaySuppression: a suppressing rule's matches in `vigil replay` are versions of one alert per window, the
+// last with the window's count; a match far behind the newest event raises its own alert, marked late, and replay
+// says so.
+func TestReplaySuppression(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "rules.yml"), `id: t.fail
+name: failed logon
+severity: medium
+condition: event.outcome == "failure"
+suppress: {by: [user.name], for: 10m}
+`)
+	var events []string
+	for _, at := range []string{"10:00:00", "10:01:00", "10:02:00", "10:03:00", "10:04:00", "08:00:00"} {
+		events = append(events, fmt.Sprintf(`{"@timestamp":"2026-11-24T%sZ","event":{"outcome":"failure"},"user":{"name":"bob"}}`, at))
+	}
+	input, output := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "alerts.jsonl")
+	writeTestFile(t, input, strings.Join(events, "\n")+"\n")
+	code, _, stderr := runVigil(t, "replay", "--rules", filepath.Join(dir, "rules.yml"), "--input", input, "--output", output)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	data, err := os.ReadFile(output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	windows := map[string]string{} // alert id: its last version's suppression
+	for _, line := range lines {
+		var doc struct {
+			Vigil struct {
+				Alert       struct{ ID string }
+				Suppression map[string]any
+			}
+		}
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatal(err)
+		}
+		windows[doc.Vigil.Alert.ID] = fmt.Sprint(doc.Vigil.Suppression)
+	}
+	want := []string{
+		"map[count:1 end:2026-11-24T08:00:00Z group:map[user.name:bob] late:true start:2026-11-24T08:00:00Z]",
+		"map[count:5 end:2026-11-24T10:04:00Z group:map[user.name:bob] start:2026-11-24T10:00:00Z]",
+	}
+	if got := slices.Sorted(maps.Values(windows)); !slices.Equal(got, want) {
+		t.Errorf("got alerts %q, want %q", got, want)
+	}
+	if !strings.Contains(stderr, "1 matches came more than the allowed lateness (1m0s) after a newer event") {
+		t.Errorf("stderr does not report the late match:\n%s", stderr)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -178,7 +179,7 @@ func cmdRulesTest(args []string, io stdio) int {
 			untested = append(untested, r)
 		}
 		results := rules.RunTests(c)
-		if r.Correlation != nil && len(r.Tests) > 0 {
+		if (r.Correlation != nil || r.Suppress != nil) && slices.ContainsFunc(r.Tests, func(t rules.RuleTest) bool { return t.Events != nil }) {
 			if setErr != nil {
 				fmt.Fprintf(io.out, "FAIL %s %s: the rule set does not compile, so its correlation tests cannot run\n", r.Source, r.ID)
 				failed++
@@ -188,7 +189,7 @@ func cmdRulesTest(args []string, io stdio) int {
 				fmt.Fprintf(io.out, "note %s %s: disabled, its tests are not run\n", r.Source, r.ID)
 				continue
 			}
-			results = correlate.RunTests(set, c, correlate.Config{}, enr.enrichers())
+			results = append(results, correlate.RunTests(set, c, correlate.Config{}, enr.enrichers())...)
 		}
 		for _, res := range results {
 			if res.Err != nil {

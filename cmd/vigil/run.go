@@ -133,8 +133,8 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	mon.ready.set("rules", nil)
 	engine := rules.NewEngine(set)
 	correlations := correlate.New(set, cfg.Correlate.Config)
-	if hasKafkaSource(cfg) && cfg.Correlate.Kafka == nil && len(set.Correlations()) > 0 {
-		return fmt.Errorf("correlate: %s; the rules include correlations: %s", correlateNeedsKafka, correlationNames(set))
+	if hasKafkaSource(cfg) && cfg.Correlate.Kafka == nil && len(set.Stateful()) > 0 {
+		return fmt.Errorf("correlate: %s; the rules include correlations or suppressing rules: %s", correlateNeedsKafka, correlationNames(set))
 	}
 	dlq, err := buildDeadLetters(ctx, cfg.DeadLetter, log)
 	if err != nil {
@@ -236,6 +236,13 @@ func buildSinks(ctx context.Context, scs []SinkConfig, dlq vigil.DeadLetterQueue
 			if err != nil {
 				out.Close()
 				return nil, err
+			}
+			out = append(out, s)
+		case "notify":
+			s, err := sinks.NewNotify(*sc.Notify, sinks.NotifyOptions{Logger: log.With("sink", "notify")})
+			if err != nil {
+				out.Close()
+				return nil, fmt.Errorf("notify: %w", err)
 			}
 			out = append(out, s)
 		default:
