@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,11 +97,12 @@ type SourceConfig struct {
 
 // SinkConfig is one sink; Type selects which of the blocks applies.
 type SinkConfig struct {
-	// Type is "file" (JSON Lines), "stdout" (a summary line per alert) or "elasticsearch" (Elasticsearch or
-	// OpenSearch, see docs/alerts.md).
+	// Type is "file" (JSON Lines), "stdout" (a summary line per alert), "elasticsearch" (Elasticsearch or
+	// OpenSearch, see docs/alerts.md) or "notify" (webhooks: JSON, Slack, Teams; see docs/notifications.md).
 	Type          string                     `yaml:"type"`
 	File          *FileSinkConfig            `yaml:"file"`
 	Elasticsearch *sinks.ElasticsearchConfig `yaml:"elasticsearch"`
+	Notify        *sinks.NotifyConfig        `yaml:"notify"`
 }
 
 // FileSinkConfig configures the JSON Lines alert file.
@@ -245,8 +248,12 @@ func (c *Config) Validate() error {
 			if err := s.Elasticsearch.Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("sinks[%d]: %w", i, err))
 			}
+		case s.Type == "notify" && s.Notify == nil:
+			errs = append(errs, fmt.Errorf("sinks[%d]: type notify needs a notify block", i))
+		case s.Type == "notify":
+			errs = append(errs, c.checkNotify(i, s.Notify)...)
 		default:
-			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file, stdout or elasticsearch)", i, s.Type))
+			errs = append(errs, fmt.Errorf("sinks[%d]: unknown type %q (want file, stdout, elasticsearch or notify)", i, s.Type))
 		}
 	}
 	switch {
@@ -274,6 +281,38 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkNotify validates the notify sink at sinks[i]: its routes, their tenants against the known tenants, and a
+// queue folder of its own.
+func (c *Config) checkNotify(i int, n *sinks.NotifyConfig) []error {
+	var errs []error
+	if err := n.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sinks[%d]: %w", i, err))
+	}
+	for j, r := range n.Routes {
+		for _, t := range r.Tenants {
+			if err := vigil.CheckTenant(t); err != nil {
+				errs = append(errs, fmt.Errorf("sinks[%d]: notify: routes[%d].tenants: %w", i, j, err))
+			} else if len(c.Tenants) > 0 && !slices.Contains(c.Tenants, t) {
+				errs = append(errs, fmt.Errorf("sinks[%d]: notify: routes[%d].tenants: %q is not in tenants", i, j, t))
+			}
+		}
+	}
+	for k, other := range c.Sinks[:i] {
+		if other.Type == "notify" && other.Notify != nil && notifyDir(other.Notify) == notifyDir(n) {
+			errs = append(errs, fmt.Errorf("sinks[%d]: notify.dir: %q is also sinks[%d]'s: each notify sink needs its own", i, notifyDir(n), k))
+		}
+	}
+	return errs
+}
+
+// notifyDir is a notify sink's queue folder, defaulted.
+func notifyDir(n *sinks.NotifyConfig) string {
+	d := *n
+	d.Routes = nil
+	d.SetDefaults()
+	return filepath.Clean(d.Dir)
 }
 
 // checkTruncate refuses file.truncate where it would lose alerts or means nothing.

@@ -274,7 +274,7 @@ func (s *meteredSink) Write(ctx context.Context, alerts []*vigil.Alert) error {
 }
 
 // sinks wraps every sink of the fanout in write metrics labelled with its type (and its position when a type is
-// configured twice), and exports the Elasticsearch sink's own counters. The result replaces fanout.
+// configured twice), and exports the Elasticsearch and notify sinks' own counters. The result replaces fanout.
 func (m *monitor) sinks(fanout sinks.Fanout, cfgs []SinkConfig) sinks.Fanout {
 	sm := &sinkMetrics{
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_alerts_written_total",
@@ -303,6 +303,9 @@ func (m *monitor) sinks(fanout sinks.Fanout, cfgs []SinkConfig) sinks.Fanout {
 		if es, ok := s.(*sinks.Elasticsearch); ok {
 			m.register(newElasticsearchCollector(es, label))
 			m.ready.set("sink "+label, es.Ready) // unready while writes are blocked or stalled
+		}
+		if n, ok := s.(*sinks.Notify); ok {
+			m.register(n.Collector(label))
 		}
 	}
 	m.ready.remove("sinks")
