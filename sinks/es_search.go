@@ -23,6 +23,12 @@ type AlertQuery struct {
 	Tenant     string
 	RuleID     string
 	Severities []string
+	// Statuses and Assignee keep only the alerts with one of these triage statuses (AlertStatuses) and with this
+	// assignee.
+	Statuses []string
+	Assignee string
+	// IDs keeps only the alerts with these ids (vigil.alert.id).
+	IDs []string
 	// Since keeps the alerts of the last Since before Now; 0 keeps all. From (inclusive) and Until (exclusive)
 	// bound the time absolutely; with both Since and From the later bound applies. The time is the alert's
 	// creation (@timestamp), or with ByEventTime the event's (vigil.alert.original_time).
@@ -45,6 +51,8 @@ type AlertHits struct {
 	Total int64
 	// Alerts are the alert documents, newest first.
 	Alerts []map[string]any
+	// Indices are the concrete indices the alerts were found in, one per alert.
+	Indices []string
 }
 
 // Validate checks the query's filters.
@@ -52,6 +60,11 @@ func (q *AlertQuery) Validate() error {
 	for _, s := range q.Severities {
 		if !slices.Contains(Severities, s) {
 			return fmt.Errorf("severity %q: want one of %v", s, Severities)
+		}
+	}
+	for _, s := range q.Statuses {
+		if !slices.Contains(AlertStatuses, s) {
+			return fmt.Errorf("status %q: want one of %v", s, AlertStatuses)
 		}
 	}
 	if q.Tenant != "" {
@@ -89,22 +102,25 @@ const (
 	eventTimeField = "vigil.alert.original_time"
 )
 
-// Body is the search request body: the filters as a bool filter, the query as query_string, newest first.
-func (q *AlertQuery) Body() ([]byte, error) {
+// boolQuery is the query of the request: the filters as a bool filter, the query as query_string.
+func (q *AlertQuery) boolQuery() map[string]any {
 	var filter []any
-	if q.Tenant != "" {
-		filter = append(filter, map[string]any{"term": map[string]any{"vigil.alert.tenant": q.Tenant}})
+	term := func(field, value string) {
+		if value != "" {
+			filter = append(filter, map[string]any{"term": map[string]any{field: value}})
+		}
 	}
-	if q.RuleID != "" {
-		filter = append(filter, map[string]any{"term": map[string]any{"rule.id": q.RuleID}})
+	terms := func(field string, values []string) {
+		if len(values) > 0 {
+			filter = append(filter, map[string]any{"terms": map[string]any{field: values}})
+		}
 	}
-	if len(q.Severities) > 0 {
-		filter = append(filter, map[string]any{"terms": map[string]any{"vigil.alert.severity": q.Severities}})
-	}
-	timeField, otherField := createdField, eventTimeField
-	if q.ByEventTime {
-		timeField, otherField = eventTimeField, createdField
-	}
+	term("vigil.alert.tenant", q.Tenant)
+	term("rule.id", q.RuleID)
+	term("vigil.alert.assignee", q.Assignee)
+	terms("vigil.alert.severity", q.Severities)
+	terms("vigil.alert.status", q.Statuses)
+	terms("vigil.alert.id", q.IDs)
 	bounds := map[string]any{}
 	if from := q.from(); !from.IsZero() {
 		bounds["gte"] = from.UTC().Format(time.RFC3339Nano)
@@ -113,24 +129,38 @@ func (q *AlertQuery) Body() ([]byte, error) {
 		bounds["lt"] = q.Until.UTC().Format(time.RFC3339Nano)
 	}
 	if len(bounds) > 0 {
-		filter = append(filter, map[string]any{"range": map[string]any{timeField: bounds}})
+		filter = append(filter, map[string]any{"range": map[string]any{q.timeFields()[0]: bounds}})
 	}
 	boolQuery := map[string]any{"filter": filter}
 	if q.Query != "" {
 		boolQuery["must"] = []any{map[string]any{"query_string": map[string]any{
 			"query": q.Query, "default_operator": "AND", "lenient": true, "analyze_wildcard": true}}}
 	}
+	return map[string]any{"bool": boolQuery}
+}
+
+// timeFields are the time the query bounds and orders by, then the other time.
+func (q *AlertQuery) timeFields() [2]string {
+	if q.ByEventTime {
+		return [2]string{eventTimeField, createdField}
+	}
+	return [2]string{createdField, eventTimeField}
+}
+
+// Body is the search request body: the filters as a bool filter, the query as query_string, newest first.
+func (q *AlertQuery) Body() ([]byte, error) {
 	size := q.Size
 	if size <= 0 {
 		size = 50
 	}
+	tf := q.timeFields()
 	return json.Marshal(map[string]any{
 		"size":             size,
 		"track_total_hits": true,
-		"query":            map[string]any{"bool": boolQuery},
+		"query":            q.boolQuery(),
 		"sort": []any{ // the other time orders the alerts of one batch (created together) or of one event
-			map[string]any{timeField: map[string]any{"order": "desc", "unmapped_type": "date"}},
-			map[string]any{otherField: map[string]any{"order": "desc", "unmapped_type": "date"}},
+			map[string]any{tf[0]: map[string]any{"order": "desc", "unmapped_type": "date"}},
+			map[string]any{tf[1]: map[string]any{"order": "desc", "unmapped_type": "date"}},
 			map[string]any{"vigil.alert.id": map[string]any{"order": "asc", "unmapped_type": "keyword"}},
 		},
 	})
@@ -149,51 +179,71 @@ func SearchAlerts(ctx context.Context, tp esapi.Transport, prefix string, q Aler
 	if err != nil {
 		return nil, err
 	}
-	index := prefix
+	index := q.index(prefix)
+	return withRetry(ctx, func() (*AlertHits, error) { return searchOnce(ctx, tp, index, body) })
+}
+
+// index is the index pattern q searches: the alias, or one tenant's indices.
+func (q *AlertQuery) index(prefix string) string {
 	if q.Tenant != "" {
-		index = prefix + "-" + q.Tenant + "-*" // narrows the search; the term filter keeps out tenant "acme-x"
+		return prefix + "-" + q.Tenant + "-*" // narrows the search; the term filter keeps out tenant "acme-x"
 	}
-	// A 429 or 5xx (e.g. "all shards failed" while a new daily index starts its shards) is tried again a few times.
+	return prefix
+}
+
+// withRetry runs a search request, trying a 429 or 5xx (e.g. "all shards failed" while a new daily index starts its
+// shards) again a few times.
+func withRetry[T any](ctx context.Context, do func() (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
-		hits, err := searchOnce(ctx, tp, index, body)
+		v, err := do()
 		var se *statusError
 		if err == nil || attempt == 3 || !errors.As(err, &se) || !retryableStatus(se.status) {
-			return hits, err
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return v, err
 		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
 		}
 	}
 }
 
 func searchOnce(ctx context.Context, tp esapi.Transport, index string, body []byte) (*AlertHits, error) {
-	res, err := esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body),
-		IgnoreUnavailable: esapi.BoolPtr(true), AllowNoIndices: esapi.BoolPtr(true)}.Do(ctx, tp)
-	if err != nil {
-		return nil, fmt.Errorf("search %s: %w", index, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return nil, fmt.Errorf("search %s: %w", index, readSearchError(res))
-	}
 	var r struct {
 		Hits struct {
 			Total json.RawMessage `json:"total"`
 			Hits  []struct {
+				Index  string         `json:"_index"`
 				Source map[string]any `json:"_source"`
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
-		return nil, fmt.Errorf("search %s: response: %w", index, err)
+	if err := searchJSON(ctx, tp, index, body, &r); err != nil {
+		return nil, err
 	}
 	hits := &AlertHits{Total: parseTotal(r.Hits.Total)}
 	for _, h := range r.Hits.Hits {
 		hits.Alerts = append(hits.Alerts, h.Source)
+		hits.Indices = append(hits.Indices, h.Index)
 	}
 	return hits, nil
+}
+
+// searchJSON runs one search request on index and decodes its answer into out.
+func searchJSON(ctx context.Context, tp esapi.Transport, index string, body []byte, out any) error {
+	res, err := esapi.SearchRequest{Index: []string{index}, Body: bytes.NewReader(body),
+		IgnoreUnavailable: esapi.BoolPtr(true), AllowNoIndices: esapi.BoolPtr(true)}.Do(ctx, tp)
+	if err != nil {
+		return fmt.Errorf("search %s: %w", index, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("search %s: %w", index, readSearchError(res))
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return fmt.Errorf("search %s: response: %w", index, err)
+	}
+	return nil
 }
 
 // parseTotal reads hits.total: {"value": n, "relation": "eq"} (7.x and later, OpenSearch) or a bare number.

@@ -13,11 +13,11 @@ import (
 // bulk `update` operation and an upsert:
 //
 //	{"update":{"_index":"<index>","_id":"<id>","retry_on_conflict":3}}
-//	{"doc":<the document without vigil.alert.status>,"upsert":<the whole document>}
+//	{"doc":<the document without the triage fields>,"upsert":<the whole document>}
 //
 // The first version inserts the whole document, with vigil.alert.status "open". Later versions merge "doc" into the
-// stored document: every field Vigil writes is replaced, while vigil.alert.status and any field an analyst added
-// (vigil.alert.assignee, say) are not in "doc" and survive. A 201 is a new document, a 200 an updated (or unchanged)
+// stored document: every field Vigil writes is replaced, while the triage fields (vigil.alert.status, assignee,
+// closed_reason and history, see es_triage.go) and any other field an analyst added are not in "doc" and survive. A 201 is a new document, a 200 an updated (or unchanged)
 // one; a 409 means another writer changed the document more often than retry_on_conflict allows, so the alert is sent
 // again, unlike a create's 409.
 
@@ -46,10 +46,10 @@ func encodeUpdate(a *vigil.Alert, doc map[string]any, index string, op *writeOp)
 	return &bulkItem{alert: a, index: index, lines: lines, doc: lines[start:end], update: true, op: op}, nil
 }
 
-// ownedFields is the "doc" of an update: doc without vigil.alert.status, which belongs to the analyst once the alert
-// exists. Only the objects on the way to it (the top level, vigil and vigil.alert) are copied, shallowly; everything
-// else, fields.Value trees included, is shared with doc, which is not modified. A doc without the status is
-// returned as it is.
+// ownedFields is the "doc" of an update: doc without the triage fields (TriageFields: vigil.alert.status, assignee,
+// closed_reason, history), which belong to the analyst once the alert exists. Only the objects on the way to them
+// (the top level, vigil and vigil.alert) are copied, shallowly; everything else, fields.Value trees included, is
+// shared with doc, which is not modified. A doc without any triage field is returned as it is.
 func ownedFields(doc map[string]any) map[string]any {
 	v, ok := members(doc["vigil"])
 	if !ok {
@@ -59,10 +59,13 @@ func ownedFields(doc map[string]any) map[string]any {
 	if !ok {
 		return doc
 	}
-	if _, ok := alert["status"]; !ok {
+	n := len(alert)
+	for _, f := range TriageFields {
+		delete(alert, f)
+	}
+	if len(alert) == n {
 		return doc
 	}
-	delete(alert, "status")
 	v["alert"] = alert
 	out := maps.Clone(doc)
 	out["vigil"] = v

@@ -7,115 +7,131 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/signal"
+	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
+	"github.com/spf13/pflag"
+
 	"github.com/vigilsoc/vigil/sinks"
 )
 
-const alertsUsage = `usage: vigil alerts search [flags] [QUERY]
+const alertsUsage = `usage: vigil alerts COMMAND [flags] ARGS
 
-Searches the alert index, newest first. QUERY is in query_string (Lucene) syntax, for example
+Commands:
+  search [QUERY]                      search the alert index, newest first
+  top [--by FIELD]... [QUERY]         count alerts by rule, host, user and ATT&CK tactic (or the fields given)
+  show ID                             one alert, whole
+  ack|close|reopen ID... [--reason R] [--note T]
+                                      change the alerts' status (close needs --reason: false_positive,
+                                      true_positive, benign or duplicate; close --except EXPR adds an exception)
+  assign ID... USER                   assign the alerts to USER
+
+Searching: QUERY is in query_string (Lucene) syntax, for example
   vigil alerts search --tenant acme --severity high,critical --since 24h 'powershell AND user.name:admin'
   vigil alerts search --since 2026-11-01 --until 2026-11-08 --event-time 'host.name:WKS-FIN-014'
+  vigil alerts search --status open,acknowledged --assignee alice --output json
 Connection: -c FILE uses the config's elasticsearch sink (and nothing else of the file); otherwise --url and
 --flavor (default from $VIGIL_SEARCH_URLS and $VIGIL_SEARCH_FLAVOR) with credentials from $VIGIL_SEARCH_USERNAME and
 $VIGIL_SEARCH_PASSWORD or $VIGIL_SEARCH_API_KEY. Flags given with -c override the config.
+Triage is recorded as --user (default $VIGIL_USER, else the login name). docs/alerts.md, "Triage", explains it all.
 `
 
 func cmdAlerts(args []string, io stdio) int {
-	if len(args) == 0 || args[0] != "search" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(io.out, alertsUsage)
-			return 0
-		}
+	if len(args) == 0 {
 		fmt.Fprint(io.err, alertsUsage)
 		return 2
 	}
-	return cmdAlertsSearch(args[1:], io)
+	switch args[0] {
+	case "search":
+		return cmdAlertsSearch(args[1:], io)
+	case "top":
+		return cmdAlertsTop(args[1:], io)
+	case "show":
+		return cmdAlertsShow(args[1:], io)
+	case sinks.ActionAck, sinks.ActionClose, sinks.ActionReopen, sinks.ActionAssign:
+		return cmdAlertsTriage(args[0], args[1:], io)
+	case "-h", "--help", "help":
+		fmt.Fprint(io.out, alertsUsage)
+		return 0
+	}
+	fmt.Fprintf(io.err, "vigil alerts: unknown command %q\n%s", args[0], alertsUsage)
+	return 2
 }
 
-func cmdAlertsSearch(args []string, io stdio) int {
-	fs := newFlags("vigil alerts search", "vigil alerts search [-c FILE] [--tenant T] [--rule ID] [--severity S] [--since T] [--until T] [--event-time] [--json] [QUERY]", io)
-	var q sinks.AlertQuery
-	fs.StringVar(&q.Tenant, "tenant", "", "only this tenant's alerts")
-	fs.StringVar(&q.RuleID, "rule", "", "only alerts of this rule id")
-	fs.StringSliceVar(&q.Severities, "severity", nil, "only these severities: low, medium, high, critical (comma-separated)")
-	since := fs.String("since", "", "only alerts from this time on: a duration back from now (30d, 2w, 24h, 90m) or a time (2026-11-01, 2026-11-01T10:00:00Z; UTC unless it says otherwise)")
-	until := fs.String("until", "", "only alerts before this time (exclusive), in the same forms as --since")
-	fs.BoolVar(&q.ByEventTime, "event-time", false, "--since, --until and the order apply to the event's time (vigil.alert.original_time) instead of the alert's creation")
-	fs.IntVar(&q.Size, "size", 50, "the most alerts shown")
-	asJSON := fs.Bool("json", false, "print the alert documents as JSON, one per line")
-	cfgPath := fs.StringP("config", "c", "", "take the connection from this config's elasticsearch sink")
-	urls := fs.StringSlice("url", splitList(os.Getenv("VIGIL_SEARCH_URLS")), "search engine URL (repeatable)")
-	flavor := fs.String("flavor", envOr("VIGIL_SEARCH_FLAVOR", sinks.FlavorElasticsearch), "elasticsearch or opensearch")
-	prefix := fs.String("index-prefix", sinks.DefaultIndexPrefix, "alert index prefix (and alias)")
-	caCert := fs.String("ca-cert", "", "PEM file of the certificate authorities to trust")
-	insecure := fs.Bool("insecure-skip-verify", false, "do not verify TLS certificates (UNSAFE)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	q.Query = strings.Join(fs.Args(), " ")
+// queryFlags are the filters `vigil alerts search` and `vigil alerts top` share.
+type queryFlags struct {
+	q            sinks.AlertQuery
+	since, until *string
+}
+
+func addQueryFlags(fs *pflag.FlagSet) *queryFlags {
+	f := &queryFlags{}
+	fs.StringVar(&f.q.Tenant, "tenant", "", "only this tenant's alerts")
+	fs.StringVar(&f.q.RuleID, "rule", "", "only alerts of this rule id")
+	fs.StringSliceVar(&f.q.Severities, "severity", nil, "only these severities: low, medium, high, critical (comma-separated)")
+	fs.StringSliceVar(&f.q.Statuses, "status", nil, "only these statuses: open, acknowledged, closed (comma-separated)")
+	fs.StringVar(&f.q.Assignee, "assignee", "", "only alerts assigned to this user")
+	f.since = fs.String("since", "", "only alerts from this time on: a duration back from now (30d, 2w, 24h, 90m) or a time (2026-11-01, 2026-11-01T10:00:00Z; UTC unless it says otherwise)")
+	f.until = fs.String("until", "", "only alerts before this time (exclusive), in the same forms as --since")
+	fs.BoolVar(&f.q.ByEventTime, "event-time", false, "--since, --until and the order apply to the event's time (vigil.alert.original_time) instead of the alert's creation")
+	return f
+}
+
+// query is the query of the flags and the QUERY arguments, validated.
+func (f *queryFlags) query(args []string) (sinks.AlertQuery, error) {
+	q := f.q
+	q.Query = strings.Join(args, " ")
 	q.Now = time.Now()
 	var err error
-	if q.From, err = timeFlag("since", *since, q.Now); err == nil {
-		q.Until, err = timeFlag("until", *until, q.Now)
+	if q.From, err = timeFlag("since", *f.since, q.Now); err == nil {
+		q.Until, err = timeFlag("until", *f.until, q.Now)
 	}
 	if err == nil {
 		err = q.Validate()
 	}
+	return q, err
+}
+
+func cmdAlertsSearch(args []string, io stdio) int {
+	fs := newFlags("vigil alerts search", "vigil alerts search [-c FILE] [--tenant T] [--rule ID] [--severity S] [--status S] [--assignee U] [--since T] [--until T] [--event-time] [--output table|json|ndjson] [QUERY]", io)
+	qf := addQueryFlags(fs)
+	size := fs.Int("size", 50, "the most alerts shown")
+	output := fs.StringP("output", "o", "table", "table, json (one JSON array) or ndjson (one alert document per line)")
+	asJSON := fs.Bool("json", false, "the same as --output ndjson")
+	cf := addConnFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	q, err := qf.query(fs.Args())
+	if err == nil && *asJSON {
+		*output = "ndjson"
+	}
+	if err == nil && !slices.Contains([]string{"table", "json", "ndjson"}, *output) {
+		err = fmt.Errorf("--output %q: want table, json or ndjson", *output)
+	}
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil alerts search:", err)
 		return 2
 	}
-	cfg := sinks.ElasticsearchConfig{Flavor: *flavor, URLs: *urls, IndexPrefix: *prefix, CACert: *caCert,
-		InsecureSkipVerify: *insecure, Username: os.Getenv("VIGIL_SEARCH_USERNAME"),
-		Password: os.Getenv("VIGIL_SEARCH_PASSWORD"), APIKey: os.Getenv("VIGIL_SEARCH_API_KEY")}
-	if *cfgPath != "" {
-		c, err := searchConfigFrom(*cfgPath)
-		if err != nil {
-			fmt.Fprintln(io.err, "vigil alerts search:", err)
-			return 2
-		}
-		for name, set := range map[string]func(){"url": func() { c.URLs = *urls }, "flavor": func() { c.Flavor = *flavor },
-			"index-prefix": func() { c.IndexPrefix = *prefix }, "ca-cert": func() { c.CACert = *caCert },
-			"insecure-skip-verify": func() { c.InsecureSkipVerify = *insecure }} {
-			if fs.Changed(name) {
-				set()
-			}
-		}
-		cfg = c
+	q.Size = *size
+	conn, code := cf.open("vigil alerts search", io)
+	if conn == nil {
+		return code
 	}
-	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(io.err, "vigil alerts search:", err, "(set --url or $VIGIL_SEARCH_URLS, or -c FILE)")
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	tp, err := sinks.NewSearchTransport(cfg)
+	defer conn.stop()
+	hits, err := sinks.SearchAlerts(conn.ctx, conn.tp, conn.cfg.IndexPrefix, q)
 	if err != nil {
-		fmt.Fprintln(io.err, "vigil alerts search:", err)
-		return 1
+		return conn.fail("vigil alerts search", io, err)
 	}
-	hits, err := sinks.SearchAlerts(ctx, tp, cfg.IndexPrefix, q)
-	if err != nil {
-		fmt.Fprintln(io.err, "vigil alerts search:", err)
-		if hint := flavorHint(ctx, cfg, *cfgPath, err); hint != "" {
-			fmt.Fprintln(io.err, hint)
-		}
-		return 1
-	}
-	if *asJSON {
+	switch *output {
+	case "ndjson":
 		err = printAlertsJSON(io, hits)
-	} else {
+	case "json":
+		err = printAlertsArray(io, hits)
+	default:
 		err = printAlertsTable(io, hits)
 	}
 	if err != nil {
@@ -189,6 +205,24 @@ func searchConfigFrom(path string) (sinks.ElasticsearchConfig, error) {
 	return sinks.ElasticsearchConfig{}, errors.New(path + ": no sink of type elasticsearch")
 }
 
+// printAlertsArray prints the alert documents as one indented JSON array.
+func printAlertsArray(io stdio, hits *sinks.AlertHits) error {
+	docs := hits.Alerts
+	if docs == nil {
+		docs = []map[string]any{}
+	}
+	return printJSON(io, docs)
+}
+
+// printJSON prints v as indented JSON.
+func printJSON(io stdio, v any) error {
+	enc := json.NewEncoder(io.out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printAlertsJSON prints the alert documents as JSON, one per line.
 func printAlertsJSON(io stdio, hits *sinks.AlertHits) error {
 	enc := json.NewEncoder(io.out)
 	enc.SetEscapeHTML(false)
@@ -228,19 +262,9 @@ func printAlertsTable(io stdio, hits *sinks.AlertHits) error {
 // alertCell formats one field of an alert for the table: times in UTC to the second, lists comma-separated,
 // tabs and newlines flattened, long values cut.
 func alertCell(doc map[string]any, field string) string {
-	var v any = doc
-	for _, p := range strings.Split(field, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return "-"
-		}
-		v = m[p]
-	}
-	s := cellString(v)
+	s := cellString(lookup(doc, field))
 	if field == "@timestamp" || field == "vigil.alert.original_time" {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			s = t.UTC().Format("2006-01-02 15:04:05Z")
-		}
+		s = shortTime(s)
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	max := 40
@@ -255,6 +279,27 @@ func alertCell(doc map[string]any, field string) string {
 	}
 	if s == "" {
 		return "-"
+	}
+	return s
+}
+
+// lookup is the value of a dotted field in a document; nil when absent.
+func lookup(doc map[string]any, field string) any {
+	var v any = doc
+	for _, p := range strings.Split(field, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// shortTime shows an RFC 3339 time in UTC to the second; anything else as it is.
+func shortTime(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format("2006-01-02 15:04:05Z")
 	}
 	return s
 }

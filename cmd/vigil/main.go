@@ -6,6 +6,7 @@
 //	vigil rules test PATH...       run the rules' inline tests
 //	vigil sigma convert|test ...   import Sigma rules
 //	vigil alerts search ...        search the alert index (Elasticsearch/OpenSearch)
+//	vigil alerts show|ack|close|reopen|assign|top ...   triage alerts
 //	vigil deadletters ...          list, show and replay dead letters
 //	vigil bench                    measure detection speed
 //	vigil version
@@ -30,6 +31,8 @@ Usage:
   vigil sigma convert [flags] PATH...   convert Sigma rules into Vigil rules
   vigil sigma test --root DIR [PATH...] run SigmaHQ regression tests
   vigil alerts search [flags] [QUERY]   search the alert index, newest first (--since 30d, --until 2026-11-01)
+  vigil alerts top|show|ack|close|reopen|assign ...
+                                        count, read and triage alerts (docs/alerts.md, "Triage")
   vigil deadletters list|show|replay -c FILE [flags]
                                         inspect the dead-letter queue and bring letters back
   vigil bench [--json]                  measure detection speed against a naive baseline
