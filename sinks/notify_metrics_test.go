@@ -17,7 +17,7 @@ func TestNotifyMetrics(t *testing.T) {
 	writeNotify(t, n, v1)
 	writeNotify(t, n, v1) // a rewrite
 	rv.waitDeliveries(t, 1)
-	waitFor(t, func() bool { return n.Waiting("ops") == 0 }, "an empty queue")
+	waitUntil(t, "an empty queue", func() bool { return n.Waiting("ops") == 0 })
 	want := map[string]float64{"vigil_notify_queued_total": 1, "vigil_notify_sent_total": 1,
 		"vigil_notify_failed_attempts_total": 2, "vigil_notify_skipped_total": 1, "vigil_notify_queue_length": 0,
 		"vigil_notify_rejected_total": 0, "vigil_notify_possible_duplicates_total": 0}
