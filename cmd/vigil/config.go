@@ -80,9 +80,12 @@ type RulesConfig struct {
 	Paths []string `yaml:"paths"`
 	// CostLimit bounds each condition's estimated worst-case evaluation cost; 0 means the default (10,000,000).
 	CostLimit uint64 `yaml:"cost_limit"`
-	// Watch reloads the rules when a file under Paths changes; default true. SIGHUP reloads them in any case. A
-	// reload that fails keeps the running rules.
+	// Watch reloads the rules when a file under Paths (or Exceptions) changes; default true. SIGHUP reloads them in
+	// any case. A reload that fails keeps the running rules.
 	Watch *bool `yaml:"watch"`
+	// Exceptions are the files or folders of exception lists (docs/rules.md, "Exception lists"); default: the
+	// folder "exceptions" beside each rule path, where it exists (configs/exceptions for configs/rules).
+	Exceptions []string `yaml:"exceptions"`
 }
 
 // SourceConfig is one source; Type selects which of the blocks applies.
@@ -377,7 +380,7 @@ func loadConfig(path string) (*Config, error) {
 	}
 	c.setDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, fmt.Errorf("config %s: %w", path, withLines(path, err))
 	}
 	return &c, nil
 }

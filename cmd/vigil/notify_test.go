@@ -43,6 +43,35 @@ func TestNotifyConfigErrors(t *testing.T) {
 	}
 }
 
+// TestNotifyConfigErrorLines: a validation error names the line of the route (or sink) it is about.
+func TestNotifyConfigErrorLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	text := `rules: {paths: [r]}
+sources: [{type: file, file: {paths: [x], tenant: acme}}]
+sinks:
+  - type: stdout
+  - type: notify
+    notify:
+      routes:
+        - name: ok
+          url: http://h
+        - name: bad
+          url: http://h
+          min_severity: urgent
+  - type: notify
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := loadConfig(path)
+	for _, want := range []string{`line 10: sinks[1]: notify: routes[1] (bad): min_severity: "urgent"`,
+		"line 13: sinks[2]: type notify needs a notify block"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error containing %q", err, want)
+		}
+	}
+}
+
 // TestNotifySinkWired builds a configured notify sink as `vigil run` does: the alert reaches the webhook, and the
 // sink's metrics are in the registry.
 func TestNotifySinkWired(t *testing.T) {
