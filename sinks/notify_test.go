@@ -36,7 +36,7 @@ type delivery struct {
 	body     map[string]any
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rv := &receiver{mode: "ok", entered: make(chan struct{}, 100), release: make(chan struct{})}
 	rv.srv = httptest.NewServer(http.HandlerFunc(rv.serve))
 	t.Cleanup(func() { rv.unblock(); rv.srv.Close() })
