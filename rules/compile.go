@@ -27,7 +27,7 @@ type Compiled struct {
 	NamedBy []*Compiled
 
 	cond       cel.Program
-	exceptions []cel.Program
+	exceptions []exception
 	requires   [][]group // for building the prefilter index: branches of groups; nil when the condition has none, or once the index is built
 	tenants    map[string]bool
 	stats      *Stats
@@ -80,7 +80,12 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 		if err != nil {
 			errs = append(errs, r.exprErrors(fmt.Sprint("exceptions.", i), fmt.Sprint("exception ", i+1), x, err)...)
 		}
-		c.exceptions = append(c.exceptions, prg)
+		c.exceptions = append(c.exceptions, exception{prg: prg})
+	}
+	if fromLists, err := r.listExceptions(); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.exceptions = append(c.exceptions, fromLists...)
 	}
 	if len(r.Tenants) > 0 {
 		c.tenants = make(map[string]bool, len(r.Tenants))

@@ -133,6 +133,9 @@ func (r *Rule) checkCorrelation(add func(key, format string, args ...any)) {
 	if len(r.Exceptions) > 0 {
 		add("exceptions", "exceptions apply to single-event rules; put them on the rules the correlation names")
 	}
+	if len(r.ExceptionsFrom) > 0 {
+		add("exceptions_from", "exceptions apply to single-event rules; put them on the rules the correlation names")
+	}
 	if !slices.Contains(CorrelationTypes, c.Type) {
 		add("correlation", "correlation type %q must be one of %s", c.Type, strings.Join(CorrelationTypes, ", "))
 	}

@@ -95,7 +95,7 @@ func (e *Engine) match(set *RuleSet, ev *vigil.Event, dst []*Compiled) []*Compil
 		if c.tenants != nil && !c.tenants[ev.Tenant] {
 			continue
 		}
-		if c.match(&act) {
+		if c.match(&act, ev.Tenant) {
 			dst = append(dst, c)
 		}
 	}
@@ -107,10 +107,10 @@ func (c *Compiled) Match(ev *vigil.Event) bool {
 	if c.tenants != nil && !c.tenants[ev.Tenant] {
 		return false
 	}
-	return c.match(&activation{fields: ev.Fields})
+	return c.match(&activation{fields: ev.Fields}, ev.Tenant)
 }
 
-func (c *Compiled) match(act *activation) bool {
+func (c *Compiled) match(act *activation, tenant string) bool {
 	s := c.stats
 	if s == nil {
 		s = &Stats{}
@@ -123,8 +123,8 @@ func (c *Compiled) match(act *activation) bool {
 	case falsy:
 		return false
 	}
-	for _, x := range c.exceptions {
-		if eval(x, act) == truthy {
+	for i := range c.exceptions {
+		if c.exceptions[i].applies(act, tenant) {
 			s.Suppressed.Add(1)
 			return false
 		}
@@ -160,7 +160,7 @@ func (c *Compiled) NaiveMatch(fields map[string]any) bool {
 		return false
 	}
 	for _, x := range c.exceptions {
-		if out, _, err := x.Eval(fields); err == nil && out == types.True {
+		if out, _, err := x.prg.Eval(fields); err == nil && out == types.True {
 			return false
 		}
 	}

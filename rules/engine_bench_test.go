@@ -26,7 +26,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				c.match(act)
+				c.match(act, "")
 			}
 		})
 	}

@@ -30,6 +30,8 @@ type Rule struct {
 	Condition      string        `yaml:"condition,omitempty"`
 	Correlation    *Correlation  `yaml:"correlation,omitempty"`
 	Exceptions     []string      `yaml:"exceptions,omitempty"`
+	// ExceptionsFrom names the exception lists (ExceptionList) whose entries are exceptions of the rule too.
+	ExceptionsFrom []string `yaml:"exceptions_from,omitempty"`
 	// Suppress folds a group's later matches into its first alert for a while (see Suppress).
 	Suppress *Suppress `yaml:"suppress,omitempty"`
 	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
@@ -44,6 +46,9 @@ type Rule struct {
 	lines map[string]int
 	// exprs locates the condition's and the exceptions' texts in the file, for positions of CEL errors.
 	exprs map[string]exprLoc
+	// lists are the exception lists the rule uses, set by ExceptionLists.Apply (listsApplied).
+	lists        []*ExceptionList
+	listsApplied bool
 }
 
 // MitreAttack maps a rule to MITRE ATT&CK.
@@ -106,7 +111,7 @@ var idPattern = regexp.MustCompile(`^[a-z0-9._-]+$`)
 var knownKeys = map[string]bool{
 	"id": true, "name": true, "description": true, "author": true, "severity": true, "risk_score": true,
 	"enabled": true, "tenants": true, "tags": true, "references": true, "false_positives": true,
-	"mitre_attack": true, "condition": true, "correlation": true, "exceptions": true, "tests": true, "alert": true,
+	"mitre_attack": true, "condition": true, "correlation": true, "exceptions": true, "exceptions_from": true, "tests": true, "alert": true,
 	"suppress": true,
 }
 
@@ -118,8 +123,23 @@ var knownMitreKeys = map[string]bool{"tactic": true, "technique": true, "subtech
 // the format (keys, types, required fields, values) but not the CEL expressions: that is Compile's job. All problems
 // found are returned, joined, each as an *Error.
 func Parse(file string, data []byte) ([]*Rule, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Rule
+	err := eachDocument(file, data, func(n *yaml.Node) []error {
+		r, errs := parseRule(file, n)
+		if r != nil {
+			r.Text = documentText(data, n)
+			r.locateExprs(data, n)
+			out = append(out, r)
+		}
+		return errs
+	})
+	return out, err
+}
+
+// eachDocument calls fn with the root node of every non-empty YAML document of data, and returns the errors fn
+// returns, joined; a syntax error ends the walk and is returned as an *Error at its line.
+func eachDocument(file string, data []byte, fn func(*yaml.Node) []error) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var errs []error
 	for {
 		var doc yaml.Node
@@ -134,15 +154,9 @@ func Parse(file string, data []byte) ([]*Rule, error) {
 		if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
 			continue
 		}
-		r, rerrs := parseRule(file, doc.Content[0])
-		if r != nil {
-			r.Text = documentText(data, doc.Content[0])
-			r.locateExprs(data, doc.Content[0])
-			out = append(out, r)
-		}
-		errs = append(errs, rerrs...)
+		errs = append(errs, fn(doc.Content[0])...)
 	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func parseRule(file string, n *yaml.Node) (*Rule, []error) {

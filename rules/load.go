@@ -51,11 +51,22 @@ func Files(paths ...string) ([]string, error) {
 // Load parses every rule file under paths. It reads all files and returns every format error it finds; rules from
 // files without errors are returned alongside.
 func Load(paths ...string) ([]*Rule, error) {
+	var all []*Rule
+	err := eachFile(paths, func(f string, data []byte) []error {
+		rs, err := Parse(f, data)
+		all = append(all, rs...)
+		return []error{err}
+	})
+	return all, err
+}
+
+// eachFile calls fn with the name and content of every YAML file under paths (Files), and returns every error,
+// fn's and the files' that cannot be read, joined.
+func eachFile(paths []string, fn func(file string, data []byte) []error) error {
 	files, err := Files(paths...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var all []*Rule
 	var errs []error
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -63,20 +74,13 @@ func Load(paths ...string) ([]*Rule, error) {
 			errs = append(errs, fmt.Errorf("rules: %w", err))
 			continue
 		}
-		rs, err := Parse(f, data)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		all = append(all, rs...)
+		errs = append(errs, fn(f, data)...)
 	}
-	return all, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
-// LoadSet loads and compiles the rules under paths into one set. Any error leaves the set nil.
+// LoadSet loads and compiles the rules under paths into one set, with the exception lists in the folders beside
+// them (DefaultExceptionPaths). Any error leaves the set nil.
 func (e *Env) LoadSet(paths ...string) (*RuleSet, error) {
-	rs, err := Load(paths...)
-	if err != nil {
-		return nil, err
-	}
-	return e.CompileSet(rs)
+	return e.LoadSetWith(paths, nil)
 }

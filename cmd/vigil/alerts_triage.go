@@ -17,7 +17,7 @@ func cmdAlertsTriage(action string, args []string, io stdio) int {
 	usage := cmd + " [-c FILE] [--tenant T] [--note TEXT] [--user U] ID..."
 	switch action {
 	case sinks.ActionClose:
-		usage = cmd + " [-c FILE] [--tenant T] --reason R [--note TEXT] [--user U] ID..."
+		usage = cmd + " [-c FILE] [--tenant T] --reason R [--note TEXT] [--user U] [--except EXPR [--list NAME] [--rules PATH]] ID..."
 	case sinks.ActionAssign:
 		usage = cmd + " [-c FILE] [--tenant T] [--note TEXT] [--user U] ID... USER"
 	}
@@ -26,8 +26,10 @@ func cmdAlertsTriage(action string, args []string, io stdio) int {
 	tenant := fs.String("tenant", "", "look for the alerts in this tenant's indices only")
 	fs.StringVar(&t.Note, "note", "", "a note kept in the alert's history")
 	fs.StringVar(&t.By, "user", defaultUser(), "who makes the change (default $VIGIL_USER, else the login name)")
+	var ex *exceptFlags
 	if action == sinks.ActionClose {
 		fs.StringVar(&t.Reason, "reason", "", "why: "+strings.Join(sinks.ClosedReasons, ", ")+" (required)")
+		ex = addExceptFlags(fs)
 	}
 	cf := addConnFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -41,6 +43,9 @@ func cmdAlertsTriage(action string, args []string, io stdio) int {
 	if err == nil && len(ids) == 0 {
 		err = fmt.Errorf("no alert id")
 	}
+	if err == nil && ex != nil {
+		err = ex.check(len(ids), cf.cfgPath)
+	}
 	if err != nil {
 		fmt.Fprintln(io.err, cmd+":", err)
 		fs.Usage()
@@ -53,7 +58,7 @@ func cmdAlertsTriage(action string, args []string, io stdio) int {
 	defer conn.stop()
 	failed := 0
 	for _, id := range ids {
-		if err := triageOne(conn, *tenant, id, t, io); err != nil {
+		if err := triageOne(conn, *tenant, id, t, ex, io); err != nil {
 			fmt.Fprintln(io.err, cmd+":", err)
 			failed++
 		}
@@ -64,11 +69,16 @@ func cmdAlertsTriage(action string, args []string, io stdio) int {
 	return 0
 }
 
-// triageOne applies t to every copy of the alert id.
-func triageOne(conn *alertsConn, tenant, id string, t sinks.Triage, io stdio) error {
+// triageOne applies t to every copy of the alert id, after adding the exception of ex (when given) for its rule.
+func triageOne(conn *alertsConn, tenant, id string, t sinks.Triage, ex *exceptFlags, io stdio) error {
 	hits, err := sinks.FindAlert(conn.ctx, conn.tp, conn.cfg.IndexPrefix, tenant, id)
 	if err != nil {
 		return err
+	}
+	if ex != nil && ex.expr != "" {
+		if err := ex.add(hits.Alerts[0], t, io); err != nil {
+			return fmt.Errorf("alert %s: %w (the alert is not closed)", id, err)
+		}
 	}
 	for i, index := range hits.Indices {
 		changed, err := sinks.TriageAlert(conn.ctx, conn.tp, index, id, t)

@@ -154,15 +154,11 @@ func readAlertLines(t *testing.T, path string) (lines int, latest []map[string]a
 // only (alert: false, or named by correlations none of which says generate: true).
 func shippedRules(t *testing.T) []*rules.Compiled {
 	t.Helper()
-	parsed, err := rules.Load("configs/rules", "configs/rules-intel")
-	if err != nil {
-		t.Fatal(err)
-	}
 	env, err := newRuleEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := env.CompileSet(parsed)
+	set, err := env.LoadSet("configs/rules", "configs/rules-intel")
 	if err != nil {
 		t.Fatal(err)
 	}

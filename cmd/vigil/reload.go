@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ import (
 // a rule folder cost a hash of the rule files and nothing else.
 type ruleReloader struct {
 	env    *rules.Env
-	paths  []string
+	files  ruleFiles
 	engine *rules.Engine
 	// onSwap, when set, is given each new set right after the engine: the correlation engine follows reloads.
 	onSwap   func(*rules.RuleSet)
@@ -57,17 +58,33 @@ type reloadStats struct {
 // written, or several files being copied, are read once complete.
 const ruleReloadDebounce = 250 * time.Millisecond
 
-// loadRules compiles the rules under paths, and returns with the set the fingerprint of the files it read, taken
-// before compiling: a file changed during the load then differs from the fingerprint and is loaded again.
-func loadRules(env *rules.Env, paths []string) (*rules.RuleSet, string, error) {
-	fp := ruleFingerprint(paths)
-	set, err := env.LoadSet(paths...)
+// ruleFiles are where a rule set comes from: the rule paths, and the exception list paths (nil: the folders
+// beside the rules, rules.DefaultExceptionPaths).
+type ruleFiles struct {
+	rules, exceptions []string
+}
+
+// all are the rule and exception list paths: what is fingerprinted and watched.
+func (f ruleFiles) all() []string {
+	exc := f.exceptions
+	if exc == nil {
+		exc = rules.DefaultExceptionPaths(f.rules...)
+	}
+	return append(slices.Clip(f.rules), exc...)
+}
+
+// loadRules compiles the rules under paths with the exception lists under exceptions, and returns with the set the
+// fingerprint of the files it read, taken before compiling: a file changed during the load then differs from the
+// fingerprint and is loaded again.
+func loadRules(env *rules.Env, paths, exceptions []string) (*rules.RuleSet, string, error) {
+	fp := ruleFingerprint(ruleFiles{paths, exceptions}.all())
+	set, err := env.LoadSetWith(paths, exceptions)
 	return set, fp, err
 }
 
-// newRuleReloader returns a reloader for engine, whose running set was loaded from paths with fingerprint fp.
-func newRuleReloader(env *rules.Env, paths []string, engine *rules.Engine, fp string, log *slog.Logger) *ruleReloader {
-	r := &ruleReloader{env: env, paths: paths, engine: engine, log: log, debounce: ruleReloadDebounce, fingerprint: fp}
+// newRuleReloader returns a reloader for engine, whose running set was loaded from files with fingerprint fp.
+func newRuleReloader(env *rules.Env, files ruleFiles, engine *rules.Engine, fp string, log *slog.Logger) *ruleReloader {
+	r := &ruleReloader{env: env, files: files, engine: engine, log: log, debounce: ruleReloadDebounce, fingerprint: fp}
 	r.stats.lastOK.Store(true)
 	r.stats.lastSuccess.Store(time.Now().UnixNano())
 	return r
@@ -99,12 +116,12 @@ func (r *ruleReloader) Reload(force bool, trigger string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	fp := ruleFingerprint(r.paths)
+	fp := ruleFingerprint(r.files.all())
 	if !force && fp != "" && fp == r.fingerprint {
 		return false
 	}
 	r.fingerprint = fp
-	set, err := r.env.LoadSet(r.paths...)
+	set, err := r.env.LoadSetWith(r.files.rules, r.files.exceptions)
 	if err != nil {
 		r.stats.failures.Add(1)
 		r.stats.lastOK.Store(false)
@@ -189,7 +206,7 @@ func (r *ruleReloader) Run(ctx context.Context, watch bool, hup <-chan os.Signal
 		} else {
 			defer fw.Close()
 			events, errs = fw.Events, fw.Errors
-			r.log.Info("watching rule files for changes", "paths", r.paths)
+			r.log.Info("watching rule files for changes", "paths", r.files.all())
 			r.Reload(false, "start") // a change made while Vigil was starting
 		}
 	}
@@ -230,7 +247,7 @@ func (r *ruleReloader) Run(ctx context.Context, watch bool, hup <-chan os.Signal
 // watchPaths watches every folder that holds rules: a folder path and its subfolders (hidden ones are skipped, as
 // rules.Files skips them), and the folder of a file path.
 func (r *ruleReloader) watchPaths(fw *fsnotify.Watcher) error {
-	for _, p := range r.paths {
+	for _, p := range r.files.all() {
 		info, err := os.Stat(p)
 		if err != nil {
 			return err
@@ -294,7 +311,7 @@ func (r *ruleReloader) relevant(fw *fsnotify.Watcher, ev fsnotify.Event) bool {
 
 // named reports whether path is one of the rule paths given explicitly (a file of any name).
 func (r *ruleReloader) named(path string) bool {
-	for _, p := range r.paths {
+	for _, p := range r.files.all() {
 		if filepath.Clean(p) == filepath.Clean(path) {
 			return true
 		}

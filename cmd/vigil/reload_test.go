@@ -108,13 +108,13 @@ func TestReloadWhileRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, fp, err := loadRules(env, []string{dir})
+	set, fp, err := loadRules(env, []string{dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	engine := rules.NewEngine(set)
 	var logs syncBuffer
-	reloader := newRuleReloader(env, []string{dir}, engine, fp, slog.New(slog.NewJSONHandler(&logs, nil)))
+	reloader := newRuleReloader(env, ruleFiles{rules: []string{dir}}, engine, fp, slog.New(slog.NewJSONHandler(&logs, nil)))
 	reloader.debounce = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -236,12 +236,12 @@ func TestReloadWatchesFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, fp, err := loadRules(env, paths)
+	set, fp, err := loadRules(env, paths, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	engine := rules.NewEngine(set)
-	reloader := newRuleReloader(env, paths, engine, fp, slog.New(slog.DiscardHandler))
+	reloader := newRuleReloader(env, ruleFiles{rules: paths}, engine, fp, slog.New(slog.DiscardHandler))
 	reloader.debounce = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

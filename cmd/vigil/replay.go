@@ -18,6 +18,7 @@ import (
 func cmdReplay(args []string, io stdio) int {
 	fs := newFlags("vigil replay", "vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME] [--enrich CONFIG]", io)
 	rulePaths := fs.StringSlice("rules", nil, "rule files or folders (repeatable, or comma-separated)")
+	exceptions := addExceptionsFlag(fs)
 	input := fs.String("input", "", "file of JSON events, one per line or concatenated; - for stdin")
 	output := fs.String("output", "-", "where to write alert documents, one JSON object per line; - for stdout")
 	tenant := fs.String("tenant", rules.DefaultTenant, "tenant of the replayed events")
@@ -40,7 +41,7 @@ func cmdReplay(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
-	set, err := env.LoadSet(*rulePaths...)
+	set, err := env.LoadSetWith(*rulePaths, exceptions.paths())
 	if err != nil {
 		printErrors(io, err)
 		return 1

@@ -72,8 +72,9 @@ func printErrors(io stdio, err error) int {
 }
 
 func cmdRulesValidate(args []string, io stdio) int {
-	fs := newFlags("vigil rules validate", "vigil rules validate [--schema FILE] [--strict] PATH...", io)
+	fs := newFlags("vigil rules validate", "vigil rules validate [--schema FILE] [--strict] [--exceptions PATH] PATH...", io)
 	lint := addLintFlags(fs)
+	exceptions := addExceptionsFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -91,7 +92,7 @@ func cmdRulesValidate(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
-	parsed, perr := rules.Load(fs.Args()...)
+	parsed, perr := loadRuleFiles(env, fs.Args(), exceptions.paths())
 	set, cerr := env.CompileSet(parsed)
 	failed := lint.print(io, env.Lint(parsed, schema))
 	if err := errors.Join(perr, cerr); err != nil || failed > 0 {
@@ -140,9 +141,10 @@ func (l *lintFlags) print(io stdio, ws []*rules.Warning) int {
 }
 
 func cmdRulesTest(args []string, io stdio) int {
-	fs := newFlags("vigil rules test", "vigil rules test [--enrich CONFIG] [--schema FILE] [--strict] PATH...", io)
+	fs := newFlags("vigil rules test", "vigil rules test [--enrich CONFIG] [--schema FILE] [--strict] [--exceptions PATH] PATH...", io)
 	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; without it lookups find nothing")
 	lint := addLintFlags(fs)
+	exceptions := addExceptionsFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -160,7 +162,7 @@ func cmdRulesTest(args []string, io stdio) int {
 		fmt.Fprintln(io.err, err)
 		return 1
 	}
-	parsed, err := rules.Load(fs.Args()...)
+	parsed, err := loadRuleFiles(env, fs.Args(), exceptions.paths())
 	failed := 0
 	if err != nil {
 		failed += printErrors(io, err)

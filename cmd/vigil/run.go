@@ -125,7 +125,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	set, fingerprint, err := loadRules(env, cfg.Rules.Paths)
+	set, fingerprint, err := loadRules(env, cfg.Rules.Paths, cfg.Rules.Exceptions)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
@@ -154,7 +154,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		return err
 	}
 	defer corr.close()
-	reloader := newRuleReloader(env, cfg.Rules.Paths, engine, fingerprint, log)
+	reloader := newRuleReloader(env, ruleFiles{cfg.Rules.Paths, cfg.Rules.Exceptions}, engine, fingerprint, log)
 	reloader.onSwap = func(set *rules.RuleSet) {
 		correlations.Swap(set)
 		corr.swapped(set)
