@@ -341,10 +341,10 @@ func (p *Partition) add(r *Record, local bool) {
 		t = wm
 		st.ChainsDelayed.Add(1)
 	case t < wm:
+		// Late, or delivered again after a restart (the detection side republishes what its source had not
+		// committed): the two cannot be told apart, and counting a repeat would break exactness, so both are dropped
+		// and counted. A suppressing rule's late match raises no alert (docs/rules.md, "Suppression").
 		st.Late.Add(1)
-		if c.kind == suppressing {
-			p.lateSuppressed(c, r) // not folded into a window, but never lost
-		}
 		return
 	default:
 		s.lastRecord = p.e.now()

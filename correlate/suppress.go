@@ -31,7 +31,6 @@ type suppression struct {
 	doc     []byte // the first match's alert document, JSON
 	created int64
 	written bool // a version has been handed out
-	late    bool // a match older than the watermark: raised on its own
 }
 
 // missingValue stands for a suppress.by field that a match lacks: a byte no decoded text holds (they are UTF-8).
@@ -86,15 +85,6 @@ func (p *Partition) applySuppress(g *group, en entry) {
 	p.touchSuppression(g)
 }
 
-// lateSuppressed raises the alert of a suppressing rule's match that came too late for its group's window: on its
-// own, marked late, rather than not at all.
-func (p *Partition) lateSuppressed(c *corr, r *Record) {
-	t := r.Time.UnixNano()
-	id := parseAlertID(r.AlertID)
-	p.out = append(p.out, &output{corr: c, key: string(groupKey(nil, r.Tenant, r.Rule, r.Group)), id: id,
-		sup: &suppression{id: id, start: t, last: t, end: t, count: 1, doc: r.Doc, late: true}})
-}
-
 // closeSuppression ends the group's window when its time is up.
 func (g *group) closeSuppression() {
 	g.x.sup = nil
@@ -136,11 +126,8 @@ func (o *output) suppressedAlert() *vigil.Alert {
 			group[name] = nil
 		}
 	}
-	sup := map[string]any{"count": s.count, "start": formatTime(s.start), "end": formatTime(s.last), "group": group}
-	if s.late {
-		sup["late"] = true
-	}
-	vigil.Object(doc, "vigil")["suppression"] = sup
+	vigil.Object(doc, "vigil")["suppression"] = map[string]any{"count": s.count, "start": formatTime(s.start),
+		"end": formatTime(s.last), "group": group}
 	return &vigil.Alert{ID: s.id.String(), Tenant: tenant, RuleID: o.corr.c.ID, Time: time.Unix(0, s.start).UTC(),
 		Doc: doc, Update: true, Enriched: true}
 }

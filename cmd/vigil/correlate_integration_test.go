@@ -73,6 +73,12 @@ correlation:
   group_by: [user.name]
   timespan: 5m
   generate: true
+---
+id: t.fail_quiet
+name: failed logon, one alert per account and two minutes
+severity: medium
+condition: event.category == "authentication" && event.outcome == "failure" && !user.name.startsWith("tail")
+suppress: {by: [user.name], for: 2m}
 `
 
 // stagePartitions is the match topic's partition count in these tests (the default).
@@ -168,10 +174,16 @@ type alertSummary struct {
 		Correlation struct {
 			Count int64 `json:"count"`
 		} `json:"correlation"`
+		Suppression struct {
+			Count int64 `json:"count"`
+		} `json:"suppression"`
 	} `json:"vigil"`
 }
 
 func (a alertSummary) String() string {
+	if a.Vigil.Suppression.Count > 0 {
+		return fmt.Sprintf("%s suppressed %d", a.Rule.ID, a.Vigil.Suppression.Count)
+	}
 	return fmt.Sprintf("%s %d", a.Rule.ID, a.Vigil.Correlation.Count)
 }
 
@@ -201,7 +213,7 @@ func indexedCorrelations(t *testing.T, url, prefix string) map[string]string {
 	}
 	post("/"+prefix+"-*/_refresh", "")
 	body := post("/"+prefix+"-*/_search?allow_no_indices=true",
-		`{"size":10000,"_source":["rule.id","vigil.alert.id","vigil.correlation.count"],"query":{"match_all":{}}}`)
+		`{"size":10000,"_source":["rule.id","vigil.alert.id","vigil.correlation.count","vigil.suppression.count"],"query":{"match_all":{}}}`)
 	var res struct {
 		Hits struct {
 			Hits []struct {
@@ -339,7 +351,7 @@ func newStageSetup(t *testing.T, perTenant, engine int) *stageSetup {
 	for _, w := range s.want {
 		rulesSeen[strings.Fields(w)[0]]++
 	}
-	if rulesSeen["t.brute"] < 20 || rulesSeen["t.spray"] < 5 || rulesSeen["t.brute_success"] < 5 {
+	if rulesSeen["t.brute"] < 20 || rulesSeen["t.spray"] < 5 || rulesSeen["t.brute_success"] < 5 || rulesSeen["t.fail_quiet"] < 20 {
 		t.Fatalf("replay gives %v alerts per rule; the test needs many of each", rulesSeen)
 	}
 	t.Logf("replay: %d correlation alerts %v", len(s.want), rulesSeen)

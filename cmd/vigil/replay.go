@@ -128,8 +128,9 @@ func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, corre
 	fmt.Fprintf(io.err, "replay: %d events, %d alerts, %d correlation alert versions, %d skipped lines in %s (%.0f events/s)\n",
 		events, p.Stats.Alerts.Load(), p.Stats.Correlations.Load(), skipped, took.Round(time.Millisecond), float64(events)/took.Seconds())
 	if late := correlations.Stats.Late.Load(); late > 0 {
-		fmt.Fprintf(io.err, "replay: %d matches came more than the allowed lateness (%s) after a newer event and were not "+
-			"correlated or suppressed: sort the input by time (docs/rules.md, \"Semantics\")\n", late, correlate.Config{}.WithDefaults().AllowedLateness)
+		fmt.Fprintf(io.err, "replay: %d matches of correlation inputs or suppressing rules came more than the allowed "+
+			"lateness (%s) after a newer event and were dropped: sort the input by time (docs/rules.md, \"Semantics\")\n",
+			late, correlate.Config{}.WithDefaults().AllowedLateness)
 	}
 	stats := engine.Stats()
 	ids := make([]string, 0, len(stats))
