@@ -3,7 +3,9 @@ package correlate
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,7 +96,7 @@ func run(e *Engine, changelog *[]StateRecord, batches [][]Record, flush bool) ma
 	keep := func(alerts []*vigil.Alert) {
 		for _, a := range alerts {
 			out[a.ID] = fmt.Sprint(a.RuleID, " ", vigil.Get(a.Doc, "vigil", "correlation", "count"), " ",
-				vigil.Get(a.Doc, "vigil", "correlation", "window"))
+				vigil.Get(a.Doc, "vigil", "correlation", "window"), " ", vigil.Get(a.Doc, "vigil", "suppression"))
 		}
 	}
 	for _, batch := range batches {
@@ -115,10 +117,21 @@ func run(e *Engine, changelog *[]StateRecord, batches [][]Record, flush bool) ma
 // TestRestoreFromChangelog: an instance that dies after any batch, restored from the changelog and fed again from the
 // batch after its last checkpoint, ends with the alerts of an instance that never died.
 func TestRestoreFromChangelog(t *testing.T) {
-	set := testSet(t, chain)
+	for name, rules := range map[string]string{"": chain,
+		"the spray suppressed": strings.Replace(chain, "  condition: {field: user.name, lte: 20}\n",
+			"  condition: {field: user.name, lte: 20}\nsuppress: {for: 30m}\n", 1)} {
+		t.Run(name, func(t *testing.T) { restoreFromChangelog(t, rules) })
+	}
+}
+
+func restoreFromChangelog(t *testing.T, rules string) {
+	set := testSet(t, rules)
 	batches := workload()
 	var log []StateRecord
 	want := run(New(set, Config{}), &log, batches, true)
+	if suppresses := strings.Contains(rules, "suppress:"); suppresses != regexp.MustCompile(`count:[2-9]`).MatchString(fmt.Sprint(want)) {
+		t.Fatalf("suppress in the rules: %v; want an alert that folds others among %v exactly then", suppresses, sorted(want))
+	}
 	if len(want) < 4 {
 		t.Fatalf("the workload raises %d alerts; want a few of each correlation: %v", len(want), want)
 	}

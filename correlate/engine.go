@@ -171,7 +171,7 @@ func (e *Engine) Swap(set *rules.RuleSet) {
 	}
 	for _, c := range set.Rules() {
 		if c.Suppress != nil {
-			rs.corrs[c.ID] = &corr{c: c, kind: suppressing, span: int64(c.Span), inputs: []string{c.ID}, triggers: 1}
+			rs.corrs[c.ID] = &corr{c: c, kind: suppressing, span: int64(c.SuppressFor), inputs: []string{c.ID}, triggers: 1}
 		}
 	}
 	e.rules.Store(rs)
@@ -478,11 +478,21 @@ func (g *group) nextDue() int64 {
 
 // timer is when the group's window, burst or wait ends, or never.
 func (g *group) timer() int64 {
+	sup := int64(never)
+	if g.x != nil && g.x.sup != nil {
+		sup = g.x.sup.end
+	}
+	if g.corr.kind == suppressing {
+		return sup
+	}
+	return min(g.windowTimer(), sup)
+}
+
+// windowTimer is when the group's window, burst or wait ends, or never.
+func (g *group) windowTimer() int64 {
 	c := g.corr
 	switch {
-	case c.kind == suppressing && g.x != nil && g.x.sup != nil:
-		return g.x.sup.end
-	case c.kind == suppressing || g.applied == 0:
+	case g.applied == 0:
 		return never
 	case c.kind == absence:
 		return g.ev[0].time + c.span // the oldest wait ends first

@@ -76,6 +76,10 @@ func (p *Partition) snapshot(g *group) {
 	*o = *g.describe(g.ev[:g.applied], x)
 	o.id, o.start, o.end, o.match, o.created, o.update = b.id, b.start, b.end, b.match, b.created, true
 	o.rewrite, b.written = b.written, true
+	if s := g.x.sup; s != nil && s.id == b.id {
+		o.sup = new(*s)
+		o.rewrite = o.rewrite || s.count > 1
+	}
 }
 
 // describe summarizes the matches of a window: count, last time, contributing rules and alert ids, the value.
@@ -110,8 +114,12 @@ func (g *group) describe(window []entry, x float64) *output {
 // emit records a final alert (a closed window or an absence) and chains it.
 func (p *Partition) emit(g *group, o *output) {
 	o.corr, o.key, o.created = g.corr, g.key, p.e.now().UnixNano()
+	id := o.id
+	o.id, o.sup = p.foldCorrelation(g, id, o.end) // when the alert is decided: the window's end, the wait's
+	o.update = o.sup != nil                       // a suppressed alert may get later versions
+	o.rewrite = o.sup != nil && o.sup.count > 1
 	p.out = append(p.out, o)
-	p.chain(g, o.id, o.match, o.count)
+	p.chain(g, id, o.match, o.count)
 }
 
 // chain hands a new alert of g's correlation, as a match at time t, to the correlations that name it.
@@ -148,7 +156,7 @@ func splitKey(key string) (tenant string, values []string) {
 
 // alert builds the alert document of o.
 func (o *output) alert() *vigil.Alert {
-	if o.sup != nil {
+	if o.corr.kind == suppressing {
 		return o.suppressedAlert()
 	}
 	c := o.corr.c
@@ -186,6 +194,9 @@ func (o *output) alert() *vigil.Alert {
 	a := rules.NewCorrelationAlert(c, tenant, o.id.String(), time.Unix(0, o.match), time.Unix(0, o.created), doc,
 		o.reason(values))
 	a.Update = o.update
+	if o.sup != nil {
+		vigil.Object(a.Doc, "vigil")["suppression"] = o.sup.fields(group)
+	}
 	return a
 }
 

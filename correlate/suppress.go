@@ -85,6 +85,41 @@ func (p *Partition) applySuppress(g *group, en entry) {
 	p.touchSuppression(g)
 }
 
+// fields is vigil.suppression of the window's alert.
+func (s *suppression) fields(group map[string]any) map[string]any {
+	return map[string]any{"count": s.count, "start": formatTime(s.start), "end": formatTime(s.last), "group": group}
+}
+
+// foldCorrelation applies a correlation's own suppress to a new alert of group g at time t, whose id would be id: when
+// the group raised an alert less than suppress.for before, the new one is a new version of that alert (its id, one
+// more in vigil.suppression.count); otherwise it opens the group's suppression window. Without suppress it returns
+// id and nil.
+func (p *Partition) foldCorrelation(g *group, id alertID, t int64) (alertID, *suppression) {
+	c := g.corr.c
+	if c.Suppress == nil {
+		return id, nil
+	}
+	x := g.extra()
+	if s := x.sup; s != nil && t < s.end {
+		s.count++
+		s.last = max(s.last, t)
+		p.e.Stats.Suppressed.Add(1)
+	} else {
+		x.sup = &suppression{id: id, start: t, last: t, end: t + int64(c.SuppressFor), count: 1}
+	}
+	return x.sup.id, new(*x.sup)
+}
+
+// endCorrelationSuppression ends a correlation group's suppression window at t, unless the burst of its alert is still
+// growing: then the window lasts as long as the burst, so that the burst's versions keep their suppression fields.
+func (g *group) endCorrelationSuppression(t int64) {
+	if b := g.burst(); b != nil && b.id == g.x.sup.id && b.end > t {
+		g.x.sup.end = b.end
+		return
+	}
+	g.x.sup = nil
+}
+
 // closeSuppression ends the group's window when its time is up.
 func (g *group) closeSuppression() {
 	g.x.sup = nil
@@ -126,8 +161,7 @@ func (o *output) suppressedAlert() *vigil.Alert {
 			group[name] = nil
 		}
 	}
-	vigil.Object(doc, "vigil")["suppression"] = map[string]any{"count": s.count, "start": formatTime(s.start),
-		"end": formatTime(s.last), "group": group}
+	vigil.Object(doc, "vigil")["suppression"] = s.fields(group)
 	return &vigil.Alert{ID: s.id.String(), Tenant: tenant, RuleID: o.corr.c.ID, Time: time.Unix(0, s.start).UTC(),
 		Doc: doc, Update: true, Enriched: true}
 }

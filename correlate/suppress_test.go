@@ -179,3 +179,41 @@ func TestSuppressionRestore(t *testing.T) {
 		}
 	}
 }
+
+// TestSuppressedCorrelation: a correlation's suppress folds the group's next bursts within suppress.for into its first
+// alert (a new version of it, vigil.suppression.count one more), while the correlations naming it see every burst.
+func TestSuppressedCorrelation(t *testing.T) {
+	set := testSet(t, bruteForce+`suppress: {for: 1h}
+---
+id: twice
+name: two brute forces
+severity: critical
+correlation:
+  type: event_count
+  rules: [brute]
+  group_by: [user.name]
+  timespan: 2h
+  condition: {gte: 2}
+  generate: true
+`)
+	events := cat(series(0, 12*time.Second, 10, "failure", "bob", "1.2.3.4"), // a burst of 10
+		series(20*time.Minute, time.Second, 5, "failure", "bob", "1.2.3.4"), // 20 minutes later: folded into the first alert
+		series(70*time.Minute, time.Second, 6, "failure", "bob", "1.2.3.4"), // after the hour: a new alert
+		series(3*time.Hour, time.Second, 1, "failure", "eve", "1.2.3.4"))    // the data goes on: every window is decided
+	alerts, err := Replay(set, Config{}, nil, events, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range only(alerts, "brute") {
+		got = append(got, fmt.Sprint(vigil.Get(a.Doc, "vigil", "correlation", "count"), " ",
+			vigil.Get(a.Doc, "vigil", "suppression", "count"), " ", vigil.Get(a.Doc, "vigil", "suppression", "start")))
+	}
+	want := []string{"5 2 2026-12-01T10:00:48Z", "6 1 2026-12-01T11:10:04Z"}
+	if !slices.Equal(got, want) {
+		t.Errorf("brute: got %q, want %q (count of the last burst, bursts folded, first match)", got, want)
+	}
+	if tw := only(alerts, "twice"); len(tw) != 1 || vigil.Get(tw[0].Doc, "vigil", "correlation", "count") != int64(3) {
+		t.Errorf("twice: got %d alerts (%v), want one of count 3: it sees each of the three bursts", len(tw), describeAlerts(tw, "correlation"))
+	}
+}

@@ -62,9 +62,15 @@ func (p *Partition) applyAbsence(g *group, en entry) {
 	g.ev = kept
 }
 
-// fire ends the group's window, burst or oldest wait at time t.
+// fire ends the group's window, burst or oldest wait at time t, or its suppression window.
 func (p *Partition) fire(g *group, t int64) {
 	c := g.corr
+	if c.kind != suppressing && g.x != nil && g.x.sup != nil && g.x.sup.end == t {
+		g.endCorrelationSuppression(t)
+		if g.windowTimer() != t {
+			return
+		}
+	}
 	switch {
 	case c.kind == suppressing:
 		g.closeSuppression()
@@ -101,11 +107,13 @@ func (p *Partition) openBurst(g *group, en entry) {
 	if g.corr.c.Correlation.Type == rules.TemporalOrdered {
 		first = window[orderedChain(g.corr, window)[0]]
 	}
-	b := &burst{id: g.alertID(first.id), start: first.time, match: en.time, end: en.time + g.corr.span,
+	id := g.alertID(first.id)
+	folded, _ := p.foldCorrelation(g, id, en.time)
+	b := &burst{id: folded, start: first.time, match: en.time, end: en.time + g.corr.span,
 		created: p.e.now().UnixNano()}
 	g.extra().burst = b
 	p.touch(g)
-	p.chain(g, b.id, b.match, int(g.applied))
+	p.chain(g, id, b.match, int(g.applied)) // the correlations naming this one see every alert, suppressed or not
 }
 
 // aggregate is the number the condition compares: the count of matches, of distinct values or of distinct rules, a

@@ -19,8 +19,10 @@ type Compiled struct {
 	Version string
 	// Cost is the condition's estimated worst-case cost.
 	Cost uint64
-	// Span is a correlation rule's timespan, or a suppressing rule's suppress.for; zero for other rules.
+	// Span is a correlation rule's timespan; zero for a single-event rule.
 	Span time.Duration
+	// SuppressFor is a suppressing rule's suppress.for; zero when the rule does not suppress.
+	SuppressFor time.Duration
 	// Internal is set when the rule's matches are correlation input only (see vigil.Alert.Internal).
 	Internal bool
 	// NamedBy lists the enabled correlations that read this rule's matches.
@@ -65,7 +67,7 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	var errs []error
 	c := &Compiled{Rule: r, Version: version(r.Text)}
 	if r.Suppress != nil {
-		c.Span, _ = ParseTimespan(r.Suppress.For) // Parse checked it
+		c.SuppressFor, _ = ParseTimespan(r.Suppress.For) // Parse checked it
 	}
 	if r.Correlation != nil {
 		c.Span, _ = ParseTimespan(r.Correlation.Timespan)

@@ -26,6 +26,8 @@ func TestBadRules(t *testing.T) {
 		{"suppress_for.yml", `suppress_for.yml:5: rule bad.suppress_for: suppress.for: timespan "an hour" must be a positive number followed by s, m, h or d`},
 		{"suppress_missing.yml", `suppress_missing.yml:5: rule bad.suppress_missing: suppress.missing "ignore" must be group or skip`},
 		{"suppress_key.yml", `suppress_key.yml:6: rule bad.suppress_key: unknown key "fields" in suppress`},
+		{"suppress_correlation.yml", `suppress_correlation.yml:10: rule bad.suppress_correlation: suppress.by of a correlation must be its group_by (user.name), or left out`},
+		{"suppress_correlation.yml", `suppress_correlation.yml:10: rule bad.suppress_correlation: suppress.for (30m) must be longer than the correlation's timespan (1h)`},
 		{"suppress_internal.yml", `suppress_internal.yml:6: rule bad.suppress_internal: suppress: the rule raises no alerts of its own`},
 		{"suppress_test.yml", `suppress_test.yml:6: rule bad.suppress_test: test 1 ("t"): a suppression test gives events and alerts (and no event or expect)`},
 		{"unknown_test_key.yml", `unknown_test_key.yml:7: rule bad.unknown_test_key: unknown key "evnt" in tests`},
