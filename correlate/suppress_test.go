@@ -125,58 +125,24 @@ func TestSuppressionRestore(t *testing.T) {
 		}
 		batches = append(batches, batch)
 	}
-	runs := func(e *Engine, log *[]StateRecord, from, to int, flush bool) map[string]string {
-		p := e.NewPartition(nil)
-		for _, rec := range *log {
-			if err := p.Restore(rec); err != nil {
+	// the match records of the batches, through the record encoding as on the match topic
+	e := New(set, Config{})
+	recs := make([][]Record, len(batches))
+	for i, batch := range batches {
+		var plain []Record
+		for _, a := range batch {
+			plain = e.Records(a, plain)
+		}
+		for _, r := range plain {
+			var dec Record
+			if err := dec.UnmarshalBinary(r.AppendBinary(nil)); err != nil {
 				t.Fatal(err)
 			}
+			recs[i] = append(recs[i], dec)
 		}
-		out := map[string]string{}
-		keep := func(alerts []*vigil.Alert) {
-			for _, a := range alerts {
-				out[a.ID] = fmt.Sprint(vigil.Get(a.Doc, "seq"), vigil.Get(a.Doc, "vigil", "suppression"))
-			}
-		}
-		resume, _ := p.Resume()
-		for i := max(from, int(resume)); i < to; i++ {
-			batch := batches[i]
-			var recs []Record
-			for _, a := range batch {
-				recs = e.Records(a, recs)
-			}
-			for i := range recs {
-				// through the record encoding, as on the match topic
-				var r Record
-				if err := r.UnmarshalBinary(recs[i].AppendBinary(nil)); err != nil {
-					t.Fatal(err)
-				}
-				p.Add(&r)
-			}
-			p.MarkApplied(int64(i + 1))
-			alerts, _ := p.Advance()
-			keep(alerts)
-			*log = append(*log, p.Checkpoint()...)
-		}
-		if flush {
-			alerts, _ := p.Flush()
-			keep(alerts)
-		}
-		return out
 	}
-	var log []StateRecord
-	want := runs(New(set, Config{}), &log, 0, len(batches), true)
-	if len(want) < 4 {
+	if want := crashes(t, set, recs, 4); len(want) < 4 {
 		t.Fatalf("got %d suppressed alerts, want several windows of each user: %v", len(want), want)
-	}
-	for crash := 1; crash < len(batches); crash += 4 {
-		var log []StateRecord
-		got := runs(New(set, Config{}), &log, 0, crash, false)
-		// the batch in flight at the crash is delivered again (from the committed offset), then the rest
-		maps.Copy(got, runs(New(set, Config{}), &log, crash-1, len(batches), true))
-		if !maps.Equal(got, want) {
-			t.Fatalf("crash after batch %d: got %v, want %v", crash, sorted(got), sorted(want))
-		}
 	}
 }
 

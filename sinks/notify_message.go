@@ -54,7 +54,11 @@ func newNotification(a *vigil.Alert) (*notification, error) {
 }
 
 // text renders a document value for a message: a list is joined with commas, a missing value is empty.
-func text(v any) string {
+func text(v any) string { return FieldText(v, ", ") }
+
+// FieldText renders a document value for people (a message, a table cell): a string as it is, a list as its elements
+// joined by sep, a missing value as empty, anything else as fmt prints it.
+func FieldText(v any, sep string) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -63,9 +67,9 @@ func text(v any) string {
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = text(e)
+			parts[i] = FieldText(e, sep)
 		}
-		return strings.Join(parts, ", ")
+		return strings.Join(parts, sep)
 	}
 	return fmt.Sprint(v)
 }

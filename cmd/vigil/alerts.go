@@ -304,21 +304,7 @@ func shortTime(s string) string {
 	return s
 }
 
-func cellString(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case []any:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = cellString(e)
-		}
-		return strings.Join(parts, ",")
-	}
-	return fmt.Sprint(v)
-}
+func cellString(v any) string { return sinks.FieldText(v, ",") }
 
 func splitList(s string) []string {
 	var out []string

@@ -16,6 +16,13 @@ import (
 // replayAlerts runs `vigil replay` over events with the rules and returns the alert documents written.
 func replayAlerts(t *testing.T, rules string, events []string) []map[string]any {
 	t.Helper()
+	docs, _ := replayWithStderr(t, rules, events)
+	return docs
+}
+
+// replayWithStderr is replayAlerts that also returns what replay printed on stderr.
+func replayWithStderr(t *testing.T, rules string, events []string) ([]map[string]any, string) {
+	t.Helper()
 	dir := t.TempDir()
 	writeTestFile(t, filepath.Join(dir, "rules.yml"), rules)
 	input := filepath.Join(dir, "events.jsonl")
@@ -37,7 +44,7 @@ func replayAlerts(t *testing.T, rules string, events []string) []map[string]any 
 		}
 		docs = append(docs, doc)
 	}
-	return docs
+	return docs, stderr
 }
 
 // TestReplayEventIDReuse: a different event that reuses an event.id (a new host, the same partner id) raises its own
@@ -137,40 +144,20 @@ func TestReplayStopsOnSIGTERM(t *testing.T) {
 // TestReplaySuppression: a suppressing rule's matches in `vigil replay` are versions of one alert per window, the
 // last with the window's count; a match far behind the newest event is dropped as late, and replay says so.
 func TestReplaySuppression(t *testing.T) {
-	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "rules.yml"), `id: t.fail
-name: failed logon
-severity: medium
-condition: event.outcome == "failure"
-suppress: {by: [user.name], for: 10m}
-`)
 	var events []string
 	for _, at := range []string{"10:00:00", "10:01:00", "10:02:00", "10:03:00", "10:04:00", "08:00:00"} {
 		events = append(events, fmt.Sprintf(`{"@timestamp":"2026-11-24T%sZ","event":{"outcome":"failure"},"user":{"name":"bob"}}`, at))
 	}
-	input, output := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "alerts.jsonl")
-	writeTestFile(t, input, strings.Join(events, "\n")+"\n")
-	code, _, stderr := runVigil(t, "replay", "--rules", filepath.Join(dir, "rules.yml"), "--input", input, "--output", output)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	data, err := os.ReadFile(output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	windows := map[string]string{} // alert id: its last version's suppression
-	for _, line := range lines {
-		var doc struct {
-			Vigil struct {
-				Alert       struct{ ID string }
-				Suppression map[string]any
-			}
-		}
-		if err := json.Unmarshal([]byte(line), &doc); err != nil {
-			t.Fatal(err)
-		}
-		windows[doc.Vigil.Alert.ID] = fmt.Sprint(doc.Vigil.Suppression)
+	docs, stderr := replayWithStderr(t, `id: t.fail
+name: failed logon
+severity: medium
+condition: event.outcome == "failure"
+suppress: {by: [user.name], for: 10m}
+`, events)
+	windows := map[any]string{} // alert id: its last version's suppression
+	for _, d := range docs {
+		v := d["vigil"].(map[string]any)
+		windows[v["alert"].(map[string]any)["id"]] = fmt.Sprint(v["suppression"])
 	}
 	want := []string{"map[count:5 end:2026-11-24T10:04:00Z group:map[user.name:bob] start:2026-11-24T10:00:00Z]"}
 	if got := slices.Sorted(maps.Values(windows)); !slices.Equal(got, want) {
