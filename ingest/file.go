@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/fields"
+	"github.com/vigilsoc/vigil/formats"
 )
 
 // FileConfig configures a File source.
@@ -32,6 +34,9 @@ type FileConfig struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// AlertID is "content" (default) or "event_id", as for a Kafka topic (KafkaTopic.AlertID).
 	AlertID string `yaml:"alert_id"`
+	// Config is the records' format, time zone and message parsers, inline, as for a Kafka topic (docs/formats.md).
+	// With a format other than json, every non-empty line is one record.
+	formats.Config `yaml:",inline"`
 }
 
 // The values of alert_id.
@@ -76,6 +81,9 @@ func (c *FileConfig) Validate() error {
 	if err := checkAlertID(c.AlertID); err != nil {
 		return fmt.Errorf("file source: %w", err)
 	}
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("file source: %w", err)
+	}
 	return nil
 }
 
@@ -84,6 +92,7 @@ type File struct {
 	name   string
 	cfg    FileConfig
 	stdin  io.Reader
+	dec    *formats.Decoder
 	events chan *vigil.Event
 	errc   chan error
 	cancel context.CancelFunc
@@ -104,8 +113,12 @@ func NewFile(name string, cfg FileConfig, stdin io.Reader) (*File, error) {
 			return nil, fmt.Errorf("file source %s: %w", name, err)
 		}
 	}
+	dec, err := formats.New(cfg.Config)
+	if err != nil {
+		return nil, fmt.Errorf("file source %s: %w", name, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &File{name: name, cfg: cfg, stdin: stdin, events: make(chan *vigil.Event, cfg.BatchSize),
+	f := &File{name: name, cfg: cfg, dec: dec, stdin: stdin, events: make(chan *vigil.Event, cfg.BatchSize),
 		errc: make(chan error, 1), cancel: cancel}
 	f.wg.Add(1)
 	go f.readAll(ctx)
@@ -165,6 +178,9 @@ func (f *File) readOne(ctx context.Context, path string) error {
 		}
 	}
 	rr := NewRecordReader(r, f.cfg.MaxRecordBytes)
+	if f.dec.Lines() {
+		rr = NewLineReader(r, f.cfg.MaxRecordBytes)
+	}
 	for {
 		rec, err := rr.Next()
 		if errors.Is(err, io.EOF) {
@@ -183,7 +199,7 @@ func (f *File) readOne(ctx context.Context, path string) error {
 			Received:     time.Now(),
 			TrustEventID: f.cfg.AlertID == AlertIDEventID,
 		}
-		DecodeInto(ev, rec.Err)
+		DecodeWith(f.dec, ev, rec.Err)
 		select {
 		case f.events <- ev:
 		case <-ctx.Done():
@@ -192,14 +208,25 @@ func (f *File) readOne(ctx context.Context, path string) error {
 	}
 }
 
-// DecodeInto decodes ev.Raw into ev.Fields, or marks the event invalid with the reason. framingErr is a problem the
-// reader found before decoding (an oversized or cut-off record).
-func DecodeInto(ev *vigil.Event, framingErr error) {
+// DecodeInto decodes ev.Raw, a JSON object, into ev.Fields, or marks the event invalid with the reason. framingErr is
+// a problem the reader found before decoding (an oversized or cut-off record).
+func DecodeInto(ev *vigil.Event, framingErr error) { DecodeWith(nil, ev, framingErr) }
+
+// DecodeWith decodes ev.Raw with dec (nil: JSON) into ev.Fields, or marks the event invalid with the reason. The
+// record's time is its Origin.Time, else when it was received.
+func DecodeWith(dec *formats.Decoder, ev *vigil.Event, framingErr error) {
 	switch {
 	case errors.Is(framingErr, ErrOversize):
 		ev.Invalid = "oversize: " + framingErr.Error()
 	case framingErr != nil:
 		ev.Invalid = "decode: " + framingErr.Error()
+	case dec != nil:
+		tree, err := dec.Decode(ev.Raw, cmp.Or(ev.Origin.Time, ev.Received))
+		if err != nil {
+			ev.Invalid = "decode: " + err.Error()
+			return
+		}
+		ev.Fields = tree
 	default:
 		tree, err := fields.Parse(ev.Raw)
 		if err != nil {

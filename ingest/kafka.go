@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/formats"
 )
 
 // Kafka is a Source that reads topics as a member of a Kafka consumer group, at least once (DESIGN.md section 7).
@@ -47,8 +48,9 @@ import (
 //
 // # Records
 //
-// Every record becomes an event: decoded like a file record (DecodeInto), or marked invalid with the reason when it
-// is over MaxRecordBytes ("oversize"), not a JSON object ("decode"), or has no known tenant ("tenant"); the pipeline
+// Every record becomes an event: decoded in its topic's format (package formats: JSON by default, syslog, CEF...), or
+// marked invalid with the reason when it is over MaxRecordBytes ("oversize"), cannot be decoded ("decode": not a JSON
+// object, or empty), or has no known tenant ("tenant"); the pipeline
 // dead-letters invalid events, and they count as handled, so a bad record never blocks its partition.
 type Kafka struct {
 	name      string
@@ -57,9 +59,10 @@ type Kafka struct {
 	dialer    *kafka.Dialer
 	transport *kafka.Transport
 	group     *kafka.ConsumerGroup
-	fixed     map[string]string // topic → tenant, for single-tenant topics
-	trusted   map[string]bool   // topics whose event.id identifies a record (alert_id: event_id)
-	known     map[string]bool   // known tenants, for multi-tenant topics
+	fixed     map[string]string           // topic → tenant, for single-tenant topics
+	trusted   map[string]bool             // topics whose event.id identifies a record (alert_id: event_id)
+	known     map[string]bool             // known tenants, for multi-tenant topics
+	decoders  map[string]*formats.Decoder // topic → its record format and message parsers
 
 	records chan record
 	carry   *record // the first record of the next batch, when it came from a newer generation
@@ -114,16 +117,20 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 		return nil, fmt.Errorf("kafka source %s: %w", name, err)
 	}
 	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, fixed: map[string]string{}, known: map[string]bool{},
-		trusted: map[string]bool{},
+		trusted: map[string]bool{}, decoders: map[string]*formats.Decoder{},
 		records: make(chan record, cfg.BatchSize), lagNow: make(chan struct{}, 1)}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
 	k.log = k.log.With("source", name)
 	var topics []string
+	var err error
 	for _, t := range cfg.Topics {
 		topics = append(topics, t.Name)
 		k.trusted[t.Name] = t.AlertID == AlertIDEventID
+		if k.decoders[t.Name], err = formats.New(t.Config); err != nil {
+			return nil, fmt.Errorf("kafka source %s: topic %s: %w", name, t.Name, err)
+		}
 		if !t.MultiTenant {
 			k.fixed[t.Name] = t.Tenant
 		}
@@ -131,7 +138,6 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 	for _, t := range opts.Tenants {
 		k.known[t] = true
 	}
-	var err error
 	if k.dialer, err = cfg.Dialer(); err != nil {
 		return nil, fmt.Errorf("kafka source %s: %w", name, err)
 	}
@@ -184,7 +190,7 @@ func (k *Kafka) event(m kafka.Message) *vigil.Event {
 		DecodeInto(ev, fmt.Errorf("%w: %d bytes, more than %d", ErrOversize, len(m.Value), k.cfg.MaxRecordBytes))
 	default:
 		ev.Tenant = tenant
-		DecodeInto(ev, nil)
+		DecodeWith(k.decoders[m.Topic], ev, nil)
 	}
 	if ev.Invalid != "" {
 		k.Stats.Invalid.Add(1)

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/formats"
 )
 
 // KafkaConfig configures a Kafka source: one consumer group reading several topics.
@@ -72,6 +73,9 @@ type KafkaTopic struct {
 	// AlertID says what identifies a record for alert ids: "content" (the default: the hash of the record's bytes)
 	// or "event_id" (the event's event.id, for a source whose ids are unique per record; see docs/alerts.md).
 	AlertID string `yaml:"alert_id"`
+	// Config is the records' format (format: json, syslog, cef, leef, kv or lines; default json), the zone of
+	// timestamps without one (timezone) and the message parsers (parsers), inline: see docs/formats.md.
+	formats.Config `yaml:",inline"`
 }
 
 // KafkaConnection says how to reach a Kafka cluster. The Kafka source and the Kafka dead-letter queue share it.
@@ -196,6 +200,9 @@ func (c *KafkaConfig) Validate() error {
 			}
 		}
 		if err := checkAlertID(t.AlertID); err != nil {
+			errs = append(errs, fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err))
+		}
+		if err := t.Config.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("topics[%d] (%s): %w", i, t.Name, err))
 		}
 		if (t.Tenant == "") == !t.MultiTenant {

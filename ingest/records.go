@@ -16,6 +16,15 @@ type RecordReader struct {
 	line     int64 // lines consumed so far
 	maxBytes int
 	pending  []byte // unread rest of the current line
+	lines    bool   // every non-empty line is a record (NewLineReader)
+}
+
+// NewLineReader reads lines of text as records, for formats other than JSON (syslog, CEF...): every line that is not
+// blank is one record, without its line ending. A line over maxBytes is a bad record holding its first 256 bytes.
+func NewLineReader(r io.Reader, maxBytes int) *RecordReader {
+	rr := NewRecordReader(r, maxBytes)
+	rr.lines = true
+	return rr
 }
 
 // Record is one raw record and where it starts.
@@ -40,6 +49,9 @@ var errIncomplete = errors.New("incomplete JSON object at end of input")
 // Next returns the next record. At the end of the input it returns io.EOF; a final object with no end is returned
 // as a bad record.
 func (rr *RecordReader) Next() (Record, error) {
+	if rr.lines {
+		return rr.nextLine()
+	}
 	for {
 		if len(bytes.TrimSpace(rr.pending)) == 0 {
 			line, err := rr.readLine()
@@ -147,4 +159,23 @@ func (rr *RecordReader) readLine() ([]byte, error) {
 		return line, nil
 	}
 	return nil, err
+}
+
+// nextLine returns the next non-blank line.
+func (rr *RecordReader) nextLine() (Record, error) {
+	for {
+		line, err := rr.readLine()
+		if err != nil {
+			return Record{}, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(bytes.TrimSpace(line)) == 0:
+			continue
+		case len(line) > rr.maxBytes:
+			return Record{Data: line[:min(len(line), 256)], Line: rr.line,
+				Err: fmt.Errorf("%w: more than %d bytes", ErrOversize, rr.maxBytes)}, nil
+		}
+		return Record{Data: line, Line: rr.line}, nil
+	}
 }

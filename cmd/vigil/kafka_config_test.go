@@ -20,7 +20,7 @@ func TestKafkaToFileConfig(t *testing.T) {
 	if got := fmt.Sprint(k.Brokers); got != "[k1:9092 k2:9092]" {
 		t.Errorf("brokers: got %s, want both", got)
 	}
-	if got := fmt.Sprint(k.Topics); got != "[{partner.acme.events acme false } {partner.globex.events globex false }]" {
+	if got := fmt.Sprint(k.Topics); got != "[{partner.acme.events acme false  {  []}} {partner.globex.events globex false  {  []}}]" {
 		t.Errorf("topics: got %s", got)
 	}
 	if k.GroupID != "vigil" || k.SASL.Mechanism != "" {
