@@ -148,7 +148,9 @@ func (o *output) suppressedAlert() *vigil.Alert {
 	s := o.sup
 	doc := map[string]any{}
 	if tree, err := fields.Parse(s.doc); err == nil {
-		doc = tree.Map()
+		for k, v := range tree.Members() { // read-only trees, as in any alert: vigil.Object copies what it changes
+			doc[k] = v
+		}
 	} else {
 		doc["error"] = map[string]any{"message": fmt.Sprintf("the suppressed alert's document does not parse: %v", err)}
 	}
