@@ -9,6 +9,7 @@
 //	vigil alerts show|ack|close|reopen|assign|top ...   triage alerts
 //	vigil deadletters ...          list, show and replay dead letters
 //	vigil bench                    measure detection speed
+//	vigil intake -c FILE           receive partners' logs (HEC, _bulk, NDJSON, syslog) into Kafka
 //	vigil version
 package main
 
@@ -36,6 +37,9 @@ Usage:
   vigil deadletters list|show|replay -c FILE [flags]
                                         inspect the dead-letter queue and bring letters back
   vigil bench [--json]                  measure detection speed against a naive baseline
+  vigil intake -c FILE [--metrics-addr ADDR]
+                                        receive partners' logs (Splunk HEC, Elasticsearch _bulk, NDJSON, syslog)
+                                        into Kafka (docs/intake.md); vigil intake token --tenant T makes a token
   vigil version                         print the version
 
 Run 'vigil COMMAND --help' for the flags of a command.
@@ -71,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDeadLetters(args[1:], io)
 	case "bench":
 		return cmdBench(args[1:], io)
+	case "intake":
+		return cmdIntake(args[1:], io)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "vigil", version)
 		return 0
