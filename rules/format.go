@@ -64,7 +64,12 @@ type RuleTest struct {
 	Name   string         `yaml:"name"`
 	Tenant string         `yaml:"tenant,omitempty"`
 	Event  map[string]any `yaml:"event,omitempty"`
-	Expect string         `yaml:"expect,omitempty"`
+	// Raw is a raw record (a syslog or CEF line) given instead of Event, decoded in Format (json, syslog, cef, leef,
+	// kv or lines) and by the message parser files Parsers (relative to the rule file) as a source would decode it.
+	Raw     string   `yaml:"raw,omitempty"`
+	Format  string   `yaml:"format,omitempty"`
+	Parsers []string `yaml:"parsers,omitempty"`
+	Expect  string   `yaml:"expect,omitempty"`
 	// Events are a correlation test's input; an event's own `_tenant` key, removed before evaluation, overrides the
 	// test's tenant for it.
 	Events []map[string]any `yaml:"events,omitempty"`
@@ -115,7 +120,8 @@ var knownKeys = map[string]bool{
 	"suppress": true,
 }
 
-var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true, "events": true, "alerts": true}
+var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true, "events": true, "alerts": true,
+	"raw": true, "format": true, "parsers": true}
 
 var knownMitreKeys = map[string]bool{"tactic": true, "technique": true, "subtechnique": true}
 
@@ -295,8 +301,15 @@ func (r *Rule) check() []fieldError {
 		if t.Expect != "match" && t.Expect != "no_match" {
 			add("tests", "test %d (%q): expect must be match or no_match, got %q", i+1, t.Name, t.Expect)
 		}
-		if t.Event == nil {
-			add("tests", "test %d (%q): missing event", i+1, t.Name)
+		switch {
+		case t.Raw != "" && t.Event != nil:
+			add("tests", "test %d (%q): give event or raw, not both", i+1, t.Name)
+		case t.Raw != "" && t.Format == "":
+			add("tests", "test %d (%q): raw needs a format (syslog, cef, leef, kv, lines or json)", i+1, t.Name)
+		case t.Raw == "" && (t.Format != "" || t.Parsers != nil):
+			add("tests", "test %d (%q): format and parsers are for a raw test event", i+1, t.Name)
+		case t.Event == nil && t.Raw == "":
+			add("tests", "test %d (%q): missing event (or raw)", i+1, t.Name)
 		}
 	}
 	return errs

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 
@@ -26,7 +27,14 @@ const DefaultTenant = "default"
 // records, so tests see the same field types as production. Exceptions and tenant restrictions apply. The tests of
 // correlations and the suppression tests of suppressing rules (events and alerts) need the correlation engine:
 // package correlate runs them.
-func RunTests(c *Compiled) []TestResult {
+func RunTests(c *Compiled) []TestResult { return RunTestsWith(c, nil) }
+
+// RawDecoder decodes a test's raw record (RuleTest.Raw) in its format and with its parsers; file is the rule file,
+// which parser paths are relative to. Package formats provides it (through cmd/vigil), since it depends on rules.
+type RawDecoder func(t RuleTest, file string) (fields.Value, error)
+
+// RunTestsWith is RunTests with a decoder for the tests that give a raw record; without one they fail.
+func RunTestsWith(c *Compiled, decode RawDecoder) []TestResult {
 	if c.Correlation != nil {
 		return nil // package correlate runs them: they need the rule set and the correlation engine
 	}
@@ -36,7 +44,7 @@ func RunTests(c *Compiled) []TestResult {
 			continue // a suppression test: package correlate runs it
 		}
 		res := TestResult{Rule: c.Rule, Test: t}
-		ev, err := TestEvent(t.Event, t.Tenant)
+		ev, err := testEvent(t, c.Rule.Source.File, decode)
 		if err != nil {
 			res.Err = err
 		} else {
@@ -51,6 +59,21 @@ func RunTests(c *Compiled) []TestResult {
 		out = append(out, res)
 	}
 	return out
+}
+
+// testEvent makes the event of test t: from its event, or its raw record through decode.
+func testEvent(t RuleTest, file string, decode RawDecoder) (*vigil.Event, error) {
+	if t.Raw == "" {
+		return TestEvent(t.Event, t.Tenant)
+	}
+	if decode == nil {
+		return nil, fmt.Errorf("raw test event: no decoder for format %s here (run vigil rules test)", t.Format)
+	}
+	tree, err := decode(t, file)
+	if err != nil {
+		return nil, fmt.Errorf("raw test event: %w", err)
+	}
+	return &vigil.Event{Raw: []byte(t.Raw), Fields: tree, Tenant: cmp.Or(t.Tenant, DefaultTenant)}, nil
 }
 
 // TestEvent makes the event of a rule test: encoded to JSON and decoded as the pipeline decodes records. An empty

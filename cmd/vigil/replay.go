@@ -16,10 +16,11 @@ import (
 )
 
 func cmdReplay(args []string, io stdio) int {
-	fs := newFlags("vigil replay", "vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME] [--enrich CONFIG]", io)
+	fs := newFlags("vigil replay", "vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME] [--enrich CONFIG] [--format F] [--parsers FILE]", io)
 	rulePaths := fs.StringSlice("rules", nil, "rule files or folders (repeatable, or comma-separated)")
 	exceptions := addExceptionsFlag(fs)
-	input := fs.String("input", "", "file of JSON events, one per line or concatenated; - for stdin")
+	input := fs.String("input", "", "file of JSON events, one per line or concatenated (or of raw records: --format); - for stdin")
+	ff := addFormatFlags(fs)
 	output := fs.String("output", "-", "where to write alert documents, one JSON object per line; - for stdout")
 	tenant := fs.String("tenant", rules.DefaultTenant, "tenant of the replayed events")
 	enrichPath := fs.String("enrich", "", enrichFlagHelp+"; alerts are enriched too")
@@ -47,7 +48,7 @@ func cmdReplay(args []string, io stdio) int {
 		return 1
 	}
 	engine := rules.NewEngine(set)
-	src, err := ingest.NewFile("replay", ingest.FileConfig{Paths: []string{*input}, Tenant: *tenant}, io.in)
+	src, err := ingest.NewFile("replay", ingest.FileConfig{Paths: []string{*input}, Tenant: *tenant, Config: ff.config()}, io.in)
 	if err != nil {
 		fmt.Fprintln(io.err, err)
 		return 1

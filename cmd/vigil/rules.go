@@ -171,6 +171,7 @@ func cmdRulesTest(args []string, io stdio) int {
 	var passed int
 	var untested []*rules.Rule
 	set, setErr := env.CompileSet(parsed) // correlation tests run the whole set
+	raw := &rawTestDecoder{}
 	for _, r := range parsed {
 		c, err := env.Compile(r)
 		if err != nil {
@@ -180,7 +181,7 @@ func cmdRulesTest(args []string, io stdio) int {
 		if len(r.Tests) == 0 {
 			untested = append(untested, r)
 		}
-		results := rules.RunTests(c)
+		results := rules.RunTestsWith(c, raw.decode)
 		if (r.Correlation != nil || r.Suppress != nil) && slices.ContainsFunc(r.Tests, func(t rules.RuleTest) bool { return t.Events != nil }) {
 			if setErr != nil {
 				fmt.Fprintf(io.out, "FAIL %s %s: the rule set does not compile, so its correlation tests cannot run\n", r.Source, r.ID)
