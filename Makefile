@@ -6,17 +6,23 @@ GO      ?= go
 BIN     ?= bin/vigil
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test unit integration lint bench quickstart clean
+.PHONY: all build test unit fuzz integration lint bench quickstart clean
 
 all: lint build test
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/vigil
 
-test: lint unit integration
+test: lint unit fuzz integration
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# Each record decoder's fuzz target, briefly (about 25 s in all); `make fuzz FUZZTIME=10m` searches longer.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzSyslog FuzzCEF FuzzLEEF FuzzKV FuzzLines
+fuzz:
+	@for f in $(FUZZ_TARGETS); do $(GO) test -run=NONE -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./formats/ || exit 1; done
 
 # Verbose, so the log names each integration test that ran against the real servers (none may skip: testenv/run
 # sets VIGIL_REQUIRE_INTEGRATION=1); the RUN/PAUSE/CONT lines are left out.
