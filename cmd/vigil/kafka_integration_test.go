@@ -126,6 +126,10 @@ func kafkaProduce(t testing.TB, addr, topic string, msgs []kafka.Message) {
 	}
 }
 
+// topicPrefix names the partners' topics of one test run of a shipped configuration (VIGIL_TOPIC_PREFIX), so that
+// it reads its own events only.
+func topicPrefix(t *testing.T) string { return testenv.UniqueName(t, "partner-") }
+
 // correlateEnv gives one run of a shipped Kafka configuration a correlation stage of its own (consumer group, match
 // topic, changelog), so that no window or watermark carries over from another test over the same events.
 func correlateEnv(t *testing.T) []string {
@@ -449,7 +453,9 @@ func TestKafkaToFileExample(t *testing.T) {
 	alerts := filepath.Join(t.TempDir(), "alerts.jsonl")
 	group := testenv.UniqueName(t, "vigil-group-")
 	config := filepath.Join(root, "configs", "kafka-to-file.yaml")
-	env := append(correlateEnv(t), "VIGIL_KAFKA_BROKERS="+addr, "VIGIL_ALERTS_FILE="+alerts, "VIGIL_KAFKA_GROUP="+group)
+	prefix := topicPrefix(t)
+	env := append(correlateEnv(t), "VIGIL_KAFKA_BROKERS="+addr, "VIGIL_ALERTS_FILE="+alerts, "VIGIL_KAFKA_GROUP="+group,
+		"VIGIL_TOPIC_PREFIX="+prefix)
 	// What the configuration's rules (configs/rules and configs/rules-intel) and lookup tables give.
 	want := replayExpectedWith(t, bin, byTenant, env, "--rules", filepath.Join(root, "configs", "rules"),
 		"--rules", filepath.Join(root, "configs", "rules-intel"), "--enrich", config)
@@ -464,11 +470,12 @@ func TestKafkaToFileExample(t *testing.T) {
 		if tenant == "acme" {
 			msgs = append(msgs, kafka.Message{Value: []byte("not json " + run)})
 		}
-		kafkaProduce(t, addr, "partner."+tenant+".events", msgs) // the broker creates the topics
+		kafkaProduce(t, addr, prefix+"."+tenant+".events", msgs) // the broker creates the topics
 	}
 
 	p := startVigil(t, bin, config, env...)
-	deadline := time.Now().Add(90 * time.Second)
+	// correlation and suppressed alerts come once the idle timeout (1m) moves the watermark past the last events
+	deadline := time.Now().Add(180 * time.Second)
 	for {
 		got, tenants, _ := alertFile(t, alerts)
 		complete := true
@@ -481,7 +488,7 @@ func TestKafkaToFileExample(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d expected alerts after 90s; log:\n%s", len(got), len(want), p.log())
+			t.Fatalf("%d of %d expected alerts after 180s; log:\n%s", len(got), len(want), p.log())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -506,7 +513,7 @@ func TestKafkaToFileExample(t *testing.T) {
 		for _, x := range m.Headers {
 			h[x.Key] = string(x.Value)
 		}
-		if h["vigil.reason"] != "decode" || h["vigil.source.topic"] != "partner.acme.events" || h["vigil.tenant"] != "acme" {
+		if h["vigil.reason"] != "decode" || h["vigil.source.topic"] != prefix+".acme.events" || h["vigil.tenant"] != "acme" {
 			t.Errorf("dead letter headers %v", h)
 		}
 		break

@@ -34,6 +34,7 @@ func TestKafkaToSearchExample(t *testing.T) {
 	root := repoRoot(t)
 	run := strings.ReplaceAll(testenv.UniqueName(t, "e2e"), "-", "")
 	byTenant := searchTestEvents(t, root, run)
+	topics := topicPrefix(t) // this test's events only: the index holds exactly what replay gives for them
 	config := filepath.Join(root, "configs", "kafka-to-search.yaml")
 	// What the configuration's rules (configs/rules and configs/rules-intel) and lookup tables give; the replay
 	// reads only the enrich block, but the whole file's environment references must be set.
@@ -54,7 +55,7 @@ func TestKafkaToSearchExample(t *testing.T) {
 			msgs[i] = kafka.Message{Value: raw}
 		}
 		total += len(msgs)
-		kafkaProduce(t, addr, "partner."+tenant+".events", msgs) // the broker creates the topics
+		kafkaProduce(t, addr, topics+"."+tenant+".events", msgs) // the broker creates the topics
 	}
 	t.Logf("%d events produced, replay gives %d alerts (acme %d, globex %d)", total, len(want),
 		len(wantByTenant["acme"]), len(wantByTenant["globex"]))
@@ -64,7 +65,7 @@ func TestKafkaToSearchExample(t *testing.T) {
 			prefix := testenv.UniqueName(t, "vigil-e2e-")
 			env := append(correlateEnv(t), "VIGIL_KAFKA_BROKERS="+addr, "VIGIL_KAFKA_GROUP="+testenv.UniqueName(t, "vigil-group-"),
 				"VIGIL_SEARCH_URLS="+e.URL, "VIGIL_SEARCH_FLAVOR="+e.Flavor, "VIGIL_SEARCH_INDEX_PREFIX="+prefix,
-				"VIGIL_SEARCH_REPLICAS=0")
+				"VIGIL_SEARCH_REPLICAS=0", "VIGIL_TOPIC_PREFIX="+topics)
 			t.Cleanup(func() { deleteIndices(t, e.URL, prefix) })
 			start := time.Now()
 			p := startVigil(t, bin, config, env...)
