@@ -91,6 +91,10 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	return b, nil
 }
 
+// AppendString appends s to b as a JSON string, quoted as the tree's strings are encoded: invalid UTF-8 becomes
+// U+FFFD. Package formats builds its records' JSON with it.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 // appendString quotes s as encoding/json does before its HTML escaping (which it applies to this output too).
 func appendString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"

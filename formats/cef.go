@@ -5,16 +5,17 @@ import (
 	"strings"
 )
 
-// decodeCEF is the cef format: "CEF:Version|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|
-// Severity|Extension", bare or after a syslog header (whose fields are kept). In the header, \| and \\ are escapes;
-// in the extension, \= \\ \n and \r are.
-func decodeCEF(d *doc, line string, st *state) bool {
-	body, ok := afterSyslog(d, line, "CEF:", st)
-	if !ok || !cefBody(d, body, st) {
-		return false
+// embedded is the decoder of a format whose records start with prefix, bare or after a syslog header (whose fields
+// are kept): cef and leef.
+func embedded(prefix string, body func(d *doc, s string, st *state) bool) func(*doc, string, *state) bool {
+	return func(d *doc, line string, st *state) bool {
+		s, ok := afterSyslog(d, line, prefix, st)
+		if !ok || !body(d, s, st) {
+			return false
+		}
+		d.str("event.original", line)
+		return true
 	}
-	d.str("event.original", line)
-	return true
 }
 
 // afterSyslog finds the record of a format whose lines start with prefix: the line itself, or the message after a
@@ -40,6 +41,8 @@ func afterSyslog(d *doc, line, prefix string, st *state) (string, bool) {
 var cefHeaderKeys = [7]string{"cef.version", "cef.device.vendor", "cef.device.product", "cef.device.version",
 	"cef.device.event_class_id", "cef.name", "cef.severity"}
 
+// cefBody decodes "CEF:Version|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|
+// Extension". In the header, \| and \\ are escapes; in the extension, \= \\ \n and \r are.
 func cefBody(d *doc, s string, st *state) bool {
 	s = s[len("CEF:"):]
 	var hdr [7]string

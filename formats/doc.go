@@ -3,7 +3,6 @@ package formats
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/vigilsoc/vigil/fields"
 )
@@ -47,14 +46,14 @@ func (d *doc) end(i int) { d.entries[i].end = len(d.vals) }
 // str sets key to a string.
 func (d *doc) str(key, s string) {
 	i := d.begin(key, false)
-	d.vals = appendString(d.vals, s)
+	d.vals = fields.AppendString(d.vals, s)
 	d.end(i)
 }
 
 // set sets key to a string, replacing an earlier value.
 func (d *doc) set(key, s string) {
 	i := d.begin(key, true)
-	d.vals = appendString(d.vals, s)
+	d.vals = fields.AppendString(d.vals, s)
 	d.end(i)
 }
 
@@ -98,7 +97,7 @@ func (d *doc) appendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e.key)
+		b = fields.AppendString(b, e.key)
 		b = append(b, ':')
 		b = append(b, d.vals[e.off:e.end]...)
 	}
@@ -112,58 +111,4 @@ func (d *doc) tree() (fields.Value, error) {
 		n += len(e.key) + 4
 	}
 	return fields.Parse(d.appendJSON(make([]byte, 0, n)))
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plain says an ASCII byte goes into a JSON string as it is (no control character, quote or backslash).
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as encoding/json writes it.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -134,9 +134,9 @@ func NewWithParsers(cfg Config, ps *Parsers) (*Decoder, error) {
 	case "syslog":
 		d.decode = decodeSyslog
 	case "cef":
-		d.decode = decodeCEF
+		d.decode = embedded("CEF:", cefBody)
 	case "leef":
-		d.decode = decodeLEEF
+		d.decode = embedded("LEEF:", leefBody)
 	case "kv":
 		d.decode = decodeKV
 	case "lines":

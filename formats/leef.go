@@ -5,22 +5,13 @@ import (
 	"strings"
 )
 
-// decodeLEEF is the leef format: "LEEF:1.0|Vendor|Product|Version|EventID|attributes" with tab-separated
-// attributes, or "LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attributes", where the delimiter is one
-// character or its code in hex ("x09", "0x5E"; tab when the field is empty or absent). Bare, or after a syslog header.
-// Attribute values run to the next delimiter and are not escaped.
-func decodeLEEF(d *doc, line string, st *state) bool {
-	body, ok := afterSyslog(d, line, "LEEF:", st)
-	if !ok || !leefBody(d, body, st) {
-		return false
-	}
-	d.str("event.original", line)
-	return true
-}
-
 var leefHeaderKeys = [5]string{"leef.version", "leef.device.vendor", "leef.device.product", "leef.device.version",
 	"leef.event_id"}
 
+// leefBody decodes "LEEF:1.0|Vendor|Product|Version|EventID|attributes" with tab-separated attributes, or
+// "LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attributes", where the delimiter is one character or its code in
+// hex ("x09", "0x5E"; tab when the field is empty or absent). Attribute values run to the next delimiter and are not
+// escaped.
 func leefBody(d *doc, s string, st *state) bool {
 	s = s[len("LEEF:"):]
 	var hdr [5]string

@@ -273,7 +273,7 @@ func (p *parser) convert(c capture, st *state) ([]byte, bool) {
 	}
 	conv, ok := p.types[c.field]
 	if !ok {
-		return appendString(nil, c.text), true
+		return fields.AppendString(nil, c.text), true
 	}
 	return conv(c.text, st)
 }
@@ -286,7 +286,7 @@ type converter func(s string, st *state) ([]byte, bool)
 func newConverter(t string) (converter, error) {
 	switch t {
 	case "keyword", "string":
-		return func(s string, _ *state) ([]byte, bool) { return appendString(nil, s), true }, nil
+		return func(s string, _ *state) ([]byte, bool) { return fields.AppendString(nil, s), true }, nil
 	case "int", "long":
 		return func(s string, _ *state) ([]byte, bool) {
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -305,7 +305,7 @@ func newConverter(t string) (converter, error) {
 	case "ip":
 		return func(s string, _ *state) ([]byte, bool) {
 			_, err := netip.ParseAddr(s)
-			return appendString(nil, s), err == nil
+			return fields.AppendString(nil, s), err == nil
 		}, nil
 	}
 	if layout, ok := strings.CutPrefix(t, "timestamp:"); ok && layout != "" {
