@@ -64,6 +64,9 @@ type KafkaConfig struct {
 	// Topic is the topic of a tenant's records: a pattern with {tenant} ("partner.{tenant}.events", the default),
 	// or one topic for every tenant with multi_tenant: true.
 	Topic string `yaml:"topic"`
+	// SyslogTopic is the topic of syslog records (raw lines, which `vigil run` reads with format: syslog on that
+	// topic): a pattern with {tenant}, or one topic with multi_tenant. Default: Topic + ".syslog".
+	SyslogTopic string `yaml:"syslog_topic"`
 	// MultiTenant writes every tenant to Topic, with the tenant in the TenantHeader header; `vigil run` reads it
 	// as a multi_tenant topic.
 	MultiTenant bool `yaml:"multi_tenant"`
@@ -138,6 +141,9 @@ func (c *Config) setDefaults() {
 	if c.Kafka.Topic == "" && !c.Kafka.MultiTenant {
 		c.Kafka.Topic = "partner.{tenant}.events"
 	}
+	if c.Kafka.SyslogTopic == "" && c.Kafka.Topic != "" {
+		c.Kafka.SyslogTopic = c.Kafka.Topic + ".syslog"
+	}
 	if c.Kafka.TenantHeader == "" {
 		c.Kafka.TenantHeader = "tenant"
 	}
@@ -185,6 +191,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("kafka.topic: multi_tenant needs the topic"))
 	case !d.Kafka.MultiTenant && !strings.Contains(d.Kafka.Topic, "{tenant}"):
 		errs = append(errs, fmt.Errorf("kafka.topic: %q has no {tenant} (or set multi_tenant: true)", d.Kafka.Topic))
+	case !d.Kafka.MultiTenant && !strings.Contains(d.Kafka.SyslogTopic, "{tenant}"):
+		errs = append(errs, fmt.Errorf("kafka.syslog_topic: %q has no {tenant} (or set multi_tenant: true)", d.Kafka.SyslogTopic))
 	}
 	errs = append(errs, d.Quotas.validate()...)
 	errs = append(errs, d.validateSyslog()...)
@@ -247,10 +255,14 @@ func hasFixedSyslog(list []SyslogConfig) bool {
 	return false
 }
 
-// TopicFor returns the topic of a tenant's records.
-func (k *KafkaConfig) TopicFor(tenant string) string {
-	if k.MultiTenant {
-		return k.Topic
+// TopicFor returns the topic of a tenant's records; syslog records have their own (SyslogTopic).
+func (k *KafkaConfig) TopicFor(tenant string, syslog bool) string {
+	t := k.Topic
+	if syslog {
+		t = k.SyslogTopic
 	}
-	return strings.ReplaceAll(k.Topic, "{tenant}", tenant)
+	if k.MultiTenant {
+		return t
+	}
+	return strings.ReplaceAll(t, "{tenant}", tenant)
 }

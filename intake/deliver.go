@@ -56,7 +56,7 @@ var errUnavailable = errors.New("kafka did not acknowledge the records: retry la
 
 // messages builds the Kafka records of a request.
 func (s *Server) messages(m meta, items []item) []kafka.Message {
-	topic := s.cfg.Kafka.TopicFor(m.p.Tenant)
+	topic := s.cfg.Kafka.TopicFor(m.p.Tenant, m.format == "syslog")
 	received := []byte(m.received.UTC().Format(time.RFC3339Nano))
 	common := []kafka.Header{
 		{Key: s.cfg.Kafka.TenantHeader, Value: []byte(m.p.Tenant)},

@@ -84,8 +84,9 @@ func TestSyslogTCPAndMTLS(t *testing.T) {
 	waitRecords(t, fw, 2)
 	r := fw.records()[0]
 	if string(r.Value) != "<34>1 2026-01-01T00:00:00Z fw1 sshd - - - Failed password for root" ||
-		header(r, "format") != "syslog" || header(r, "tenant") != "acme" || header(r, "vigil.intake.route") != "syslog/acme-tcp" {
-		t.Errorf("got %q headers %v, want the raw line, format syslog, tenant acme, route syslog/acme-tcp", r.Value, r.Headers)
+		header(r, "format") != "syslog" || header(r, "tenant") != "acme" || header(r, "vigil.intake.route") != "syslog/acme-tcp" ||
+		r.Topic != "partner.acme.events.syslog" {
+		t.Errorf("got %q headers %v, want the raw line, format syslog, tenant acme, route syslog/acme-tcp on partner.acme.events.syslog", r.Value, r.Headers)
 	}
 
 	tc, err := tls.Dial("tcp", s.SyslogAddr("certs"), pki.client(t, "partner-globex"))
