@@ -69,7 +69,6 @@ func TestNewTokenVerifies(t *testing.T) {
 func TestQuota429(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Quotas.Tenants = map[string]Quota{"acme": {EventsPerSecond: 1, Burst: 1}}
-	cfg.Limits.MaxBodyBytes = 64 // so one request's worth (the burst floor) is 4 events
 	_, fw, hs := newTestServer(t, cfg)
 	body := `{"event":1}{"event":2}{"event":3}`
 	code, resp, _ := post(t, hs.URL+"/services/collector", "Splunk "+tokenAcme, body)

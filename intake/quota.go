@@ -19,7 +19,8 @@ type QuotasConfig struct {
 }
 
 // Quota is one tenant's allowance. Events and bytes are token buckets: they refill at the rate and hold up to
-// Burst seconds of it (at least one request's worth, so a request within the limits can always pass eventually).
+// Burst seconds of it. A request larger than the whole bucket passes when the bucket is full (and empties it), so a
+// request within the limits can always pass eventually.
 type Quota struct {
 	// EventsPerSecond is the sustained event rate. Default 20,000.
 	EventsPerSecond float64 `yaml:"events_per_second"`
@@ -88,7 +89,6 @@ func (e *errQuota) retryAfterSeconds() int {
 // quotas holds every tenant's buckets, created on first use. Safe for concurrent use.
 type quotas struct {
 	cfg     QuotasConfig
-	minSize func() (events, bytes int) // the largest single request, so a burst can always hold one
 	mu      sync.Mutex
 	tenants map[string]*tenantQuota
 }
@@ -99,9 +99,8 @@ type tenantQuota struct {
 	q             Quota
 }
 
-func newQuotas(cfg QuotasConfig, maxEvents, maxBytes int) *quotas {
-	return &quotas{cfg: cfg, tenants: map[string]*tenantQuota{},
-		minSize: func() (int, int) { return maxEvents, maxBytes }}
+func newQuotas(cfg QuotasConfig) *quotas {
+	return &quotas{cfg: cfg, tenants: map[string]*tenantQuota{}}
 }
 
 func (qs *quotas) get(tenant string) *tenantQuota {
@@ -114,10 +113,9 @@ func (qs *quotas) get(tenant string) *tenantQuota {
 	if !ok {
 		q = qs.cfg.Default
 	}
-	minEvents, minBytes := qs.minSize()
 	t := &tenantQuota{q: q, slots: make(chan struct{}, q.MaxConcurrent),
-		events: rate.NewLimiter(rate.Limit(q.EventsPerSecond), max(int(q.EventsPerSecond*q.Burst), minEvents)),
-		bytes:  rate.NewLimiter(rate.Limit(q.BytesPerSecond), max(int(q.BytesPerSecond*q.Burst), minBytes))}
+		events: rate.NewLimiter(rate.Limit(q.EventsPerSecond), max(int(q.EventsPerSecond*q.Burst), 1)),
+		bytes:  rate.NewLimiter(rate.Limit(q.BytesPerSecond), max(int(q.BytesPerSecond*q.Burst), 1))}
 	qs.tenants[tenant] = t
 	return t
 }
@@ -137,6 +135,7 @@ func (qs *quotas) enter(tenant string) (release func(), err error) {
 // take charges events and bytes to the tenant's buckets, or refuses without charging anything.
 func (qs *quotas) take(tenant string, events, bytes int, now time.Time) error {
 	t := qs.get(tenant)
+	events, bytes = min(events, t.events.Burst()), min(bytes, t.bytes.Burst())
 	re := t.events.ReserveN(now, events)
 	if !re.OK() || re.DelayFrom(now) > 0 {
 		d := delay(re, now)

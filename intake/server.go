@@ -59,7 +59,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: opts.Logger, writer: opts.Writer, tokens: opts.Tokens, done: make(chan struct{}),
 		certs:  certTenants{field: cfg.TLS.ClientTenant, prefix: cfg.TLS.ClientTenantPrefix, suffix: cfg.TLS.ClientTenantSuffix},
-		quotas: newQuotas(cfg.Quotas, cfg.Limits.MaxBodyBytes/16, cfg.Limits.MaxBodyBytes)}
+		quotas: newQuotas(cfg.Quotas)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

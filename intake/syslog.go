@@ -242,8 +242,8 @@ func (l *syslogListener) write(m meta, items []item) {
 		case <-ctx.Done():
 		}
 	}()
-	_ = q.events.WaitN(ctx, len(items))
-	_ = q.bytes.WaitN(ctx, bytes)
+	_ = q.events.WaitN(ctx, min(len(items), q.events.Burst()))
+	_ = q.bytes.WaitN(ctx, min(bytes, q.bytes.Burst()))
 	m.received = time.Now()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		if _, err := l.s.deliver(context.Background(), m, items); err == nil {
