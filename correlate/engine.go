@@ -367,11 +367,9 @@ func (p *Partition) add(r *Record, local bool) {
 		st.Groups.Add(1)
 	}
 	en := entry{time: t, id: parseAlertID(r.AlertID), num: r.Num, input: int32(input)}
-	if c.kind == suppressing {
-		// below, after the duplicate check
-	} else if k := c.c.Correlation.Type; k == rules.ValueCount || k == rules.ValuePercentile {
+	if k := c.c.Correlation; k != nil && (k.Type == rules.ValueCount || k.Type == rules.ValuePercentile) {
 		en.num = math.Float64frombits(hashString(r.Value))
-		if k == rules.ValuePercentile {
+		if k.Type == rules.ValuePercentile {
 			g.extra().names[math.Float64bits(en.num)] = r.Value
 		}
 	}
@@ -418,8 +416,12 @@ func sortSearch(ev []entry, en *entry) int {
 	return i
 }
 
-// evictOldest drops the group's oldest applied match (or its oldest waiting one when none is applied).
+// evictOldest drops the group's oldest applied match (or its oldest waiting one when none is applied, with its
+// document if it has one).
 func (g *group) evictOldest() {
+	if g.x != nil {
+		delete(g.x.docs, g.ev[0].id)
+	}
 	g.ev = slices.Delete(g.ev, 0, 1)
 	if g.applied > 0 {
 		g.applied--
