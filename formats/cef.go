@@ -56,13 +56,7 @@ func cefBody(d *doc, s string, st *state) bool {
 	if !isDigits(hdr[0]) {
 		return false
 	}
-	for i, k := range cefHeaderKeys {
-		d.str(k, hdr[i])
-	}
-	d.str("observer.vendor", hdr[1])
-	d.str("observer.product", hdr[2])
-	d.str("observer.version", hdr[3])
-	d.str("event.code", hdr[4])
+	writeHeader(d, cefHeaderKeys[:], hdr[:])
 	if n, err := strconv.Atoi(hdr[6]); err == nil {
 		d.num("event.severity", int64(n))
 	}
@@ -150,3 +144,15 @@ var (
 	headerUnescaper    = strings.NewReplacer(`\|`, `|`, `\\`, `\`)
 	extensionUnescaper = strings.NewReplacer(`\=`, `=`, `\\`, `\`, `\n`, "\n", `\r`, "\r")
 )
+
+// writeHeader writes a CEF or LEEF header: each field under its key, and the device (fields 1-3: vendor, product,
+// version) and event id (field 4) in their ECS places.
+func writeHeader(d *doc, keys, hdr []string) {
+	for i, k := range keys {
+		d.str(k, hdr[i])
+	}
+	d.str("observer.vendor", hdr[1])
+	d.str("observer.product", hdr[2])
+	d.str("observer.version", hdr[3])
+	d.str("event.code", hdr[4])
+}

@@ -33,13 +33,7 @@ func leefBody(d *doc, s string, st *state) bool {
 			s = rest
 		}
 	}
-	for i, k := range leefHeaderKeys {
-		d.str(k, hdr[i])
-	}
-	d.str("observer.vendor", hdr[1])
-	d.str("observer.product", hdr[2])
-	d.str("observer.version", hdr[3])
-	d.str("event.code", hdr[4])
+	writeHeader(d, leefHeaderKeys[:], hdr[:])
 	for attr := range strings.SplitSeq(s, delim) {
 		k, v, ok := strings.Cut(attr, "=")
 		if !ok || k == "" {
