@@ -13,7 +13,6 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
@@ -115,7 +114,7 @@ func TestIntegrationHECPerTenantTopics(t *testing.T) {
 	addr := testenv.Kafka(t)
 	prefix := testenv.UniqueName(t, "partner-")
 	for _, tenant := range []string{"acme", "globex"} {
-		createNamedTopic(t, addr, prefix+"."+tenant)
+		testenv.CreateNamedTopic(t, addr, prefix+"."+tenant, 1)
 	}
 	cfg := testConfig(t)
 	cfg.Kafka = KafkaConfig{KafkaConnection: kafkaConn(addr), Topic: prefix + ".{tenant}"}
@@ -162,29 +161,5 @@ func TestIntegrationKafkaUnreachable(t *testing.T) {
 	}
 	if err := s.Ready(context.Background()); err == nil {
 		t.Error("got ready with Kafka unreachable, want not ready")
-	}
-}
-
-// createNamedTopic creates a topic with a given name (deleted at the end of the test).
-func createNamedTopic(t testing.TB, addr, name string) {
-	t.Helper()
-	conn, err := kafka.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: 1, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := kafka.Dial("tcp", addr); err == nil {
-			_ = c.DeleteTopics(name)
-			c.Close()
-		}
-	})
-	cfg := ingest.KafkaConnection{Brokers: []string{addr}}
-	deadline := time.Now().Add(30 * time.Second)
-	for cfg.Check(context.Background(), name) != nil && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
 	}
 }

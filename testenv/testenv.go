@@ -120,6 +120,20 @@ func CreateTopic(t testing.TB, addr string, partitions int) string {
 func CreateTopicWith(t testing.TB, dialer *kafka.Dialer, addr string, partitions int) string {
 	t.Helper()
 	topic := UniqueName(t, "vigil-test-")
+	createAndDelete(t, dialer, addr, topic, partitions)
+	return topic
+}
+
+// CreateNamedTopic is CreateTopic with a name of the caller's (make it unique, e.g. with UniqueName): for
+// programs that derive topic names from a pattern, such as vigil intake's partner.{tenant}.events.
+func CreateNamedTopic(t testing.TB, addr, topic string, partitions int) {
+	t.Helper()
+	createAndDelete(t, &kafka.Dialer{Timeout: 10 * time.Second}, addr, topic, partitions)
+}
+
+// createAndDelete creates the topic, waits for its partitions' leaders, and deletes it when the test ends.
+func createAndDelete(t testing.TB, dialer *kafka.Dialer, addr, topic string, partitions int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), topicReadyTimeout)
 	defer cancel()
 	if err := createTopic(ctx, dialer, addr, topic, partitions); err != nil {
@@ -132,7 +146,6 @@ func CreateTopicWith(t testing.TB, dialer *kafka.Dialer, addr string, partitions
 			t.Logf("delete topic %s: %v", topic, err)
 		}
 	})
-	return topic
 }
 
 // CommittedOffsets returns the consumer group's committed offset of each of the topic's partitions (-1: none).
@@ -252,4 +265,39 @@ func withController(ctx context.Context, dialer *kafka.Dialer, addr string, f fu
 		_ = cconn.SetDeadline(deadline)
 	}
 	return f(cconn)
+}
+
+// ReadRecords reads n records from the start of partition 0 of topic (a single-partition topic) on the broker at
+// addr, waiting up to a minute for them to arrive.
+func ReadRecords(t testing.TB, addr, topic string, n int) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out []kafka.Message
+	for len(out) < n {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("got %d records on %s, want %d: %v", len(out), topic, n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// AllRecords reads every record of partition 0 of topic (a single-partition topic), up to its end at the time of
+// the call.
+func AllRecords(t testing.TB, addr, topic string) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, 0)
+	if err != nil {
+		t.Fatalf("dial the leader of %s: %v", topic, err)
+	}
+	first, last, err := conn.ReadOffsets()
+	conn.Close()
+	if err != nil {
+		t.Fatalf("offsets of %s: %v", topic, err)
+	}
+	return ReadRecords(t, addr, topic, int(last-first))
 }
