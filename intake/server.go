@@ -143,12 +143,18 @@ func (s *Server) Addr() string { return s.cfg.Listen }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	close(s.done)
+	// Every listener stops accepting at once, then waits for its own work in progress: a syslog listener must not
+	// take new connections while an HTTP request drains.
+	syslogErrs := make(chan error, len(s.syslogs))
+	for _, l := range s.syslogs {
+		go func() { syslogErrs <- l.shutdown(ctx) }()
+	}
 	var errs []error
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 	}
-	for _, l := range s.syslogs {
-		errs = append(errs, l.shutdown(ctx))
+	for range s.syslogs {
+		errs = append(errs, <-syslogErrs)
 	}
 	s.wg.Wait()
 	if c, ok := s.writer.(interface{ Close() error }); ok {
