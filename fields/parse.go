@@ -21,37 +21,52 @@ import (
 // Keys and string values without escapes are not copied: they point into data, which the caller must therefore never
 // modify afterwards (an Event keeps its Raw bytes for its whole life, so this holds for events).
 func Parse(data []byte) (Value, error) {
+	// A node per ':' or ',' is an upper bound but for dotted keys: one allocation in most cases.
+	v, n, err := parse(data, bytes.Count(data, []byte{':'})+bytes.Count(data, []byte{','})+2)
+	if err == nil && n != len(data) {
+		v.Release()
+		return Value{}, fmt.Errorf("offset %d: unexpected data after the object", n)
+	}
+	return v, err
+}
+
+// ParseFirst decodes the JSON object at the start of data (after blanks) as Parse does, and returns how many bytes
+// of data it took, blanks after the object included: for a stream of concatenated objects (Splunk HEC's request
+// bodies), each decoded once, in place.
+func ParseFirst(data []byte) (Value, int, error) {
+	return parse(data, 0)
+}
+
+// parse decodes the object at the start of data with room for about nodes nodes, and returns where it ended.
+func parse(data []byte, nodes int) (Value, int, error) {
 	if len(data) > maxRecord {
-		return Value{}, fmt.Errorf("record of %d bytes: larger than %d", len(data), maxRecord)
+		return Value{}, 0, fmt.Errorf("record of %d bytes: larger than %d", len(data), maxRecord)
 	}
 	d := decoder{data: data}
 	d.skipSpace()
 	if d.pos >= len(d.data) {
-		return Value{}, errors.New("empty input")
+		return Value{}, d.pos, errors.New("empty input")
 	}
 	if d.data[d.pos] != '{' {
-		return Value{}, fmt.Errorf("not a JSON object (starts with %q)", d.data[d.pos])
+		return Value{}, d.pos, fmt.Errorf("not a JSON object (starts with %q)", d.data[d.pos])
 	}
 	t, _ := trees.Get().(*tree)
 	if t == nil {
 		t = &tree{}
 	}
-	// A node per ':' or ',' is an upper bound but for dotted keys: one allocation in most cases.
-	if n := bytes.Count(data, []byte{':'}) + bytes.Count(data, []byte{','}) + 2; cap(t.nodes) < n {
-		t.nodes = make([]node, 0, n)
+	if cap(t.nodes) < nodes {
+		t.nodes = make([]node, 0, nodes)
 	}
 	t.raw = data
 	d.b.t = t
 	_, err := d.object(0)
-	if d.skipSpace(); err == nil && d.pos != len(d.data) {
-		err = fmt.Errorf("offset %d: unexpected data after the object", d.pos)
-	}
+	d.skipSpace()
 	v := Value{t: t, gen: t.gen}
 	if err != nil {
 		v.Release()
-		return Value{}, err
+		return Value{}, d.pos, err
 	}
-	return v, nil
+	return v, d.pos, nil
 }
 
 // maxRecord bounds the records Parse takes: unescaped and repaired texts must stay addressable by a span.

@@ -2,6 +2,7 @@ package fields
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,6 +67,27 @@ func TestParseErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q): got error %v, want one containing %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestParseFirst decodes a stream of concatenated objects one at a time, as Splunk HEC bodies come.
+func TestParseFirst(t *testing.T) {
+	data := []byte(" {\"n\":1}{\"n\":{\"m\":\"}\"}}\n\t{\"n\":3} {\"n\":")
+	var got []string
+	for pos := 0; pos < len(data); {
+		v, used, err := ParseFirst(data[pos:])
+		if err != nil {
+			got = append(got, "error: "+err.Error())
+			break
+		}
+		b, _ := v.MarshalJSON()
+		got = append(got, fmt.Sprintf("%s+%d", b, used))
+		v.Release()
+		pos += used
+	}
+	want := []string{`{"n":1}+8`, `{"n":{"m":"}"}}+17`, `{"n":3}+8`, "error: offset 5: unexpected end of input"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

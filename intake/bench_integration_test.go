@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/vigilsoc/vigil/testenv"
 )
 
@@ -25,16 +27,6 @@ import (
 //
 // The client runs in the same process, so -cpu 1 shares one core between the HEC client and intake: the events/s
 // per core are a lower bound.
-
-// hecBatch is a HEC body of n events of about size bytes each.
-func hecBatch(n, size int) []byte {
-	var b bytes.Buffer
-	pad := string(bytes.Repeat([]byte("x"), size-120))
-	for i := range n {
-		fmt.Fprintf(&b, `{"time":1700000000,"host":"web%03d","sourcetype":"access","event":{"status":200,"msg":"%s"}}`, i, pad)
-	}
-	return b.Bytes()
-}
 
 func benchServer(b *testing.B, quota Quota, tenants ...map[string]Quota) (*Server, *http.Client) {
 	addr := testenv.Kafka(b)
@@ -63,7 +55,7 @@ func sendHEC(c *http.Client, url, token string, body []byte) (int, error) {
 // BenchmarkIntakeHECThroughput: batches of 100 events of 500 bytes, as fast as 16 concurrent clients per CPU go.
 func BenchmarkIntakeHECThroughput(b *testing.B) {
 	s, c := benchServer(b, Quota{EventsPerSecond: 1e9, BytesPerSecond: 1e12, MaxConcurrent: 10000})
-	body, url := hecBatch(100, 500), "http://"+s.Addr()+"/services/collector/event"
+	body, url := hecBody(100, 500), "http://"+s.Addr()+"/services/collector/event"
 	b.SetParallelism(16)
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
@@ -77,6 +69,7 @@ func BenchmarkIntakeHECThroughput(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N*100)/time.Since(start).Seconds(), "events/s")
+	reportWriter(b, s.writer.(*kafka.Writer).Stats())
 }
 
 // BenchmarkIntakeHECLatency sends at a fixed rate (VIGIL_BENCH_EVENTS_PER_SEC, default 50,000 events/s: half
@@ -87,8 +80,22 @@ func BenchmarkIntakeHECLatency(b *testing.B) {
 		rate = v
 	}
 	s, c := benchServer(b, Quota{EventsPerSecond: 1e9, BytesPerSecond: 1e12, MaxConcurrent: 10000})
+	w := s.writer.(*kafka.Writer)
+	w.Stats() // reset
 	lat := paced(b, c, "http://"+s.Addr()+"/services/collector/event", tokenAcme, rate, b.N)
 	report(b, lat, "")
+	reportWriter(b, w.Stats())
+}
+
+// reportWriter reports where the producer's time went: a batch's age when its produce request starts (waiting to
+// fill, then behind the partition's previous batch) and the produce round trip, the broker's acks=all included.
+func reportWriter(b *testing.B, st kafka.WriterStats) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(st.BatchTime.Avg), "batch_age_avg_ms")
+	b.ReportMetric(ms(st.BatchTime.Max), "batch_age_max_ms")
+	b.ReportMetric(ms(st.WriteTime.Avg), "produce_avg_ms")
+	b.ReportMetric(ms(st.WriteTime.Max), "produce_max_ms")
+	b.ReportMetric(float64(st.BatchSize.Avg), "records/batch")
 }
 
 // BenchmarkIntakeIsolation: acme sends 5,000 events/s within its quota of 20,000 while globex floods at 20,000
@@ -107,7 +114,7 @@ func BenchmarkIntakeIsolation(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body := hecBatch(100, 500)
+			body := hecBody(100, 500)
 			for tick := time.NewTicker(40 * time.Millisecond); ; {
 				select {
 				case <-stop:
@@ -130,7 +137,7 @@ func BenchmarkIntakeIsolation(b *testing.B) {
 
 // paced sends n batches of 100 events at rate events/s from 32 workers and returns the latencies.
 func paced(b *testing.B, c *http.Client, url, token string, rate float64, n int) []time.Duration {
-	body := hecBatch(100, 500)
+	body := hecBody(100, 500)
 	interval := time.Duration(float64(time.Second) * 100 / rate)
 	jobs := make(chan struct{})
 	var mu sync.Mutex
@@ -178,7 +185,7 @@ func report(b *testing.B, lat []time.Duration, prefix string) {
 // and goroutine stacks they hold. It measures once, whatever b.N.
 func BenchmarkIntakeConnections(b *testing.B) {
 	s, _ := benchServer(b, Quota{EventsPerSecond: 1e9, BytesPerSecond: 1e12, MaxConcurrent: 10000})
-	body := hecBatch(1, 500)
+	body := hecBody(1, 500)
 	for range 1 {
 		before := inUse()
 		var conns []net.Conn

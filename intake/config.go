@@ -75,7 +75,8 @@ type KafkaConfig struct {
 	// WriteTimeout bounds the wait for Kafka's acknowledgement of a request's records; past it the client gets
 	// 503 and should retry. Default 10s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`
-	// BatchTimeout is how long the producer waits to fill a batch to a partition. Default 5ms.
+	// BatchTimeout is how long the producer waits to fill a batch to a partition; a request's answer waits at least
+	// this long. Default 1ms (under load batches still fill while the partition's previous one is in flight).
 	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// BatchSize is the most records in a batch to one partition. Default 1000.
 	BatchSize int `yaml:"batch_size"`
@@ -151,7 +152,7 @@ func (c *Config) setDefaults() {
 		c.TLS.ClientTenant = "cn"
 	}
 	defDur(&c.Kafka.WriteTimeout, 10*time.Second)
-	defDur(&c.Kafka.BatchTimeout, 5*time.Millisecond)
+	defDur(&c.Kafka.BatchTimeout, time.Millisecond)
 	def(&c.Kafka.BatchSize, 1000)
 	def(&c.Limits.MaxBodyBytes, 16<<20)
 	def(&c.Limits.MaxLineBytes, 1<<20)

@@ -16,6 +16,11 @@ type Writer interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
+// partitionChunk is how many consecutive records go to one partition: about one HEC batch, so that a request waits
+// for the produce requests of one or two partitions rather than of all of them. The producer keeps one produce
+// request in flight per partition, and a broker pause on any partition a request touches delays its answer.
+const partitionChunk = 100
+
 // NewKafkaWriter returns the producer: acks from every in-sync replica (acks=all), synchronous writes, no topic
 // auto-creation (a tenant's topic is created by the operator, as `vigil run` expects it).
 func NewKafkaWriter(c KafkaConfig, maxEventBytes int) (*kafka.Writer, error) {
@@ -26,7 +31,7 @@ func NewKafkaWriter(c KafkaConfig, maxEventBytes int) (*kafka.Writer, error) {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(c.Brokers...),
 		Transport:    tr,
-		Balancer:     &kafka.RoundRobin{},
+		Balancer:     &kafka.RoundRobin{ChunkSize: partitionChunk},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: c.BatchTimeout,
 		BatchSize:    c.BatchSize,

@@ -215,7 +215,7 @@ func TestIntegrationKafkaCutMidRequest(t *testing.T) {
 			lost++
 		}
 	}
-	t.Logf("answers %v; %d events acknowledged, %d records in the topic", tally.codes, len(tally.acked), len(stored))
+	t.Logf("answers %v; %d events acknowledged, %d distinct events in the topic", tally.codes, len(tally.acked), len(stored))
 	if lost > 0 {
 		t.Errorf("got %d of %d acknowledged events missing from the topic, want 0", lost, len(tally.acked))
 	}

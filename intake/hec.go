@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/fields"
 )
 
 // Splunk HTTP Event Collector. Status codes and texts are Splunk's ("Troubleshoot HTTP Event Collector" in
@@ -144,51 +143,40 @@ func hecFail(w http.ResponseWriter, req *request, err error) {
 	writeJSON(w, f.status, st)
 }
 
-// hecEvents splits a body of concatenated event objects, stopping at the first invalid one.
+// hecEvents splits a body of concatenated event objects, stopping at the first invalid one. Each object is decoded
+// once, in place, by the pipeline's own decoder (fields.ParseFirst); the record is the object's bytes in the body.
 func (s *Server) hecEvents(body []byte, _ *http.Request) ([]item, *hecError) {
-	rr := ingest.NewRecordReader(bytes.NewReader(body), s.cfg.Limits.MaxEventBytes)
 	var items []item
-	for n := 0; ; n++ {
-		rec, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			return items, nil
-		}
-		if err == nil {
-			err = rec.Err
-		}
+	for n, pos := 0, 0; len(bytes.TrimLeft(body[pos:], " \t\r\n")) > 0; n++ {
+		ev, used, err := fields.ParseFirst(body[pos:])
+		value := bytes.TrimRight(body[pos:pos+used], " \t\r\n")
+		pos += used
 		if err != nil {
-			return items, &hecError{st: hecInvalidFormat, number: n, detail: s.eventError(err)}
+			return items, &hecError{st: hecInvalidFormat, number: n, detail: err.Error()}
 		}
-		if bad := checkHECEvent(rec.Data, n); bad != nil {
+		bad := s.checkHECEvent(ev, len(value), n)
+		ev.Release()
+		if bad != nil {
 			return items, bad
 		}
-		items = append(items, item{value: rec.Data})
+		items = append(items, item{value: value})
 	}
+	return items, nil
 }
 
-func (s *Server) eventError(err error) string {
-	if errors.Is(err, ingest.ErrOversize) {
-		return fmt.Sprintf("the event is larger than limits.max_event_bytes (%d bytes)", s.cfg.Limits.MaxEventBytes)
-	}
-	return err.Error()
-}
-
-// checkHECEvent checks one event object: valid JSON, an event field that is not blank, fields a flat object.
-func checkHECEvent(data []byte, n int) *hecError {
-	var ev struct {
-		Event  json.RawMessage `json:"event"`
-		Fields json.RawMessage `json:"fields"`
-	}
-	if err := json.Unmarshal(data, &ev); err != nil {
-		return &hecError{st: hecInvalidFormat, number: n, detail: err.Error()}
-	}
-	switch string(bytes.TrimSpace(ev.Event)) {
-	case "":
+// checkHECEvent checks one event object of size bytes: within limits.max_event_bytes, an event field that is not
+// blank, fields an object.
+func (s *Server) checkHECEvent(ev fields.Value, size, n int) *hecError {
+	event, extra := ev.Get("event"), ev.Get("fields")
+	switch {
+	case size > s.cfg.Limits.MaxEventBytes:
+		return &hecError{st: hecInvalidFormat, number: n,
+			detail: fmt.Sprintf("the event is larger than limits.max_event_bytes (%d bytes)", s.cfg.Limits.MaxEventBytes)}
+	case !event.Exists():
 		return &hecError{st: hecEventRequired, number: n, detail: "no event field"}
-	case `""`, "null":
+	case event.Kind() == fields.Null, event.Kind() == fields.String && event.Str() == "":
 		return &hecError{st: hecEventBlank, number: n, detail: "the event field is blank"}
-	}
-	if f := bytes.TrimSpace(ev.Fields); len(f) > 0 && f[0] != '{' {
+	case extra.Exists() && extra.Kind() != fields.Object:
 		return &hecError{st: hecIndexedFields, number: n, detail: "fields must be an object"}
 	}
 	return nil

@@ -47,7 +47,7 @@ func TestHECEventConcatenatedObjects(t *testing.T) {
 
 func TestHECErrors(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Limits.MaxBodyBytes = 4096
+	cfg.Limits.MaxBodyBytes, cfg.Limits.MaxEventBytes = 4096, 1024
 	_, fw, hs := newTestServer(t, cfg)
 	cases := []struct {
 		name, auth, body string
@@ -64,6 +64,10 @@ func TestHECErrors(t *testing.T) {
 		{"event missing", "Splunk " + tokenAcme, `{"event":1}{"host":"h"}`, 400, 12, 1, 1},
 		{"event blank", "Splunk " + tokenAcme, `{"event":""}`, 400, 13, 0, 0},
 		{"fields not an object", "Splunk " + tokenAcme, `{"event":1,"fields":[1]}`, 400, 15, 0, 0},
+		{"fields null", "Splunk " + tokenAcme, `{"event":1,"fields":{}}{"event":1,"fields":null}`, 400, 15, 1, 1},
+		{"event null", "Splunk " + tokenAcme, `{"event":1} {"event":null}`, 400, 13, 1, 1},
+		{"not an object", "Splunk " + tokenAcme, `{"event":1}` + "\n" + `["event"]`, 400, 6, 1, 1},
+		{"event over max_event_bytes", "Splunk " + tokenAcme, `{"event":1}{"event":"` + strings.Repeat("x", 2000) + `"}`, 400, 6, 1, 1},
 		{"body too large", "Splunk " + tokenAcme, `{"event":"` + strings.Repeat("x", 5000) + `"}`, 413, 6, -1, 0},
 	}
 	for _, c := range cases {
