@@ -165,7 +165,8 @@ func (s *Server) hecEvents(body []byte, _ *http.Request) ([]item, *hecError) {
 }
 
 // checkHECEvent checks one event object of size bytes: within limits.max_event_bytes, an event field that is not
-// blank, fields an object.
+// blank, fields an object. Dotted keys count as the paths they stand for, as `vigil run` reads the record, so
+// {"event.code": 1} has an event field.
 func (s *Server) checkHECEvent(ev fields.Value, size, n int) *hecError {
 	event, extra := ev.Get("event"), ev.Get("fields")
 	switch {
