@@ -110,15 +110,7 @@ func proxiedServer(t *testing.T, cfg Config, proxy *faultProxy) *Server {
 	w.Transport.(*kafka.Transport).Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, proxy.ln.Addr().String())
 	}
-	s, err := New(cfg, Options{Writer: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	return s
+	return serve(t, cfg, Options{Writer: w})
 }
 
 // loadTally is what concurrent HEC clients were answered: the events of every 2xx request, and the codes.

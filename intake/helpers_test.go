@@ -81,6 +81,20 @@ func testConfig(t testing.TB) Config {
 		Kafka: KafkaConfig{KafkaConnection: kafkaConn("127.0.0.1:9")}}
 }
 
+// serve builds a server of cfg with opts and serves it on real listeners until the end of the test.
+func serve(t testing.TB, cfg Config, opts Options) *Server {
+	t.Helper()
+	s, err := New(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s
+}
+
 // newTestServer returns a server over a fake writer, and its handler behind httptest.
 func newTestServer(t *testing.T, cfg Config) (*Server, *fakeWriter, *httptest.Server) {
 	t.Helper()

@@ -22,17 +22,10 @@ import (
 // realServer serves cfg with the kafka-go writer on the real broker.
 func realServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	s, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := serve(t, cfg, Options{})
 	if err := s.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return s
 }
 

@@ -2,7 +2,6 @@ package intake
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -44,15 +43,7 @@ func TestReadFrame(t *testing.T) {
 func startServer(t *testing.T, cfg Config) (*Server, *fakeWriter) {
 	t.Helper()
 	fw := &fakeWriter{}
-	s, err := New(cfg, Options{Writer: fw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	return s, fw
+	return serve(t, cfg, Options{Writer: fw}), fw
 }
 
 func waitRecords(t *testing.T, fw *fakeWriter, n int) {
