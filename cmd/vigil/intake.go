@@ -21,7 +21,7 @@ type intakeFile struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 }
 
-const intakeUsage = `vigil intake -c FILE [--metrics-addr ADDR] [--log-level LEVEL]
+const intakeUsage = `vigil intake -c FILE [--metrics-addr ADDR] [--web-config-file FILE] [--log-level LEVEL]
        vigil intake token --tenant T [--name NAME] [--expires 2027-01-01]`
 
 func cmdIntake(args []string, io stdio) int {
@@ -29,27 +29,20 @@ func cmdIntake(args []string, io stdio) int {
 		return cmdIntakeToken(args[1:], io)
 	}
 	fs := newFlags("vigil intake", intakeUsage, io)
-	cfgPath := fs.StringP("config", "c", "", "configuration file (YAML) with an intake: section")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (overrides metrics.addr)")
+	df := addDaemonFlags(fs, "configuration file (YAML) with an intake: section")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *cfgPath == "" || fs.NArg() > 0 {
+	if *df.config == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := loadIntakeConfig(*cfgPath)
+	cfg, err := loadIntakeConfig(*df.config)
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil:", err)
 		return 1
 	}
-	if *logLevel != "" {
-		cfg.Log.Level = *logLevel
-	}
-	if fs.Changed("metrics-addr") {
-		cfg.Metrics.Addr = *metricsAddr
-	}
+	df.override(&cfg.Log, &cfg.Metrics)
 	log, err := newLogger(cfg.Log, io.err)
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil:", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/correlate"
@@ -24,32 +25,21 @@ import (
 
 func cmdRun(args []string, io stdio) int {
 	fs := newFlags("vigil run", "vigil run -c FILE [--follow] [--metrics-addr ADDR] [--web-config-file FILE]", io)
-	cfgPath := fs.StringP("config", "c", "", "configuration file (YAML)")
+	df := addDaemonFlags(fs, "configuration file (YAML)")
 	follow := fs.Bool("follow", false, "keep reading file sources as they grow, like tail -f")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
-	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (overrides metrics.addr)")
-	webConfig := fs.String("web-config-file", "", "Prometheus web configuration file: TLS and basic auth for those endpoints (overrides metrics.web_config_file)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *cfgPath == "" || fs.NArg() > 0 {
+	if *df.config == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(*df.config)
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil:", err)
 		return 1
 	}
-	if *logLevel != "" {
-		cfg.Log.Level = *logLevel
-	}
-	if fs.Changed("metrics-addr") {
-		cfg.Metrics.Addr = *metricsAddr
-	}
-	if fs.Changed("web-config-file") {
-		cfg.Metrics.WebConfigFile = *webConfig
-	}
+	df.override(&cfg.Log, &cfg.Metrics)
 	if *follow {
 		for _, s := range cfg.Sources {
 			if s.File != nil {
@@ -308,5 +298,32 @@ func logKafkaLag(ctx context.Context, k *ingest.Kafka, every time.Duration, log 
 		if attrs := kafkaLagAttrs(k.Lag()); attrs != nil {
 			log.Info("kafka consumer lag", attrs...)
 		}
+	}
+}
+
+// daemonFlags are the flags `vigil run` and `vigil intake` share: the configuration file, and overrides of its log and
+// metrics sections.
+type daemonFlags struct {
+	fs                                       *pflag.FlagSet
+	config, logLevel, metricsAddr, webConfig *string
+}
+
+func addDaemonFlags(fs *pflag.FlagSet, configHelp string) daemonFlags {
+	return daemonFlags{fs: fs, config: fs.StringP("config", "c", "", configHelp),
+		logLevel:    fs.String("log-level", "", "debug, info, warn or error (overrides log.level)"),
+		metricsAddr: fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9464 (overrides metrics.addr)"),
+		webConfig:   fs.String("web-config-file", "", "Prometheus web configuration file: TLS and basic auth for those endpoints (overrides metrics.web_config_file)")}
+}
+
+// override applies the flags that were given to the configuration's sections.
+func (d daemonFlags) override(log *LogConfig, metrics *MetricsConfig) {
+	if *d.logLevel != "" {
+		log.Level = *d.logLevel
+	}
+	if d.fs.Changed("metrics-addr") {
+		metrics.Addr = *d.metricsAddr
+	}
+	if d.fs.Changed("web-config-file") {
+		metrics.WebConfigFile = *d.webConfig
 	}
 }
