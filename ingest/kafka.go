@@ -14,7 +14,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/formats"
 )
 
 // Kafka is a Source that reads topics as a member of a Kafka consumer group, at least once (DESIGN.md section 7).
@@ -59,10 +58,7 @@ type Kafka struct {
 	dialer    *kafka.Dialer
 	transport *kafka.Transport
 	group     *kafka.ConsumerGroup
-	fixed     map[string]string           // topic → tenant, for single-tenant topics
-	trusted   map[string]bool             // topics whose event.id identifies a record (alert_id: event_id)
-	known     map[string]bool             // known tenants, for multi-tenant topics
-	decoders  map[string]*formats.Decoder // topic → its record format and message parsers
+	dec       *KafkaDecoder // records to events, shared with the other readers of the topics (vigil hunt)
 
 	records chan record
 	carry   *record // the first record of the next batch, when it came from a newer generation
@@ -116,27 +112,19 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 	if err := errors.Join(cfg.Validate(), cfg.CheckTenants(opts.Tenants)); err != nil {
 		return nil, fmt.Errorf("kafka source %s: %w", name, err)
 	}
-	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, fixed: map[string]string{}, known: map[string]bool{},
-		trusted: map[string]bool{}, decoders: map[string]*formats.Decoder{},
-		records: make(chan record, cfg.BatchSize), lagNow: make(chan struct{}, 1)}
+	k := &Kafka{name: name, cfg: cfg, log: opts.Logger, records: make(chan record, cfg.BatchSize),
+		lagNow: make(chan struct{}, 1)}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
 	k.log = k.log.With("source", name)
 	var topics []string
-	var err error
 	for _, t := range cfg.Topics {
 		topics = append(topics, t.Name)
-		k.trusted[t.Name] = t.AlertID == AlertIDEventID
-		if k.decoders[t.Name], err = formats.New(t.Config); err != nil {
-			return nil, fmt.Errorf("kafka source %s: topic %s: %w", name, t.Name, err)
-		}
-		if !t.MultiTenant {
-			k.fixed[t.Name] = t.Tenant
-		}
 	}
-	for _, t := range opts.Tenants {
-		k.known[t] = true
+	var err error
+	if k.dec, err = NewKafkaDecoder(name, cfg, opts.Tenants); err != nil {
+		return nil, fmt.Errorf("kafka source %s: %w", name, err)
 	}
 	if k.dialer, err = cfg.Dialer(); err != nil {
 		return nil, fmt.Errorf("kafka source %s: %w", name, err)
@@ -175,44 +163,11 @@ func NewKafka(ctx context.Context, name string, cfg KafkaConfig, opts KafkaOptio
 
 // event turns a record into an event: decoded, or marked invalid with the reason.
 func (k *Kafka) event(m kafka.Message) *vigil.Event {
-	ev := &vigil.Event{
-		Raw:          m.Value,
-		Origin:       vigil.Origin{Source: k.name, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time},
-		Received:     time.Now(),
-		TrustEventID: k.trusted[m.Topic],
-	}
-	tenant, problem := k.tenant(m)
-	switch {
-	case problem != "":
-		ev.Invalid = "tenant: " + problem
-	case len(m.Value) > k.cfg.MaxRecordBytes:
-		ev.Tenant = tenant
-		DecodeInto(ev, fmt.Errorf("%w: %d bytes, more than %d", ErrOversize, len(m.Value), k.cfg.MaxRecordBytes))
-	default:
-		ev.Tenant = tenant
-		DecodeWith(k.decoders[m.Topic], ev, nil)
-	}
+	ev := k.dec.Event(m)
 	if ev.Invalid != "" {
 		k.Stats.Invalid.Add(1)
 	}
 	return ev
-}
-
-// tenant finds a record's tenant: the topic's, or the tenant header's on a multi-tenant topic. problem says why
-// there is none.
-func (k *Kafka) tenant(m kafka.Message) (tenant, problem string) {
-	if t, ok := k.fixed[m.Topic]; ok {
-		return t, ""
-	}
-	for _, h := range m.Headers {
-		if h.Key == k.cfg.TenantHeader {
-			if t := string(h.Value); k.known[t] {
-				return t, ""
-			}
-			return "", fmt.Sprintf("unknown tenant %q in header %q", h.Value, k.cfg.TenantHeader)
-		}
-	}
-	return "", fmt.Sprintf("no %q header on multi-tenant topic %s", k.cfg.TenantHeader, m.Topic)
 }
 
 // Read implements vigil.Source. It waits for a first record, then gathers what else arrives within BatchWait, up to

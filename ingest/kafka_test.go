@@ -148,7 +148,8 @@ func TestKafkaConfigCheckTenants(t *testing.T) {
 // TestKafkaEvent: records decode exactly like file records, and each kind of bad record gets its reason.
 func TestKafkaEvent(t *testing.T) {
 	cfg := KafkaConfig{MaxRecordBytes: 64, TenantHeader: "x-tenant"}
-	k := &Kafka{name: "src", cfg: cfg, fixed: map[string]string{"fixed": "acme"}, known: map[string]bool{"acme": true, "globex": true}}
+	k := &Kafka{name: "src", cfg: cfg, dec: &KafkaDecoder{name: "src", header: cfg.TenantHeader, maxBytes: cfg.MaxRecordBytes,
+		fixed: map[string]string{"fixed": "acme"}, known: map[string]bool{"acme": true, "globex": true}}}
 	hdr := func(v string) []kafka.Header {
 		return []kafka.Header{{Key: "other", Value: []byte("x")}, {Key: "x-tenant", Value: []byte(v)}}
 	}
