@@ -22,7 +22,7 @@ unit:
 # not a duration: a duration that ends while the fuzzer minimizes an input makes go test fail with "context deadline
 # exceeded" on a busy machine, which finds nothing.
 FUZZTIME ?= 20000x
-FUZZ_TARGETS := FuzzSyslog FuzzCEF FuzzLEEF FuzzKV FuzzLines
+FUZZ_TARGETS := FuzzSyslog FuzzCEF FuzzLEEF FuzzKV FuzzHEC FuzzLines
 fuzz:
 	@for f in $(FUZZ_TARGETS); do $(GO) test -run=NONE -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./formats/ || exit 1; done
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // KafkaConfig places correlation on Kafka (DESIGN.md section 10): the match topic that the detection side publishes
@@ -15,7 +15,7 @@ import (
 type KafkaConfig struct {
 	// Kafka is the cluster of both topics and of the stage's group (brokers, client_id, tls, sasl). Nil keeps
 	// correlation in-process. `vigil run` fills one without brokers from the first Kafka source.
-	Kafka *ingest.KafkaConnection `yaml:"kafka"`
+	Kafka *kafkaconn.Config `yaml:"kafka"`
 	// Topic is the match topic. Default "vigil.matches".
 	Topic string `yaml:"topic"`
 	// ChangelogTopic holds the checkpointed state, compacted. Default "vigil.correlation-state".
@@ -44,7 +44,7 @@ type KafkaConfig struct {
 // WithDefaults returns a copy of c with every default filled in (the connection's too, when there is one).
 func (c KafkaConfig) WithDefaults() KafkaConfig {
 	if c.Kafka != nil {
-		conn := ingest.KafkaConfig{KafkaConnection: *c.Kafka}.WithDefaults().KafkaConnection
+		conn := c.Kafka.WithDefaults()
 		c.Kafka = &conn
 	}
 	def := func(s *string, d string) {

@@ -12,7 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // Publisher is the vigil.Correlator of the detection side when correlation runs on Kafka (DESIGN.md section 10):
@@ -55,7 +55,7 @@ func NewPublisher(ctx context.Context, cfg KafkaConfig, e *Engine, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("correlation: %w", err)
 	}
-	if err := cfg.Kafka.Check(ctx, cfg.Topic); err != nil && !errors.Is(err, ingest.ErrTopicMissing) {
+	if err := cfg.Kafka.Check(ctx, cfg.Topic); err != nil && !errors.Is(err, kafkaconn.ErrTopicMissing) {
 		return nil, fmt.Errorf("correlation: %w", err)
 	}
 	layout, err := ensureTopics(ctx, cfg, tr, log)

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // fakeKafka starts an in-process Kafka (kfake) with one broker.
@@ -28,7 +28,7 @@ func fakeKafka(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, string) {
 }
 
 func fakeConfig(addr string, partitions int) KafkaConfig {
-	return KafkaConfig{Kafka: &ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "m", ChangelogTopic: "m-state",
+	return KafkaConfig{Kafka: &kafkaconn.Config{Brokers: []string{addr}}, Topic: "m", ChangelogTopic: "m-state",
 		Partitions: partitions, GroupID: "g", BatchSize: 50, SessionTimeout: 6 * time.Second,
 		HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 5 * time.Second, RevokeTimeout: 2 * time.Second}
 }

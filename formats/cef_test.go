@@ -43,6 +43,16 @@ var formatCases = []struct {
 		map[string]any{"log.syslog.priority": 189.0, "kv.date": "2019-05-15", "kv.devname": "FG 100",
 			"kv.srcip": "10.1.1.1", "kv.action": "deny", "kv.msg": `a "quoted" 'x'`}},
 	{"kv", `user=alice, result=ok; n=3`, map[string]any{"kv.user": "alice", "kv.result": "ok", "kv.n": "3"}},
+	// Splunk HEC: the examples of Splunk's "Format events for HTTP Event Collector", and the envelope's fields.
+	{"hec", `{"time": 1426279439, "host": "localhost", "source": "random-data-generator", "sourcetype": "my_sample_data", "index": "main", "event": "Hello world!"}`,
+		map[string]any{"@timestamp": "2015-03-13T20:43:59Z", "host.name": "localhost", "splunk.source": "random-data-generator",
+			"splunk.sourcetype": "my_sample_data", "splunk.index": "main", "message": "Hello world!"}},
+	{"hec", `{"time":"1437522387.123","event":{"message":"Something happened","severity":"INFO"},"fields":{"cluster":"east","rack":[1,2]}}`,
+		map[string]any{"@timestamp": "2015-07-21T23:46:27.123Z", "message": "Something happened", "severity": "INFO",
+			"labels.cluster": "east", "labels.rack": []any{1.0, 2.0}}},
+	// The event's own fields win over the envelope's.
+	{"hec", `{"host":"forwarder","time":1,"event":{"host":{"name":"web01"},"@timestamp":"2026-01-02T03:04:05Z","process.name":"sshd"}}`,
+		map[string]any{"host.name": "web01", "@timestamp": "2026-01-02T03:04:05Z", "process.name": "sshd"}},
 	{"lines", "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
 		map[string]any{"message": "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok"}},
 }
@@ -67,6 +77,9 @@ func TestFormatMalformed(t *testing.T) {
 		{"leef", "LEEF:1.0|V|P"},
 		{"leef", "LEEF:2.0|V|P|1|e|zz|a=b"},
 		{"kv", "no pairs at all"},
+		{"hec", `{"host":"h","sourcetype":"s"}`},
+		{"hec", `{"event":42}`},
+		{"hec", `{"event":"x"`},
 	} {
 		got := decodeLine(t, mustDecoder(t, Config{Format: c.format}), c.line)
 		checkFields(t, c.line, got, map[string]any{"vigil.parse.failed": c.format, "message": c.line,

@@ -10,6 +10,7 @@
 //	cef.go      cef: ArcSight Common Event Format, bare or after a syslog header
 //	leef.go     leef: IBM QRadar LEEF 1.0 and 2.0, bare or after a syslog header
 //	kv.go       kv: key=value pairs with quoting
+//	hec.go      hec: Splunk HEC event objects, the envelope unwrapped
 //	formats.go  lines: the record as `message`
 //
 // and ecs.go (the CEF and LEEF keys with a standard ECS field), parser*.go and dissect.go (message parsers, see
@@ -34,11 +35,11 @@ import (
 )
 
 // Names are the formats a source may name.
-var Names = []string{"json", "syslog", "cef", "leef", "kv", "lines"}
+var Names = []string{"json", "syslog", "cef", "leef", "kv", "hec", "lines"}
 
 // Config is a source's record format; sources embed it inline, so its keys sit beside the source's own.
 type Config struct {
-	// Format is json (the default), syslog, cef, leef, kv or lines.
+	// Format is json (the default), syslog, cef, leef, kv, hec or lines.
 	Format string `yaml:"format"`
 	// Timezone is the IANA zone of timestamps that carry none (RFC 3164 syslog, CEF rt without a zone); default UTC.
 	Timezone string `yaml:"timezone"`
@@ -139,6 +140,8 @@ func NewWithParsers(cfg Config, ps *Parsers) (*Decoder, error) {
 		d.decode = embedded("LEEF:", leefBody)
 	case "kv":
 		d.decode = decodeKV
+	case "hec":
+		d.decode = decodeHEC
 	case "lines":
 		d.decode = decodeLines
 	default:

@@ -67,4 +67,9 @@ func FuzzKV(f *testing.F) {
 	fuzzDecoder(f, "kv", append(seeds(formatCases, "kv"), `a="unterminated`, `='x' b=`))
 }
 
+func FuzzHEC(f *testing.F) {
+	fuzzDecoder(f, "hec", append(seeds(formatCases, "hec"), `{"event":{"event":"x"},"fields":{"a.b":{"c":1}}}`,
+		`{"event":"x","time":"1e400"}`))
+}
+
 func FuzzLines(f *testing.F) { fuzzDecoder(f, "lines", seeds(formatCases, "lines")) }

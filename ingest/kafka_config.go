@@ -1,28 +1,19 @@
 package ingest
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"strings"
 	"time"
-
-	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/sasl"
-	"github.com/segmentio/kafka-go/sasl/plain"
-	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/formats"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // KafkaConfig configures a Kafka source: one consumer group reading several topics.
 type KafkaConfig struct {
-	// KafkaConnection says how to reach the brokers (brokers, client_id, tls, sasl), inline.
-	KafkaConnection `yaml:",inline"`
+	// Config says how to reach the brokers (brokers, client_id, connect_timeout, tls, sasl), inline.
+	kafkaconn.Config `yaml:",inline"`
 	// GroupID is the consumer group; instances sharing it split the partitions. Default "vigil".
 	GroupID string `yaml:"group_id"`
 	// Topics are read by the group; each names its tenant or is multi-tenant.
@@ -78,49 +69,6 @@ type KafkaTopic struct {
 	formats.Config `yaml:",inline"`
 }
 
-// KafkaConnection says how to reach a Kafka cluster. The Kafka source and the Kafka dead-letter queue share it.
-type KafkaConnection struct {
-	// Brokers are bootstrap addresses (host:port); one reachable broker is enough to discover the others.
-	Brokers []string `yaml:"brokers"`
-	// ClientID names Vigil in the brokers' logs and quotas. Default "vigil".
-	ClientID string `yaml:"client_id"`
-	// ConnectTimeout bounds a dial (with TLS handshake and SASL authentication) and the start-up check. Default 10s.
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
-	// TLS encrypts the connections when enabled.
-	TLS KafkaTLS `yaml:"tls"`
-	// SASL authenticates the connections when a mechanism is set.
-	SASL KafkaSASL `yaml:"sasl"`
-}
-
-// KafkaTLS configures TLS to the brokers.
-type KafkaTLS struct {
-	// Enabled turns TLS on; the other fields are optional.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM file of the certificate authorities to trust; default: the system's.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for brokers that require client
-	// authentication. Both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name expected in the brokers' certificates; default: the host dialled.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any broker certificate. For tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// KafkaSASL configures SASL authentication.
-type KafkaSASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (any case); empty means no SASL.
-	Mechanism string `yaml:"mechanism"`
-	// Username is the SASL user.
-	Username string `yaml:"username"`
-	// Password is the SASL password; write it as ${ENV_VAR} so it stays out of the file. Exclusive with
-	// PasswordFile.
-	Password string `yaml:"password"`
-	// PasswordFile is a file holding the password (trailing newline ignored), e.g. a mounted secret.
-	PasswordFile string `yaml:"password_file"`
-}
-
 // Start offsets for a group without committed offsets.
 const (
 	StartEarliest = "earliest"
@@ -129,7 +77,7 @@ const (
 
 // setDefaults fills in every default of a KafkaConfig; it is the only place they are written down.
 func (c *KafkaConfig) setDefaults() {
-	c.KafkaConnection.setDefaults()
+	c.Config = c.Config.WithDefaults()
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -163,15 +111,6 @@ func (c *KafkaConfig) setDefaults() {
 	defDur(&c.LagInterval, 30*time.Second)
 }
 
-func (c *KafkaConnection) setDefaults() {
-	if c.ClientID == "" {
-		c.ClientID = "vigil"
-	}
-	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 10 * time.Second
-	}
-}
-
 // WithDefaults returns a copy of c with every default filled in.
 func (c KafkaConfig) WithDefaults() KafkaConfig {
 	c.setDefaults()
@@ -181,7 +120,7 @@ func (c KafkaConfig) WithDefaults() KafkaConfig {
 // Validate checks the configuration without any I/O. Zero values stand for their defaults.
 func (c *KafkaConfig) Validate() error {
 	d := c.WithDefaults()
-	errs := d.KafkaConnection.validate()
+	errs := d.Config.Problems()
 	if len(d.Topics) == 0 {
 		errs = append(errs, errors.New("topics: at least one topic is required"))
 	}
@@ -246,133 +185,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// Validate checks the connection settings without any I/O.
-func (c *KafkaConnection) Validate() error {
-	d := *c
-	d.setDefaults()
-	return errors.Join(d.validate()...)
-}
-
-func (c *KafkaConnection) validate() []error {
-	var errs []error
-	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("brokers: at least one broker address is required"))
-	}
-	for i, b := range c.Brokers {
-		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
-			errs = append(errs, fmt.Errorf("brokers[%d]: %q is not host:port", i, b))
-		}
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
-	}
-	if !c.TLS.Enabled && (c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.ServerName != "") {
-		errs = append(errs, errors.New("tls: settings given but tls.enabled is false"))
-	}
-	s := c.SASL
-	switch strings.ToUpper(s.Mechanism) {
-	case "":
-		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
-			errs = append(errs, errors.New("sasl: credentials given but no mechanism"))
-		}
-		return errs
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-	default:
-		errs = append(errs, fmt.Errorf("sasl.mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.Mechanism))
-	}
-	if s.Username == "" {
-		errs = append(errs, errors.New("sasl.username is required"))
-	}
-	if (s.Password == "") == (s.PasswordFile == "") {
-		errs = append(errs, errors.New("sasl: set exactly one of password and password_file"))
-	}
-	return errs
-}
-
-// Dialer builds the kafka-go dialer (consumer group, partition readers). It reads the TLS and password files.
-func (c *KafkaConnection) Dialer() (*kafka.Dialer, error) {
-	tlsCfg, mech, err := c.security()
-	if err != nil {
-		return nil, err
-	}
-	return &kafka.Dialer{ClientID: c.clientID(), Timeout: c.timeout(), DualStack: true, KeepAlive: 30 * time.Second,
-		TLS: tlsCfg, SASLMechanism: mech}, nil
-}
-
-// Transport builds the kafka-go transport (writers, admin requests). It reads the TLS and password files.
-func (c *KafkaConnection) Transport() (*kafka.Transport, error) {
-	tlsCfg, mech, err := c.security()
-	if err != nil {
-		return nil, err
-	}
-	return &kafka.Transport{ClientID: c.clientID(), DialTimeout: c.timeout(), TLS: tlsCfg, SASL: mech}, nil
-}
-
-func (c *KafkaConnection) clientID() string {
-	if c.ClientID == "" {
-		return "vigil"
-	}
-	return c.ClientID
-}
-
-func (c *KafkaConnection) timeout() time.Duration {
-	if c.ConnectTimeout <= 0 {
-		return 10 * time.Second
-	}
-	return c.ConnectTimeout
-}
-
-// security builds the TLS configuration and the SASL mechanism (nil when not configured).
-func (c *KafkaConnection) security() (*tls.Config, sasl.Mechanism, error) {
-	var tlsCfg *tls.Config
-	if c.TLS.Enabled {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName,
-			InsecureSkipVerify: c.TLS.InsecureSkipVerify} // #nosec G402 -- opt-in, documented as tests only
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("kafka tls: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("kafka tls: %s holds no PEM certificate", c.TLS.CAFile)
-			}
-			tlsCfg.RootCAs = pool
-		}
-		if c.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("kafka tls: client certificate: %w", err)
-			}
-			tlsCfg.Certificates = []tls.Certificate{cert}
-		}
-	}
-	mech, err := c.saslMechanism()
-	return tlsCfg, mech, err
-}
-
-func (c *KafkaConnection) saslMechanism() (sasl.Mechanism, error) {
-	s := c.SASL
-	if s.Mechanism == "" {
-		return nil, nil
-	}
-	password := s.Password
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka sasl: password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
-	}
-	switch strings.ToUpper(s.Mechanism) {
-	case "PLAIN":
-		return plain.Mechanism{Username: s.Username, Password: password}, nil
-	case "SCRAM-SHA-256":
-		return scram.Mechanism(scram.SHA256, s.Username, password)
-	case "SCRAM-SHA-512":
-		return scram.Mechanism(scram.SHA512, s.Username, password)
-	}
-	return nil, fmt.Errorf("kafka sasl: unknown mechanism %q", s.Mechanism)
 }

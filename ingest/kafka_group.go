@@ -30,7 +30,7 @@ func (k *Kafka) runGroup() {
 			}
 			k.Stats.GroupErrors.Add(1)
 			k.log.Warn("kafka: joining the consumer group failed; retrying", "group", k.cfg.GroupID,
-				"err", explainKafkaError(err, k.cfg.KafkaConnection))
+				"err", k.cfg.Explain(err))
 			continue
 		}
 		k.startGeneration(gen)

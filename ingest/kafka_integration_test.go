@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 	"github.com/vigilsoc/vigil/sinks"
 	"github.com/vigilsoc/vigil/testenv"
 )
@@ -33,7 +34,7 @@ func testLogger(t testing.TB) *slog.Logger {
 // fastGroup returns a source configuration with timings short enough for tests.
 func fastGroup(addr, group string, topics ...ingest.KafkaTopic) ingest.KafkaConfig {
 	return ingest.KafkaConfig{
-		KafkaConnection:   ingest.KafkaConnection{Brokers: []string{addr}},
+		Config:            kafkaconn.Config{Brokers: []string{addr}},
 		GroupID:           group,
 		Topics:            topics,
 		BatchSize:         200,
@@ -335,7 +336,7 @@ func TestKafkaIntegrationPoisonRecords(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dlq, err := sinks.NewKafkaDeadLetter(ctx, sinks.KafkaDeadLetterConfig{
-		KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: dlTopic}, testLogger(t))
+		Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: dlTopic}, testLogger(t))
 	if err != nil {
 		t.Fatalf("NewKafkaDeadLetter: %v", err)
 	}
@@ -575,7 +576,7 @@ func saslConfig(t *testing.T, password string) (ingest.KafkaConfig, *kafka.Diale
 		password = real
 	}
 	cfg := fastGroup(addr, testenv.UniqueName(t, "vigil-group-"))
-	cfg.SASL = ingest.KafkaSASL{Mechanism: "plain", Username: user, Password: password}
+	cfg.SASL = kafkaconn.SASL{Mechanism: "plain", Username: user, Password: password}
 	dialer, err := cfg.Dialer()
 	if err != nil {
 		t.Fatal(err)
@@ -615,7 +616,7 @@ func TestKafkaIntegrationSASLWrongPassword(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("the wrong password was reported after %s, want at start-up within the connect timeout", took)
 	}
-	_, err = sinks.NewKafkaDeadLetter(ctx, sinks.KafkaDeadLetterConfig{KafkaConnection: cfg.KafkaConnection, Topic: "any"}, nil)
+	_, err = sinks.NewKafkaDeadLetter(ctx, sinks.KafkaDeadLetterConfig{Config: cfg.Config, Topic: "any"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "SASL authentication failed") {
 		t.Errorf("NewKafkaDeadLetter with a wrong password: err = %v, want a SASL authentication error", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 func TestOffsetTrackerCommitsOnlyTheDonePrefix(t *testing.T) {
@@ -86,7 +87,7 @@ func TestOffsetTrackerCommittedAndLag(t *testing.T) {
 
 func TestKafkaConfigValidate(t *testing.T) {
 	good := func() KafkaConfig {
-		return KafkaConfig{KafkaConnection: KafkaConnection{Brokers: []string{"k1:9092", "k2:9092"}},
+		return KafkaConfig{Config: kafkaconn.Config{Brokers: []string{"k1:9092", "k2:9092"}},
 			Topics: []KafkaTopic{{Name: "a", Tenant: "acme"}, {Name: "b", MultiTenant: true}}}
 	}
 	tests := []struct {
@@ -105,14 +106,16 @@ func TestKafkaConfigValidate(t *testing.T) {
 		{"alert_id event_id", func(c *KafkaConfig) { c.Topics[0].AlertID = "event_id" }, ""},
 		{"bad alert_id", func(c *KafkaConfig) { c.Topics[0].AlertID = "id" }, `alert_id "id": want content (the default) or event_id`},
 		{"latest", func(c *KafkaConfig) { c.StartOffset = "latest" }, ""},
-		{"sasl without user", func(c *KafkaConfig) { c.SASL = KafkaSASL{Mechanism: "PLAIN", Password: "p"} }, "sasl.username"},
-		{"sasl bad mechanism", func(c *KafkaConfig) { c.SASL = KafkaSASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, "GSSAPI"},
+		{"sasl without user", func(c *KafkaConfig) { c.SASL = kafkaconn.SASL{Mechanism: "PLAIN", Password: "p"} }, "sasl.username"},
+		{"sasl bad mechanism", func(c *KafkaConfig) { c.SASL = kafkaconn.SASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, "GSSAPI"},
 		{"sasl two passwords", func(c *KafkaConfig) {
-			c.SASL = KafkaSASL{Mechanism: "scram-sha-512", Username: "u", Password: "p", PasswordFile: "f"}
+			c.SASL = kafkaconn.SASL{Mechanism: "scram-sha-512", Username: "u", Password: "p", PasswordFile: "f"}
 		}, "exactly one of password and password_file"},
-		{"sasl scram", func(c *KafkaConfig) { c.SASL = KafkaSASL{Mechanism: "scram-sha-256", Username: "u", Password: "p"} }, ""},
+		{"sasl scram", func(c *KafkaConfig) {
+			c.SASL = kafkaconn.SASL{Mechanism: "scram-sha-256", Username: "u", Password: "p"}
+		}, ""},
 		{"credentials without mechanism", func(c *KafkaConfig) { c.SASL.Username = "u" }, "no mechanism"},
-		{"cert without key", func(c *KafkaConfig) { c.TLS = KafkaTLS{Enabled: true, CertFile: "c.pem"} }, "cert_file and key_file"},
+		{"cert without key", func(c *KafkaConfig) { c.TLS = kafkaconn.TLS{Enabled: true, CertFile: "c.pem"} }, "cert_file and key_file"},
 		{"tls settings while disabled", func(c *KafkaConfig) { c.TLS.CAFile = "ca.pem" }, "tls.enabled is false"},
 		{"revoke above rebalance", func(c *KafkaConfig) { c.RevokeTimeout = time.Minute }, "revoke_timeout"},
 		{"heartbeat above session", func(c *KafkaConfig) { c.HeartbeatInterval = time.Minute }, "heartbeat_interval"},
@@ -208,7 +211,7 @@ func fakeKafka(t *testing.T, opts ...kfake.Opt) string {
 }
 
 func fakeConfig(addr, group string, topics ...KafkaTopic) KafkaConfig {
-	return KafkaConfig{KafkaConnection: KafkaConnection{Brokers: []string{addr}}, GroupID: group, Topics: topics,
+	return KafkaConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, GroupID: group, Topics: topics,
 		BatchSize: 10, BatchWait: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
 		HeartbeatInterval: 200 * time.Millisecond, RebalanceTimeout: 5 * time.Second, RevokeTimeout: time.Second,
 		LagInterval: 100 * time.Millisecond}
@@ -349,7 +352,7 @@ func TestKafkaLateAck(t *testing.T) {
 func TestKafkaStartupErrors(t *testing.T) {
 	addr := fakeKafka(t, kfake.SeedTopics(1, "t"), kfake.EnableSASL(), kfake.Superuser("PLAIN", "vigil", "right"))
 	cfg := fakeConfig(addr, "g", KafkaTopic{Name: "t", Tenant: "acme"})
-	cfg.SASL = KafkaSASL{Mechanism: "PLAIN", Username: "vigil", Password: "wrong"}
+	cfg.SASL = kafkaconn.SASL{Mechanism: "PLAIN", Username: "vigil", Password: "wrong"}
 	start := time.Now()
 	_, err := NewKafka(context.Background(), "src", cfg, KafkaOptions{})
 	// kfake closes the connection on a failed authentication where a real broker answers SASL_AUTHENTICATION_FAILED
@@ -437,9 +440,9 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := fakeConfig(addr, "g", KafkaTopic{Name: "t", Tenant: "acme"})
-			cfg.TLS = KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "client.pem"),
+			cfg.TLS = kafkaconn.TLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "client.pem"),
 				KeyFile: filepath.Join(dir, "client.key"), ServerName: "kafka.test"}
-			cfg.SASL = KafkaSASL{Mechanism: strings.ToLower(mech), Username: "vigil", PasswordFile: filepath.Join(dir, "password")}
+			cfg.SASL = kafkaconn.SASL{Mechanism: strings.ToLower(mech), Username: "vigil", PasswordFile: filepath.Join(dir, "password")}
 			cfg.ConnectTimeout = 3 * time.Second
 
 			tr, err := cfg.Transport()

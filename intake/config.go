@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // Config is the intake: section of the configuration file. configs/intake.example.yaml shows every option with its
@@ -59,8 +60,8 @@ type TLSConfig struct {
 
 // KafkaConfig says how to reach Kafka and which topic a tenant's records go to.
 type KafkaConfig struct {
-	// KafkaConnection is the connection (brokers, client_id, tls, sasl), as for `vigil run`'s Kafka source.
-	ingest.KafkaConnection `yaml:",inline"`
+	// Config is the connection (brokers, client_id, tls, sasl; package kafkaconn), as for `vigil run`'s Kafka source.
+	kafkaconn.Config `yaml:",inline"`
 	// Topic is the topic of a tenant's records: a pattern with {tenant} ("partner.{tenant}.events", the default),
 	// or one topic for every tenant with multi_tenant: true.
 	Topic string `yaml:"topic"`

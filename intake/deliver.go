@@ -47,7 +47,7 @@ type meta struct {
 	route    string
 	remote   string
 	received time.Time
-	format   string // "syslog" for raw syslog lines, empty for JSON
+	format   string // the records' format header: "syslog" (raw lines), "hec" (HEC event objects), empty for JSON
 }
 
 // item is one record on its way to Kafka, with the headers that belong to it alone (es.index, es.id).

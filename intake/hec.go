@@ -89,6 +89,7 @@ func (s *Server) handleHECRaw(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveHEC(w http.ResponseWriter, r *http.Request, route string, parse func([]byte, *http.Request) ([]item, *hecError)) {
 	req, err := s.begin(r, route)
 	defer req.end()
+	req.m.format = "hec"
 	var body []byte
 	if err == nil {
 		body, err = s.readBody(r)

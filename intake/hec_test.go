@@ -43,6 +43,9 @@ func TestHECEventConcatenatedObjects(t *testing.T) {
 	if got := header(first, "vigil.intake.credential"); got != "acme-fw" {
 		t.Errorf("got credential %q, want acme-fw", got)
 	}
+	if got := header(first, "format"); got != "hec" {
+		t.Errorf("got format header %q, want hec (vigil run decodes the record by it)", got)
+	}
 }
 
 func TestHECErrors(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // fakeWriter keeps the records it is given; fail, when set, decides per record whether Kafka "refuses" it. It
@@ -78,7 +78,7 @@ func writeTokens(t testing.TB, dir string) string {
 
 func testConfig(t testing.TB) Config {
 	return Config{TokensFile: writeTokens(t, t.TempDir()), Listen: "127.0.0.1:0",
-		Kafka: KafkaConfig{KafkaConnection: kafkaConn("127.0.0.1:9")}}
+		Kafka: KafkaConfig{Config: kafkaConn("127.0.0.1:9")}}
 }
 
 // serve builds a server of cfg with opts and serves it on real listeners until the end of the test.
@@ -133,8 +133,8 @@ func post(t *testing.T, url, auth, body string, headers ...string) (int, string,
 	return resp.StatusCode, string(b), resp.Header
 }
 
-func kafkaConn(addr string) ingest.KafkaConnection {
-	return ingest.KafkaConnection{Brokers: []string{addr}}
+func kafkaConn(addr string) kafkaconn.Config {
+	return kafkaconn.Config{Brokers: []string{addr}}
 }
 
 func header(m kafka.Message, key string) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 	"github.com/vigilsoc/vigil/testenv"
 )
 
@@ -35,7 +36,7 @@ func consume(t testing.TB, addr string, topics []ingest.KafkaTopic, n int) []*vi
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	src, err := ingest.NewKafka(ctx, "intake-test", ingest.KafkaConfig{
-		KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, GroupID: testenv.UniqueName(t, "g-"),
+		Config: kafkaconn.Config{Brokers: []string{addr}}, GroupID: testenv.UniqueName(t, "g-"),
 		Topics: topics}, ingest.KafkaOptions{Tenants: []string{"acme", "globex"}})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func consume(t testing.TB, addr string, topics []ingest.KafkaTopic, n int) []*vi
 
 func multiTenantConfig(t testing.TB, addr, topic string) Config {
 	cfg := testConfig(t)
-	cfg.Kafka = KafkaConfig{KafkaConnection: kafkaConn(addr), Topic: topic, MultiTenant: true}
+	cfg.Kafka = KafkaConfig{Config: kafkaConn(addr), Topic: topic, MultiTenant: true}
 	return cfg
 }
 
@@ -110,7 +111,7 @@ func TestIntegrationHECPerTenantTopics(t *testing.T) {
 		testenv.CreateNamedTopic(t, addr, prefix+"."+tenant, 1)
 	}
 	cfg := testConfig(t)
-	cfg.Kafka = KafkaConfig{KafkaConnection: kafkaConn(addr), Topic: prefix + ".{tenant}"}
+	cfg.Kafka = KafkaConfig{Config: kafkaConn(addr), Topic: prefix + ".{tenant}"}
 	s := realServer(t, cfg)
 	var body bytes.Buffer
 	for i := range 100 {
@@ -137,7 +138,7 @@ func TestIntegrationHECPerTenantTopics(t *testing.T) {
 
 func TestIntegrationKafkaUnreachable(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Kafka = KafkaConfig{KafkaConnection: kafkaConn("127.0.0.1:1"), Topic: "partner.{tenant}.events",
+	cfg.Kafka = KafkaConfig{Config: kafkaConn("127.0.0.1:1"), Topic: "partner.{tenant}.events",
 		WriteTimeout: 2 * time.Second}
 	cfg.Kafka.ConnectTimeout = time.Second
 	s, err := New(cfg, Options{})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // WithDefaults returns a copy of c with every default filled in (the topic name, the connection's timeouts).
@@ -31,10 +31,10 @@ func KafkaLetterID(topic string, partition int, offset int64) string {
 // is; io.EOF stops without an error). It reads every partition from the oldest record the broker keeps up to the
 // end offsets taken when it starts, so it ends even while letters are being parked, and merges the partitions in
 // order of parking time. It reads partitions directly, as a consumer without a group: it commits nothing and
-// disturbs no other reader. A missing topic gives an error wrapping ingest.ErrTopicMissing.
+// disturbs no other reader. A missing topic gives an error wrapping kafkaconn.ErrTopicMissing.
 func ReadKafkaDeadLetters(ctx context.Context, cfg KafkaDeadLetterConfig, fn func(*ParkedLetter) error) error {
 	cfg.setDefaults()
-	err := scanTopic(ctx, cfg.KafkaConnection, cfg.Topic, func(m kafka.Message) error { return fn(parkedFromRecord(m)) })
+	err := scanTopic(ctx, cfg.Config, cfg.Topic, func(m kafka.Message) error { return fn(parkedFromRecord(m)) })
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -45,7 +45,7 @@ func ReadKafkaDeadLetters(ctx context.Context, cfg KafkaDeadLetterConfig, fn fun
 // there is none.
 func ReadKafkaDeadLetter(ctx context.Context, cfg KafkaDeadLetterConfig, partition int, offset int64) (*ParkedLetter, error) {
 	cfg.setDefaults()
-	r, err := newTopicReader(ctx, cfg.KafkaConnection, cfg.Topic)
+	r, err := newTopicReader(ctx, cfg.Config, cfg.Topic)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func parkedFromRecord(m kafka.Message) *ParkedLetter {
 
 // scanTopic calls fn with every record of topic up to the end offsets taken when it starts, merged across
 // partitions in timestamp order (ties by partition, then offset), until fn returns an error.
-func scanTopic(ctx context.Context, conn ingest.KafkaConnection, topic string, fn func(kafka.Message) error) error {
+func scanTopic(ctx context.Context, conn kafkaconn.Config, topic string, fn func(kafka.Message) error) error {
 	r, err := newTopicReader(ctx, conn, topic)
 	if err != nil {
 		return err
@@ -149,7 +149,7 @@ func before(a, b kafka.Message) bool {
 
 // topicReader reads the partitions of a topic with plain fetch requests: no consumer group, no background work.
 type topicReader struct {
-	conn    ingest.KafkaConnection
+	conn    kafkaconn.Config
 	topic   string
 	tr      *kafka.Transport
 	client  *kafka.Client
@@ -170,7 +170,7 @@ const fetchMaxBytes = 1 << 20
 
 // newTopicReader connects within the connect timeout, checks that the topic exists, and takes the first and end
 // offsets of each of its partitions.
-func newTopicReader(ctx context.Context, conn ingest.KafkaConnection, topic string) (*topicReader, error) {
+func newTopicReader(ctx context.Context, conn kafkaconn.Config, topic string) (*topicReader, error) {
 	if err := conn.Check(ctx, topic); err != nil {
 		return nil, fmt.Errorf("kafka topic %s: %w", topic, err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // readTestLetters are parked by the real queues and read back.
@@ -125,7 +125,7 @@ func TestReplayLogFile(t *testing.T) {
 
 func TestReadKafkaDeadLetters(t *testing.T) {
 	_, addr := fakeCluster(t, kfake.SeedTopics(3, "dlq"))
-	cfg := KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "dlq", MaxPayloadBytes: 20}
+	cfg := KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: "dlq", MaxPayloadBytes: 20}
 	q := newDLQ(t, cfg)
 	letters := readTestLetters()
 	for _, l := range letters { // one at a time: parking times in order
@@ -185,7 +185,7 @@ func TestReadKafkaDeadLetters(t *testing.T) {
 
 func TestKafkaReplayLog(t *testing.T) {
 	_, addr := fakeCluster(t, kfake.SeedTopics(1, "dlq"))
-	cfg := KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "dlq"}
+	cfg := KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: "dlq"}
 	ctx := context.Background()
 	if got, err := ReadKafkaReplayLog(ctx, cfg); err != nil || len(got) != 0 {
 		t.Fatalf("before the first replay: got %v, %v; want an empty log", got, err)

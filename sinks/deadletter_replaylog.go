@@ -12,7 +12,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // The replay log records which dead letters `vigil deadletters replay` has brought back, so that none is replayed
@@ -98,7 +98,7 @@ func AppendReplayLogFile(path string, recs []ReplayRecord) error {
 func ReadKafkaReplayLog(ctx context.Context, cfg KafkaDeadLetterConfig) (map[string]ReplayRecord, error) {
 	cfg.setDefaults()
 	out := map[string]ReplayRecord{}
-	err := scanTopic(ctx, cfg.KafkaConnection, ReplayLogTopic(cfg.Topic), func(m kafka.Message) error {
+	err := scanTopic(ctx, cfg.Config, ReplayLogTopic(cfg.Topic), func(m kafka.Message) error {
 		id := string(m.Key)
 		var r ReplayRecord
 		if m.Value == nil || json.Unmarshal(m.Value, &r) != nil {
@@ -109,7 +109,7 @@ func ReadKafkaReplayLog(ctx context.Context, cfg KafkaDeadLetterConfig) (map[str
 		out[id] = r
 		return nil
 	})
-	if errors.Is(err, ingest.ErrTopicMissing) {
+	if errors.Is(err, kafkaconn.ErrTopicMissing) {
 		return out, nil
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -134,7 +134,7 @@ func NewKafkaReplayLog(ctx context.Context, cfg KafkaDeadLetterConfig) (*KafkaRe
 		return nil, fmt.Errorf("replay log: %w", err)
 	}
 	if err := cfg.Check(ctx, topic); err != nil {
-		if !errors.Is(err, ingest.ErrTopicMissing) {
+		if !errors.Is(err, kafkaconn.ErrTopicMissing) {
 			return nil, fmt.Errorf("replay log %s: %w", topic, err)
 		}
 		logCfg := cfg

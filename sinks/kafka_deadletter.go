@@ -12,14 +12,14 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 // KafkaDeadLetterConfig configures the Kafka dead-letter queue.
 type KafkaDeadLetterConfig struct {
-	// KafkaConnection says how to reach the brokers (brokers, client_id, tls, sasl), inline. `vigil run` fills it
+	// Config says how to reach the brokers (brokers, client_id, tls, sasl; package kafkaconn), inline. `vigil run` fills it
 	// from the first Kafka source when brokers is empty.
-	ingest.KafkaConnection `yaml:",inline"`
+	kafkaconn.Config `yaml:",inline"`
 	// Topic receives the dead letters. Default "vigil.deadletter".
 	Topic string `yaml:"topic"`
 	// CreateTopic creates the topic at start-up when it does not exist (as Kafka Connect does for its dead-letter
@@ -55,7 +55,7 @@ const (
 )
 
 func (c *KafkaDeadLetterConfig) setDefaults() {
-	c.KafkaConnection = ingest.KafkaConfig{KafkaConnection: c.KafkaConnection}.WithDefaults().KafkaConnection
+	c.Config = c.Config.WithDefaults()
 	if c.Topic == "" {
 		c.Topic = "vigil.deadletter"
 	}
@@ -78,7 +78,7 @@ func (c *KafkaDeadLetterConfig) setDefaults() {
 
 // Validate checks the configuration without any I/O.
 func (c *KafkaDeadLetterConfig) Validate() error {
-	if err := c.KafkaConnection.Validate(); err != nil {
+	if err := c.Config.Validate(); err != nil {
 		return fmt.Errorf("kafka dead-letter queue: %w", err)
 	}
 	return nil
@@ -111,7 +111,7 @@ func NewKafkaDeadLetter(ctx context.Context, cfg KafkaDeadLetterConfig, log *slo
 		return nil, fmt.Errorf("kafka dead-letter queue: %w", err)
 	}
 	if err := cfg.Check(ctx, cfg.Topic); err != nil {
-		if !cfg.CreateTopic || !errors.Is(err, ingest.ErrTopicMissing) {
+		if !cfg.CreateTopic || !errors.Is(err, kafkaconn.ErrTopicMissing) {
 			return nil, fmt.Errorf("kafka dead-letter queue %s: %w", cfg.Topic, err)
 		}
 		if err := createTopic(ctx, cfg, tr); err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
 func fakeCluster(t *testing.T, opts ...kfake.Opt) (*kfake.Cluster, string) {
@@ -64,7 +64,7 @@ func headers(m kafka.Message) map[string]string {
 
 func TestKafkaDeadLetterRecords(t *testing.T) {
 	_, addr := fakeCluster(t, kfake.SeedTopics(1, "dlq"))
-	q := newDLQ(t, KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}},
+	q := newDLQ(t, KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}},
 		Topic: "dlq", MaxPayloadBytes: 16})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	letters := []vigil.DeadLetter{
@@ -108,7 +108,7 @@ func TestKafkaDeadLetterRecords(t *testing.T) {
 // TestKafkaDeadLetterRetries: a write the broker refuses is retried until it succeeds.
 func TestKafkaDeadLetterRetries(t *testing.T) {
 	c, addr := fakeCluster(t, kfake.SeedTopics(1, "dlq"))
-	q := newDLQ(t, KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "dlq"})
+	q := newDLQ(t, KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: "dlq"})
 	var refused atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		if refused.Add(1) >= 3 {
@@ -146,7 +146,7 @@ func TestKafkaDeadLetterRetries(t *testing.T) {
 // context ends, so the batch is not acked.
 func TestKafkaDeadLetterGivesUpWithTheContext(t *testing.T) {
 	c, addr := fakeCluster(t, kfake.SeedTopics(1, "dlq"))
-	q := newDLQ(t, KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "dlq"})
+	q := newDLQ(t, KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: "dlq"})
 	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		return nil, errors.New("refused"), true // closes the connection
@@ -161,15 +161,15 @@ func TestKafkaDeadLetterGivesUpWithTheContext(t *testing.T) {
 
 func TestKafkaDeadLetterTopic(t *testing.T) {
 	_, addr := fakeCluster(t)
-	conn := ingest.KafkaConnection{Brokers: []string{addr}}
-	if _, err := NewKafkaDeadLetter(context.Background(), KafkaDeadLetterConfig{KafkaConnection: conn, Topic: "dl"}, nil); err == nil ||
+	conn := kafkaconn.Config{Brokers: []string{addr}}
+	if _, err := NewKafkaDeadLetter(context.Background(), KafkaDeadLetterConfig{Config: conn, Topic: "dl"}, nil); err == nil ||
 		!strings.Contains(err.Error(), "topics do not exist: dl") {
 		t.Errorf("missing topic without create_topic: got %v", err)
 	}
-	q := newDLQ(t, KafkaDeadLetterConfig{KafkaConnection: conn, Topic: "dl", CreateTopic: true})
+	q := newDLQ(t, KafkaDeadLetterConfig{Config: conn, Topic: "dl", CreateTopic: true})
 	if err := q.Park(context.Background(), []vigil.DeadLetter{{Kind: "event", Reason: "decode", Payload: []byte("y")}}); err != nil {
 		t.Fatalf("Park to the created topic: %v", err)
 	}
 	// A second start finds the topic.
-	newDLQ(t, KafkaDeadLetterConfig{KafkaConnection: conn, Topic: "dl", CreateTopic: true})
+	newDLQ(t, KafkaDeadLetterConfig{Config: conn, Topic: "dl", CreateTopic: true})
 }

@@ -159,7 +159,7 @@ func (c *Config) setDefaults() {
 	if k := c.DeadLetter.Kafka; c.DeadLetter.Type == "kafka" && k != nil && len(k.Brokers) == 0 {
 		for _, s := range c.Sources {
 			if s.Kafka != nil {
-				k.KafkaConnection = s.Kafka.KafkaConnection
+				k.Config = s.Kafka.Config
 				break
 			}
 		}
@@ -167,7 +167,7 @@ func (c *Config) setDefaults() {
 	if k := c.Correlate.Kafka; k != nil && len(k.Brokers) == 0 {
 		for _, s := range c.Sources {
 			if s.Kafka != nil {
-				*k = s.Kafka.KafkaConnection
+				*k = s.Kafka.Config
 				break
 			}
 		}

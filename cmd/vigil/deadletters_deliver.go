@@ -64,7 +64,7 @@ func (r *replayer) writer(src *SourceConfig) (*kafka.Writer, error) {
 	if w, ok := r.writers[src.Name]; ok {
 		return w, nil
 	}
-	conn := src.Kafka.WithDefaults().KafkaConnection
+	conn := src.Kafka.WithDefaults().Config
 	tr, err := conn.Transport()
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)

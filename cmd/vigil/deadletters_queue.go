@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 	"github.com/vigilsoc/vigil/sinks"
 )
 
@@ -65,7 +65,7 @@ func openLetterQueue(ctx context.Context, c *Config, cfgPath string, implicit bo
 	case "kafka":
 		kc := dc.Kafka.WithDefaults()
 		if err := kc.Check(ctx, kc.Topic); err != nil {
-			if errors.Is(err, ingest.ErrTopicMissing) {
+			if errors.Is(err, kafkaconn.ErrTopicMissing) {
 				return nil, fmt.Errorf("dead-letter topic %s (dead_letter.kafka.topic) does not exist on %s: nothing has been parked yet, or the topic name is wrong",
 					kc.Topic, strings.Join(kc.Brokers, ","))
 			}

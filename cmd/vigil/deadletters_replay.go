@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 	"github.com/vigilsoc/vigil/sinks"
 )
 
@@ -285,7 +286,7 @@ func (r *replayer) checkTopic(ctx context.Context, ev pendingEvent) *refusal {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ingest.ErrTopicMissing):
+	case errors.Is(err, kafkaconn.ErrTopicMissing):
 		return refuse("source topic missing", "topic %s does not exist any more", ev.msg.Topic)
 	}
 	return refuse("source unreachable", "source %s: %v", ev.source.Name, err)

@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigilsoc/vigil"
-	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/kafkaconn"
 	"github.com/vigilsoc/vigil/sinks"
 )
 
@@ -396,7 +396,7 @@ func TestDeadLettersKafkaQueue(t *testing.T) {
 	}
 	defer c.Close()
 	addr := c.ListenAddrs()[0]
-	dlq, err := sinks.NewKafkaDeadLetter(context.Background(), sinks.KafkaDeadLetterConfig{KafkaConnection: ingest.KafkaConnection{Brokers: []string{addr}}, Topic: "dlq"}, nil)
+	dlq, err := sinks.NewKafkaDeadLetter(context.Background(), sinks.KafkaDeadLetterConfig{Config: kafkaconn.Config{Brokers: []string{addr}}, Topic: "dlq"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
