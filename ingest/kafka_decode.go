@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -22,18 +23,27 @@ type KafkaDecoder struct {
 	trusted  map[string]bool             // topics whose event.id identifies a record (alert_id: event_id)
 	known    map[string]bool             // known tenants, for multi-tenant topics
 	decoders map[string]*formats.Decoder // topic → its record format and message parsers
+	// byHeader holds, per topic, a decoder of every format with the topic's parsers and time zone, for records
+	// whose format header names their format (see FormatHeader).
+	byHeader map[string]map[string]*formats.Decoder
 }
+
+// FormatHeader is the record header naming a record's format. `vigil intake` sets it on what it writes that is not
+// a plain JSON document (hec on HEC event objects, syslog on syslog lines), so that one topic can carry HEC, _bulk
+// and NDJSON records alike. A known format in it overrides the topic's format for that record (the topic's message
+// parsers still apply); an unknown one is ignored.
+const FormatHeader = "format"
 
 // NewKafkaDecoder returns the decoder of source name's topics. cfg is validated (without I/O) against the known
 // tenants.
 func NewKafkaDecoder(name string, cfg KafkaConfig, tenants []string) (*KafkaDecoder, error) {
 	cfg.setDefaults()
 	d := &KafkaDecoder{name: name, header: cfg.TenantHeader, maxBytes: cfg.MaxRecordBytes, fixed: map[string]string{},
-		trusted: map[string]bool{}, known: map[string]bool{}, decoders: map[string]*formats.Decoder{}}
-	var err error
+		trusted: map[string]bool{}, known: map[string]bool{}, decoders: map[string]*formats.Decoder{},
+		byHeader: map[string]map[string]*formats.Decoder{}}
 	for _, t := range cfg.Topics {
 		d.trusted[t.Name] = t.AlertID == AlertIDEventID
-		if d.decoders[t.Name], err = formats.New(t.Config); err != nil {
+		if err := d.addTopic(t); err != nil {
 			return nil, fmt.Errorf("topic %s: %w", t.Name, err)
 		}
 		if !t.MultiTenant {
@@ -44,6 +54,44 @@ func NewKafkaDecoder(name string, cfg KafkaConfig, tenants []string) (*KafkaDeco
 		d.known[t] = true
 	}
 	return d, nil
+}
+
+// addTopic builds the decoders of a topic: its own format's, and one per format for the format header, sharing
+// the topic's parsers (loaded once).
+func (d *KafkaDecoder) addTopic(t KafkaTopic) error {
+	if err := t.Config.Validate(); err != nil {
+		return err
+	}
+	var ps *formats.Parsers
+	if len(t.Parsers) > 0 {
+		var err error
+		if ps, err = formats.LoadParsers(t.Parsers...); err != nil {
+			return err
+		}
+	}
+	d.byHeader[t.Name] = map[string]*formats.Decoder{}
+	for _, name := range formats.Names {
+		dec, err := formats.NewWithParsers(formats.Config{Format: name, Timezone: t.Timezone}, ps)
+		if err != nil {
+			return err
+		}
+		d.byHeader[t.Name][name] = dec
+	}
+	d.decoders[t.Name] = d.byHeader[t.Name][cmp.Or(t.Format, "json")]
+	return nil
+}
+
+// decoder returns the decoder of a record: its format header's, or its topic's.
+func (d *KafkaDecoder) decoder(m kafka.Message) *formats.Decoder {
+	for _, h := range m.Headers {
+		if h.Key == FormatHeader {
+			if dec := d.byHeader[m.Topic][string(h.Value)]; dec != nil {
+				return dec
+			}
+			break
+		}
+	}
+	return d.decoders[m.Topic]
 }
 
 // Event turns a record into an event: decoded, or marked invalid with the reason (Event.Invalid).
@@ -63,7 +111,7 @@ func (d *KafkaDecoder) Event(m kafka.Message) *vigil.Event {
 		DecodeInto(ev, fmt.Errorf("%w: %d bytes, more than %d", ErrOversize, len(m.Value), d.maxBytes))
 	default:
 		ev.Tenant = tenant
-		DecodeWith(d.decoders[m.Topic], ev, nil)
+		DecodeWith(d.decoder(m), ev, nil)
 	}
 	return ev
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -22,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/formats"
 	"github.com/vigilsoc/vigil/kafkaconn"
 )
 
@@ -482,5 +484,48 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 				t.Error("wrong password: want a start-up error")
 			}
 		})
+	}
+}
+
+// TestKafkaDecoderFormatHeader: a record's format header (set by vigil intake) overrides its topic's format, so
+// HEC event objects and _bulk documents can share a topic; the topic's parsers still apply, an unknown format is
+// ignored.
+func TestKafkaDecoderFormatHeader(t *testing.T) {
+	parsers := filepath.Join(t.TempDir(), "p.yml")
+	if err := os.WriteFile(parsers, []byte("parsers:\n  - name: x\n    if: has(splunk.sourcetype)\n    patterns: [{dissect: 'Failed %{ssh.method}'}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := NewKafkaDecoder("src", KafkaConfig{Topics: []KafkaTopic{
+		{Name: "events", Tenant: "acme", Config: formats.Config{Parsers: []string{parsers}}},
+		{Name: "syslog", Tenant: "acme", Config: formats.Config{Format: "syslog"}},
+	}}, []string{"acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hec := `{"host":"web01","sourcetype":"linux_secure","event":"Failed password"}`
+	for _, tc := range []struct {
+		topic, format, value string
+		want                 map[string]any // flattened fields
+	}{
+		{"events", "hec", hec, map[string]any{"message": "Failed password", "host.name": "web01", "ssh.method": "password"}},
+		{"events", "", hec, map[string]any{"event": "Failed password", "host": "web01"}},
+		{"events", "no-such-format", `{"a":1}`, map[string]any{"a": 1.0}},
+		{"syslog", "", "<13>Dec  6 00:50:01 web01 sshd[4]: hello", map[string]any{"process.name": "sshd", "message": "hello"}},
+	} {
+		m := kafka.Message{Topic: tc.topic, Value: []byte(tc.value)}
+		if tc.format != "" {
+			m.Headers = []kafka.Header{{Key: FormatHeader, Value: []byte(tc.format)}}
+		}
+		ev := dec.Event(m)
+		if ev.Invalid != "" {
+			t.Fatalf("%s %q: invalid: %s", tc.topic, tc.format, ev.Invalid)
+		}
+		b, _ := json.Marshal(ev.Fields)
+		for k, want := range tc.want {
+			got := ev.Fields.Lookup(strings.Split(k, ".")...).Interface()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s with format %q: %s = %v, want %v (event %s)", tc.topic, tc.format, k, got, want, b)
+			}
+		}
 	}
 }

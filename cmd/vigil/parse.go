@@ -27,7 +27,7 @@ type formatFlags struct {
 
 func addFormatFlags(fs *pflag.FlagSet) formatFlags {
 	return formatFlags{
-		format:   fs.String("format", "json", "record format: json, syslog, cef, leef, kv or lines (docs/formats.md)"),
+		format:   fs.String("format", "json", "record format: json, syslog, cef, leef, kv, hec or lines (docs/formats.md)"),
 		timezone: fs.String("timezone", "", "zone of timestamps without one (RFC 3164 syslog); default UTC"),
 		parsers:  fs.StringSlice("parsers", nil, "message parser files, applied in order (repeatable, or comma-separated)"),
 	}
