@@ -14,13 +14,20 @@ import (
 	"github.com/vigilsoc/vigil/testenv"
 )
 
-// pythonBulkScript indexes 50 documents with the official client's helpers.bulk and prints how many succeeded.
+// pythonBulkScript indexes 50 ECS documents with the official client's helpers.bulk and prints how many succeeded:
+// failed SSH logons for 50 accounts from one address, as a script shipping parsed auth logs sends them. Each claims
+// tenant globex in a plain field, which must not change the tenant (the token's).
 const pythonBulkScript = `
 import sys
+from datetime import datetime, timezone
 from elasticsearch import Elasticsearch, helpers
 es = Elasticsearch(sys.argv[1], api_key=sys.argv[2])
 print(es.info()["version"]["number"], file=sys.stderr)
-docs = ({"_index": "logs-py", "_op_type": "create", "_source": {"n": i, "tenant": "globex"}} for i in range(50))
+now = datetime.now(timezone.utc).isoformat()
+docs = ({"_index": "logs-py", "_op_type": "create", "_source": {"@timestamp": now, "tenant": "globex",
+         "event": {"category": ["authentication"], "action": "ssh_login", "outcome": "failure"},
+         "source": {"ip": sys.argv[3]}, "user": {"name": "user%d" % i}, "process": {"name": "sshd"}}}
+        for i in range(50))
 ok, errors = helpers.bulk(es, docs, max_retries=3)
 print(ok, len(errors))
 `
@@ -62,7 +69,8 @@ func TestIntegrationPythonHelpersBulk(t *testing.T) {
 	if err := os.WriteFile(script, []byte(pythonBulkScript), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(context.Background(), py, script, "http://"+s.Addr(), tokenAcme).CombinedOutput()
+	const address = "198.51.100.9"
+	out, err := exec.CommandContext(context.Background(), py, script, "http://"+s.Addr(), tokenAcme, address).CombinedOutput()
 	if err != nil {
 		t.Fatalf("helpers.bulk: %v\n%s", err, out)
 	}
@@ -73,6 +81,14 @@ func TestIntegrationPythonHelpersBulk(t *testing.T) {
 	for _, ev := range consume(t, addr, []ingest.KafkaTopic{{Name: topic, MultiTenant: true}}, 50) {
 		if ev.Tenant != "acme" {
 			t.Fatalf("got tenant %s, want acme", ev.Tenant)
+		}
+	}
+	alerts := runVigil(t, addr, []string{"{name: " + topic + ", multi_tenant: true}"}, sprayAlerts("acme", address)...)
+	for rule, list := range alerts {
+		for _, a := range list {
+			if a["vigil.alert.tenant"] != "acme" {
+				t.Errorf("alert of %s in tenant %v, want acme (the token's, not the documents' claim)", rule, a["vigil.alert.tenant"])
+			}
 		}
 	}
 }

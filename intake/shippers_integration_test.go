@@ -5,6 +5,7 @@ package intake
 import (
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,7 +23,9 @@ import (
 // Real log shippers from Debian's packages, run as child processes against a real intake on the real broker:
 // rsyslog forwarding over TLS syslog (RFC 5425, omfwd with the gtls driver, a client certificate naming the
 // tenant) and posting to _bulk (omelasticsearch), syslog-ng posting to HEC (http() destination). Each reads a file
-// the test wrote (imfile, file()), and the test reads the records back from Kafka.
+// the test wrote (imfile, file()): twenty-odd failed SSH logons for different accounts from one address. The test
+// reads the records back from Kafka, then the real `vigil run` consumes them and raises the password spray and the
+// brute force, in the tenant of the credential that sent them.
 
 // shippers returns the folder where testenv/log-shippers unpacked rsyslog and syslog-ng, running it (which
 // installs them on first use, with apt-get). Without them the test is skipped, or fails under
@@ -78,12 +81,16 @@ func startDaemon(t *testing.T, env []string, extra []string, name string, args .
 	})
 }
 
-// writeLines writes n numbered lines of an sshd-like application to a new file and returns its path.
+// sprayer is the address of the failed logons in the shippers' files.
+const sprayer = "203.0.113.7"
+
+// writeLines writes n messages of sshd, failed logons of accounts admin0, admin1... from sprayer, to a new file
+// and returns its path.
 func writeLines(t *testing.T, dir string, n int) string {
 	t.Helper()
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, "Failed password for invalid user admin%d from 203.0.113.%d port 22 ssh2\n", i, i+1)
+		fmt.Fprintf(&b, "Failed password for invalid user admin%d from %s port 22 ssh2\n", i, sprayer)
 	}
 	path := filepath.Join(dir, "app.log")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
@@ -120,7 +127,8 @@ module(load="imfile")
 module(load="omelasticsearch")
 template(name="doc" type="list" option.jsonf="on") {
   property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
-  property(outname="host" name="hostname" format="jsonf")
+  property(outname="host.hostname" name="hostname" format="jsonf")
+  property(outname="process.name" name="programname" format="jsonf")
   property(outname="message" name="msg" format="jsonf")
 }
 ruleset(name="forward") {
@@ -165,7 +173,7 @@ func TestIntegrationRsyslog(t *testing.T) {
 		checkHeaders(t, msgs, map[string]string{"tenant": "acme", "vigil.intake.route": "syslog/tls",
 			"vigil.intake.credential": "cert:acme", "format": "syslog"})
 		if v := string(msgs[0].Value); !strings.HasPrefix(v, "<") || !strings.Contains(v, "sshd") ||
-			!strings.Contains(v, "admin0 from 203.0.113.1") {
+			!strings.Contains(v, "admin0 from "+sprayer) {
 			t.Errorf("got record %q, want an RFC 5424 line of sshd with the first line's text", v)
 		}
 	})
@@ -177,16 +185,23 @@ func TestIntegrationRsyslog(t *testing.T) {
 			t.Errorf("got document %s, want the template's JSON with the first line as message", v)
 		}
 	})
+	// The syslog lines (format: syslog) and the documents (JSON, with process.name) both go through the shipped
+	// Linux parsers; each tenant gets its own alerts.
+	parsers := "parsers: [configs/parsers/linux.yml]"
+	runVigil(t, addr, []string{"{name: " + topic + ".syslog, multi_tenant: true, format: syslog, " + parsers + "}",
+		"{name: " + topic + ", multi_tenant: true, " + parsers + "}"},
+		append(sprayAlerts("acme", sprayer), sprayAlerts("globex", sprayer)...)...)
 }
 
-// syslogNGConf posts every line of a file to HEC's event endpoint in batches of 10, with acme's token.
+// syslogNGConf posts every line of a file to HEC's event endpoint in batches of 10, with acme's token: the event is
+// an object with the message and the program (format-json nests dotted names), as a HEC client sends parsed logs.
 const syslogNGConf = `@version: 3.38
 options { stats-freq(0); };
 source s_app { file("{file}" follow-freq(0.1) flags(no-parse)); };
 destination d_hec {
   http(url("http://{addr}/services/collector/event") method("POST")
        headers("Authorization: Splunk {token}", "Content-Type: application/json")
-       body("$(format-json --scope none event=${MESSAGE} sourcetype=linux_secure host=web01)")
+       body("$(format-json --scope none time=${UNIXTIME} sourcetype=linux_secure host=web01 event.message=${MESSAGE} event.process.name=sshd)")
        batch-lines(10) batch-timeout(100));
 };
 log { source(s_app); destination(d_hec); };
@@ -211,8 +226,23 @@ func TestIntegrationSyslogNG(t *testing.T) {
 	msgs := testenv.ReadRecords(t, addr, topic, 25)
 	checkHeaders(t, msgs, map[string]string{"tenant": "acme", "vigil.intake.route": "hec/event",
 		"vigil.intake.credential": "acme-fw"})
-	want := `{"sourcetype":"linux_secure","host":"web01","event":"Failed password for invalid user admin0 from 203.0.113.1 port 22 ssh2"}`
-	if got := string(msgs[0].Value); got != want {
-		t.Errorf("got record %s, want %s", got, want)
+	checkHeaders(t, msgs, map[string]string{"format": "hec"})
+	var first struct {
+		Time       string `json:"time"`
+		Sourcetype string `json:"sourcetype"`
+		Event      struct {
+			Message string `json:"message"`
+			Process struct {
+				Name string `json:"name"`
+			} `json:"process"`
+		} `json:"event"`
 	}
+	if err := json.Unmarshal(msgs[0].Value, &first); err != nil || first.Time == "" || first.Sourcetype != "linux_secure" ||
+		first.Event.Process.Name != "sshd" || first.Event.Message != "Failed password for invalid user admin0 from "+sprayer+" port 22 ssh2" {
+		t.Errorf("got record %s (%v), want the HEC object syslog-ng built: time, sourcetype linux_secure, event.message "+
+			"the first line, event.process.name sshd", msgs[0].Value, err)
+	}
+	// The topic is JSON; the header format: hec unwraps the envelope, and the shipped Linux parsers read the message.
+	runVigil(t, addr, []string{"{name: " + topic + ", multi_tenant: true, parsers: [configs/parsers/linux.yml]}"},
+		sprayAlerts("acme", sprayer)...)
 }
