@@ -64,6 +64,12 @@ func (s *RuleSet) Disabled() int { return s.disabled }
 
 // Compile compiles one rule. Errors carry the rule's file and line.
 func (e *Env) Compile(r *Rule) (*Compiled, error) {
+	return e.compile(r, nil)
+}
+
+// compile compiles r, taking the programs of expressions it already holds from cache (nil: none) and adding the
+// others to it.
+func (e *Env) compile(r *Rule, cache *exprCache) (*Compiled, error) {
 	var errs []error
 	c := &Compiled{Rule: r, Version: version(r.Text)}
 	if r.Suppress != nil {
@@ -71,18 +77,18 @@ func (e *Env) Compile(r *Rule) (*Compiled, error) {
 	}
 	if r.Correlation != nil {
 		c.Span, _ = ParseTimespan(r.Correlation.Timespan)
-	} else if prg, checked, est, err := e.program(r.Condition); err != nil {
+	} else if x, err := e.compiledExpr(r.Condition, cache); err != nil {
 		errs = append(errs, r.exprErrors("condition", "condition", r.Condition, err)...)
 	} else {
-		c.requires = requirementBranches(checked.NativeRep().Expr())
-		c.cond, c.Cost = prg, est
+		c.cond, c.Cost, c.requires = x.prg, x.cost, x.requires
 	}
-	for i, x := range r.Exceptions {
-		prg, _, _, err := e.program(x)
+	for i, expr := range r.Exceptions {
+		x, err := e.compiledExpr(expr, cache)
 		if err != nil {
-			errs = append(errs, r.exprErrors(fmt.Sprint("exceptions.", i), fmt.Sprint("exception ", i+1), x, err)...)
+			errs = append(errs, r.exprErrors(fmt.Sprint("exceptions.", i), fmt.Sprint("exception ", i+1), expr, err)...)
+			continue
 		}
-		c.exceptions = append(c.exceptions, exception{prg: prg})
+		c.exceptions = append(c.exceptions, exception{prg: x.prg})
 	}
 	if fromLists, err := r.listExceptions(); err != nil {
 		errs = append(errs, err)
@@ -115,14 +121,15 @@ func (e *Env) CompileSet(rules []*Rule) (*RuleSet, error) {
 	first := make(map[string]*Rule, len(rules))
 	disabled := map[string]bool{}
 	var errs []error
-	for _, r := range rules {
+	compiled, compileErrs := e.compileAll(rules)
+	for i, r := range rules {
 		if prev, dup := first[r.ID]; dup {
 			errs = append(errs, &Error{Pos: Position{File: r.Source.File, Line: r.line("id")}, RuleID: r.ID,
 				Msg: fmt.Sprintf("duplicate rule id (first defined at %s)", prev.Source)})
 			continue
 		}
 		first[r.ID] = r
-		c, err := e.Compile(r)
+		c, err := compiled[i], compileErrs[i]
 		if err != nil {
 			errs = append(errs, err)
 			continue

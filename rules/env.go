@@ -12,6 +12,7 @@ import (
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/parser"
 )
 
 // RootVariable names the whole event as one map, for fields whose names are not CEL identifiers
@@ -33,6 +34,14 @@ const assumedSize = 1024
 type Env struct {
 	base      *cel.Env
 	costLimit uint64
+	// fast is CEL's Pratt parser (parse.go), several times faster than the ANTLR parser cel.Env uses.
+	fast *parser.Parser
+	// cache holds the compiled expressions of the last CompileSet, by text (compile_cache.go).
+	cacheMu sync.Mutex
+	cache   map[string]*compiledExpr
+	// reference compiles as Vigil did before the above: one rule at a time, with cel.Env's parser, without the
+	// cache. Only tests set it, as the baseline of BenchmarkLoadSigmaHQ.
+	reference bool
 	// byFields caches the environments that declare a set of field variables, keyed by the sorted names: rules mostly
 	// read the same few top-level fields, and extending an environment is a large part of compiling a rule.
 	byFields sync.Map
@@ -85,13 +94,17 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: build CEL environment: %w", err)
 	}
-	return &Env{base: base, costLimit: cfg.costLimit}, nil
+	fast, err := newFastParser(base)
+	if err != nil {
+		return nil, fmt.Errorf("rules: build CEL parser: %w", err)
+	}
+	return &Env{base: base, costLimit: cfg.costLimit, fast: fast}, nil
 }
 
 // program compiles one expression. Its free identifiers are declared as dynamic event fields; the expression must be
 // of type bool and its estimated cost within the limit.
 func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
-	parsed, iss := e.base.Parse(expr)
+	parsed, iss := e.parse(expr)
 	if iss.Err() != nil {
 		return nil, nil, 0, newExprError("syntax", iss)
 	}
@@ -155,7 +168,10 @@ func (e *Env) withFields(vars []string) (*cel.Env, error) {
 
 // linearFunctions are functions whose cost is at most linear in the size of their arguments and result. An
 // expression without loops that calls only these cannot stall the pipeline, so its cost is not estimated (the
-// estimate is a large part of compiling a rule). Any other function, and every loop, is estimated.
+// estimate is a large part of compiling a rule). Any other function, and every loop, is estimated. The Sigma
+// functions (sigmaFuncs) count as linear too: the estimator has no cost model for them and would count each call as
+// one step, so estimating them bounded nothing, while it was 45% of the bytes allocated loading SigmaHQ's Windows
+// rules. (ilike with several `*` may backtrack, as any glob matcher does, over one field's text.)
 var linearFunctions = map[string]bool{
 	"size": true, "contains": true, "startsWith": true, "endsWith": true, "matches": true, "lowerAscii": true,
 	"upperAscii": true, "trim": true, "indexOf": true, "lastIndexOf": true, "substring": true, "split": true,
@@ -164,7 +180,7 @@ var linearFunctions = map[string]bool{
 	"family": true, "shadowedKeys": true, "prefixLength": true, "masked": true, "isIP": true, "isCIDR": true, "string": true, "int": true,
 	"uint": true, "double": true, "bool": true, "bytes": true, "dyn": true, "type": true, "timestamp": true,
 	"duration": true, "orValue": true, "hasValue": true, "value": true, "optional.of": true, "optional.none": true,
-	"optional.ofNonZeroValue": true, "base64.decode": true, "base64.encode": true,
+	"optional.ofNonZeroValue": true, "base64.decode": true, "base64.encode": true, "anyValue": true,
 }
 
 // hasLoop reports whether e has a comprehension (exists, all, map, filter...).
@@ -185,7 +201,7 @@ func needsCostEstimate(root ast.Expr) bool {
 			needs = true
 		case ast.CallKind:
 			fn := x.AsCall().FunctionName()
-			if !linearFunctions[fn] && !isOperator(fn) {
+			if _, sigma := sigmaFuncs[fn]; !linearFunctions[fn] && !sigma && !isOperator(fn) {
 				needs = true
 			}
 		}

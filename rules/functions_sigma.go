@@ -60,6 +60,9 @@ var sigmaFuncs = map[string]sigmaFunc{
 	"gt": {opGt, true}, "gte": {opGte, true}, "lt": {opLt, true}, "lte": {opLte, true},
 }
 
+// sigmaExpressionSizeLimit is the largest condition, in code points, that the rule environment parses.
+const sigmaExpressionSizeLimit = 1 << 20
+
 func sigmaOverloadID(name string) string { return "sigma_" + name + "_dyn_dyn" }
 
 type sigmaLib struct{}
@@ -67,7 +70,7 @@ type sigmaLib struct{}
 func (sigmaLib) CompileOptions() []cel.EnvOption {
 	// Converted rules can carry thousands of literals (SigmaHQ's vulnerable-driver hash list is about 240,000
 	// characters); the cost limit, not the text size, is what bounds evaluation.
-	opts := []cel.EnvOption{cel.ParserExpressionSizeLimit(1 << 20)}
+	opts := []cel.EnvOption{cel.ParserExpressionSizeLimit(sigmaExpressionSizeLimit)}
 	for name, f := range sigmaFuncs {
 		opts = append(opts, cel.Function(name, cel.MemberOverload(sigmaOverloadID(name),
 			[]*cel.Type{cel.DynType, cel.DynType}, cel.BoolType, cel.BinaryBinding(f.eval))))
