@@ -6,7 +6,7 @@ GO      ?= go
 BIN     ?= bin/vigil
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test unit fuzz integration lint bench quickstart clean
+.PHONY: all build test unit fuzz integration lint bench bench-e2e quickstart clean
 
 all: lint build test
 
@@ -39,6 +39,13 @@ lint:
 
 bench: build
 	$(BIN) bench
+
+# The end-to-end benchmark on the real servers (docs/benchmarks.md): testenv/run starts Kafka, OpenSearch and
+# Elasticsearch 7.17, and `vigil bench e2e` runs this build's `vigil run` and `vigil replay` against them (a few
+# minutes). BENCH_E2E_FLAGS passes flags, e.g. BENCH_E2E_FLAGS='--events 20000 --json'.
+BENCH_E2E_FLAGS ?=
+bench-e2e: build
+	testenv/run -- $(BIN) bench e2e $(BENCH_E2E_FLAGS)
 
 quickstart:
 	$(GO) run ./cmd/vigil run -c configs/quickstart.yaml

@@ -178,8 +178,12 @@ func regexpQuote(s string) string {
 
 // Events generates n ECS events as JSON lines, seeded: authentication, process, network, DNS, file and cloud audit.
 func Events(n int, seed uint64) [][]byte {
+	return EventsFrom(n, seed, time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
+}
+
+// EventsFrom is Events with the first event at base (one event per second after it).
+func EventsFrom(n int, seed uint64, base time.Time) [][]byte {
 	r := rand.New(rand.NewPCG(seed, 0xe7e7))
-	base := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	out := make([][]byte, n)
 	for i := range out {
 		ev := genEvent(r, i, base.Add(time.Duration(i)*time.Second))

@@ -21,7 +21,10 @@ var (
 )
 
 func cmdBench(args []string, io stdio) int {
-	fs := newFlags("vigil bench", "vigil bench [--json] [--workload NAME]... [--duration D] [--events N] [--groups N] [--records N]", io)
+	if len(args) > 0 && args[0] == "e2e" {
+		return cmdBenchE2E(args[1:], io)
+	}
+	fs := newFlags("vigil bench", "vigil bench [--json] [--workload NAME]... [--duration D] [--events N] [--groups N] [--records N]\n       vigil bench e2e --help", io)
 	asJSON := fs.Bool("json", false, "print one JSON object per workload")
 	only := fs.StringSlice("workload", nil, "run only these workloads (default: all): "+strings.Join(benchWorkloads(), ", "))
 	duration := fs.Duration("duration", 2*time.Second, "minimum measuring time per workload")

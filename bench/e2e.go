@@ -1,0 +1,420 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/ingest"
+	"github.com/vigilsoc/vigil/sinks"
+)
+
+// E2EOptions configure RunE2E.
+type E2EOptions struct {
+	Vigil      string         // the vigil binary that runs `vigil run` and `vigil replay`
+	Kafka      string         // a broker's host:port (PLAINTEXT)
+	Search     []SearchTarget // the search engines, each measured in turn
+	Events     int            // records produced; default 100,000
+	Tenants    int            // default 4
+	Partitions int            // of the topic; default 12
+	Seed       uint64         // of the events; default 1
+	Base       time.Time      // the first event's time; default: the start of yesterday, UTC
+	Rates      []string       // default RateRealistic and RateStorm
+	// BulkWorkers are the worker counts tried for esutil.BulkIndexer besides its default; default 1, 2, 4, 8.
+	BulkWorkers []int
+	Dir         string        // work folder (rule files, event files, replay output, logs); required
+	Name        string        // prefix of the topic, groups and indices; default "vigil-bench-e2e-<time>"
+	Keep        bool          // keep the topic and the indices (tests inspect them)
+	Timeout     time.Duration // bound of one end-to-end run; default 10 minutes
+	Log         io.Writer     // progress lines; nil discards them
+	// Settings override `vigil run`'s defaults in the end-to-end runs (and in the sink's measurement alone).
+	Settings RunSettings
+}
+
+// RunSettings are the settings of `vigil run` a tuning run overrides; zero keeps the default.
+type RunSettings struct {
+	BatchSize   int `json:"batch_size,omitempty"`    // sources[].kafka.batch_size
+	MaxInFlight int `json:"max_in_flight,omitempty"` // pipeline.max_in_flight
+}
+
+func (s RunSettings) sourceYAML() string {
+	if s.BatchSize > 0 {
+		return fmt.Sprintf("      batch_size: %d\n", s.BatchSize)
+	}
+	return ""
+}
+
+func (s RunSettings) pipelineYAML() string {
+	if s.MaxInFlight > 0 {
+		return fmt.Sprintf("pipeline: {max_in_flight: %d}\n", s.MaxInFlight)
+	}
+	return ""
+}
+
+// batch returns the batch size and the batches in flight `vigil run` uses with these settings.
+func (s RunSettings) batch() (size, inFlight int) {
+	size, inFlight = 1000, 4 // the defaults of ingest.KafkaConfig and of the pipeline (cmd/vigil/config.go)
+	if s.BatchSize > 0 {
+		size = s.BatchSize
+	}
+	if s.MaxInFlight > 0 {
+		inFlight = s.MaxInFlight
+	}
+	return size, inFlight
+}
+
+// SearchTarget is one search engine.
+type SearchTarget struct {
+	Flavor string `json:"flavor"` // sinks.FlavorElasticsearch or sinks.FlavorOpenSearch
+	URL    string `json:"url"`
+}
+
+func (o *E2EOptions) defaults() {
+	if o.Events <= 0 {
+		o.Events = 100_000
+	}
+	if o.Tenants <= 0 {
+		o.Tenants = 4
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 12
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Base.IsZero() {
+		o.Base = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	}
+	if len(o.Rates) == 0 {
+		o.Rates = []string{RateRealistic, RateStorm}
+	}
+	if len(o.BulkWorkers) == 0 {
+		o.BulkWorkers = []int{1, 2, 4, 8}
+	}
+	if o.Name == "" {
+		o.Name = "vigil-bench-e2e-" + strconv.FormatInt(time.Now().UnixMilli(), 36)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// E2EReport is the end-to-end benchmark's result.
+type E2EReport struct {
+	Machine        string      `json:"machine"`
+	Events         int         `json:"events"`
+	Tenants        int         `json:"tenants"`
+	Partitions     int         `json:"partitions"`
+	Topic          string      `json:"topic"`
+	ProduceSeconds float64     `json:"produce_seconds"`
+	Source         PartResult  `json:"kafka_source"`
+	Rates          []E2ERate   `json:"rates"`
+	Settings       RunSettings `json:"settings"`
+}
+
+// E2ERate is one alert rate's measurements.
+type E2ERate struct {
+	Rate      string     `json:"rate"`
+	Rules     int        `json:"rules"`
+	Alerts    int        `json:"alerts"`
+	AlertPct  float64    `json:"alert_pct"`
+	Detection PartResult `json:"detection"` // vigil replay over the same events
+	Engines   []E2EEngine
+	// Expected maps every alert id replay gives to its tenant.
+	Expected map[string]string `json:"-"`
+}
+
+// E2EEngine is one rate on one search engine.
+type E2EEngine struct {
+	Flavor      string       `json:"flavor"`
+	Run         E2ERun       `json:"end_to_end"`
+	Sink        PartResult   `json:"vigil_sink"`
+	BulkDefault PartResult   `json:"bulk_indexer_default"`
+	BulkBest    PartResult   `json:"bulk_indexer_best"`
+	BulkSweep   []PartResult `json:"bulk_indexer_sweep"`
+	// SlowestPart names the part with the lowest rate in events/s (an indexing rate counts alerts: divided by the
+	// alert fraction), SlowestPerSec is that rate.
+	SlowestPart   string  `json:"slowest_part"`
+	SlowestPerSec float64 `json:"slowest_events_per_sec"`
+	// EndToEndRatio is the end-to-end events/s ÷ SlowestPerSec; SinkRatio is Vigil's sink ÷ the best BulkIndexer.
+	EndToEndRatio float64 `json:"end_to_end_vs_slowest"`
+	SinkRatio     float64 `json:"sink_vs_best_bulk_indexer"`
+}
+
+// E2ERun is one `vigil run` from the first record read to lag 0 with every alert searchable.
+type E2ERun struct {
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	AlertsPerSec float64 `json:"alerts_per_sec"`
+	// CPU seconds per 1,000 events over the same span (-1: not measured), and Vigil's peak RSS.
+	VigilCPU     float64 `json:"vigil_cpu_s_per_1000"`
+	KafkaCPU     float64 `json:"kafka_cpu_s_per_1000"`
+	SearchCPU    float64 `json:"search_cpu_s_per_1000"`
+	VigilPeakRSS int64   `json:"vigil_peak_rss_bytes"`
+	// The accounting, after the run: documents stored, expected alerts missing, ids stored more than once, ids
+	// stored that replay does not give, and dead letters.
+	Stored      int    `json:"stored"`
+	Missing     int    `json:"missing"`
+	Duplicated  int    `json:"duplicated"`
+	Unexpected  int    `json:"unexpected"`
+	DeadLetters int    `json:"dead_letters"`
+	IndexPrefix string `json:"index_prefix"`
+}
+
+// RunE2E produces the workload into a new topic and measures, for each alert rate and search engine, the parts alone
+// and `vigil run` end to end (docs/benchmarks.md). The measurements run one after another, never at once.
+func RunE2E(ctx context.Context, o E2EOptions) (*E2EReport, error) {
+	o.defaults()
+	if o.Vigil == "" || o.Kafka == "" || len(o.Search) == 0 || o.Dir == "" {
+		return nil, errors.New("bench e2e: the vigil binary, a broker, a search engine and a work folder are required")
+	}
+	w := NewE2EWorkload(o.Events, o.Tenants, o.Seed, o.Base)
+	rep := &E2EReport{Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
+		Events: o.Events, Tenants: len(w.Tenants), Partitions: o.Partitions, Topic: o.Name + "-events", Settings: o.Settings}
+	if err := CreateTopic(ctx, o.Kafka, rep.Topic, o.Partitions); err != nil {
+		return nil, err
+	}
+	if !o.Keep {
+		defer func() { _ = DeleteTopic(context.WithoutCancel(ctx), o.Kafka, rep.Topic) }()
+	}
+	took, err := w.Produce(ctx, o.Kafka, rep.Topic, "tenant")
+	if err != nil {
+		return nil, err
+	}
+	rep.ProduceSeconds = took.Seconds()
+	fmt.Fprintf(o.Log, "produced %d records into %s (%d partitions) in %.1f s\n", o.Events, rep.Topic, o.Partitions, took.Seconds())
+	if rep.Source, err = MeasureSource(ctx, o.sourceConfig(rep.Topic, o.Name+"-source"), w.Tenants, o.Events); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "kafka source alone: %.0f records/s\n", rep.Source.PerSec)
+	events := filepath.Join(o.Dir, "events")
+	if err := os.MkdirAll(events, 0o755); err != nil {
+		return nil, err
+	}
+	for tenant, lines := range w.ByTenant() {
+		if err := os.WriteFile(filepath.Join(events, tenant+".jsonl"), lines, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	for _, rate := range o.Rates {
+		r, err := o.runRate(ctx, w, rep, rate)
+		if err != nil {
+			return nil, fmt.Errorf("bench e2e: %s: %w", rate, err)
+		}
+		rep.Rates = append(rep.Rates, r)
+	}
+	return rep, nil
+}
+
+// sourceConfig is the Kafka source's configuration in `vigil run` and alone: the defaults, a fresh group.
+func (o *E2EOptions) sourceConfig(topic, group string) ingest.KafkaConfig {
+	cfg := ingest.KafkaConfig{GroupID: group, Topics: []ingest.KafkaTopic{{Name: topic, MultiTenant: true}}}
+	cfg.Brokers = []string{o.Kafka}
+	return cfg
+}
+
+// runRate measures one alert rate: detection alone, then per engine the end-to-end run and the indexing parts.
+func (o *E2EOptions) runRate(ctx context.Context, w E2EWorkload, rep *E2EReport, rate string) (E2ERate, error) {
+	rs, err := E2ERules(rate)
+	if err != nil {
+		return E2ERate{}, err
+	}
+	dir := filepath.Join(o.Dir, rate)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return E2ERate{}, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rules.yml"), RuleFile(rs), 0o644); err != nil {
+		return E2ERate{}, err
+	}
+	res := E2ERate{Rate: rate, Rules: len(rs), Expected: map[string]string{}}
+	docs, detection, err := o.replay(ctx, w, dir)
+	if err != nil {
+		return res, err
+	}
+	res.Detection, res.Alerts = detection, len(docs)
+	res.AlertPct = 100 * float64(len(docs)) / float64(len(w.Events))
+	for _, d := range docs {
+		res.Expected[d.ID] = d.Tenant
+	}
+	if len(res.Expected) != len(docs) {
+		return res, fmt.Errorf("replay gives %d alerts but %d distinct ids", len(docs), len(res.Expected))
+	}
+	fmt.Fprintf(o.Log, "%s: %d rules, %d alerts (%.2f%%); detection alone (vigil replay): %.0f events/s\n", rate, len(rs),
+		len(docs), res.AlertPct, detection.PerSec)
+	alerts, err := Alerts(docs)
+	if err != nil {
+		return res, err
+	}
+	for _, target := range o.Search {
+		e := E2EEngine{Flavor: target.Flavor}
+		prefix := fmt.Sprintf("%s-%s-%s", o.Name, rate, target.Flavor)
+		mapping, err := WarmMapping(ctx, searchConfig(target, prefix), alerts)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", target.Flavor, err)
+		}
+		if e.Run, err = o.endToEnd(ctx, w, rep, &res, alerts, mapping, dir, target, prefix+"-run"); err != nil {
+			return res, fmt.Errorf("%s: end to end: %w", target.Flavor, err)
+		}
+		fmt.Fprintf(o.Log, "%s %s: end to end %.0f events/s, %.0f alerts/s; stored %d, missing %d, duplicated %d\n", rate,
+			target.Flavor, e.Run.EventsPerSec, e.Run.AlertsPerSec, e.Run.Stored, e.Run.Missing, e.Run.Duplicated)
+		if err := o.indexingParts(ctx, &e, target, prefix, alerts, mapping, len(w.Events)); err != nil {
+			return res, fmt.Errorf("%s: %w", target.Flavor, err)
+		}
+		e.ratios(rep.Source, res.Detection, len(alerts), len(w.Events))
+		res.Engines = append(res.Engines, e)
+	}
+	return res, nil
+}
+
+var replaySummary = regexp.MustCompile(`replay: (\d+) events, (\d+) alerts, .* in (\S+) \(`)
+
+// replay runs `vigil replay` over each tenant's events: the expected alerts, and detection's rate (events over the
+// pipeline time replay reports, which leaves out compiling the rules).
+func (o *E2EOptions) replay(ctx context.Context, w E2EWorkload, dir string) ([]AlertDoc, PartResult, error) {
+	var docs []AlertDoc
+	var took time.Duration
+	events := 0
+	for _, tenant := range w.Tenants {
+		out := filepath.Join(dir, tenant+".alerts.jsonl")
+		cmd := exec.CommandContext(ctx, o.Vigil, "replay", "--rules", filepath.Join(dir, "rules.yml"), "--tenant", tenant,
+			"--input", filepath.Join(o.Dir, "events", tenant+".jsonl"), "--output", out)
+		msg, err := cmd.CombinedOutput()
+		if err != nil {
+			return nil, PartResult{}, fmt.Errorf("vigil replay: %v\n%s", err, msg)
+		}
+		m := replaySummary.FindSubmatch(msg)
+		if m == nil {
+			return nil, PartResult{}, fmt.Errorf("vigil replay: no summary line in\n%s", msg)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		d, err := time.ParseDuration(string(m[3]))
+		if err != nil {
+			return nil, PartResult{}, fmt.Errorf("vigil replay summary: %w", err)
+		}
+		events, took = events+n, took+d
+		more, err := ReadAlertDocs(out)
+		if err != nil {
+			return nil, PartResult{}, err
+		}
+		docs = append(docs, more...)
+	}
+	if events != len(w.Events) {
+		return nil, PartResult{}, fmt.Errorf("vigil replay read %d events of %d", events, len(w.Events))
+	}
+	return docs, part("detection (vigil replay)", events, took), nil
+}
+
+// ratios fills in the slowest part and the two ratios.
+func (e *E2EEngine) ratios(source, detection PartResult, alerts, events int) {
+	frac := float64(alerts) / float64(events)
+	index := max(e.Sink.PerSec, e.BulkBest.PerSec)
+	parts := []struct {
+		name string
+		rate float64
+	}{{"kafka source", source.PerSec}, {"detection", detection.PerSec}}
+	if frac > 0 {
+		parts = append(parts, struct {
+			name string
+			rate float64
+		}{"indexing", index / frac})
+	}
+	e.SlowestPerSec = math.Inf(1)
+	for _, p := range parts {
+		if p.rate < e.SlowestPerSec {
+			e.SlowestPart, e.SlowestPerSec = p.name, p.rate
+		}
+	}
+	e.EndToEndRatio = e.Run.EventsPerSec / e.SlowestPerSec
+	if e.BulkBest.PerSec > 0 {
+		e.SinkRatio = e.Sink.PerSec / e.BulkBest.PerSec
+	}
+}
+
+// searchConfig is the sink's configuration in `vigil run` and alone: the defaults, no replica (one node).
+func searchConfig(t SearchTarget, prefix string) sinks.ElasticsearchConfig {
+	zero := 0
+	return sinks.ElasticsearchConfig{Flavor: t.Flavor, URLs: []string{t.URL}, IndexPrefix: prefix, Replicas: &zero}
+}
+
+// indexingParts measures Vigil's sink and esutil.BulkIndexer alone on the rate's alerts, each into indices of its
+// own (with Vigil's template), deleted afterwards.
+func (o *E2EOptions) indexingParts(ctx context.Context, e *E2EEngine, t SearchTarget, prefix string, alerts []*vigil.Alert,
+	mapping json.RawMessage, events int) error {
+	if len(alerts) == 0 {
+		return nil
+	}
+	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
+	if err != nil {
+		return err
+	}
+	measure := func(name string, f func(cfg sinks.ElasticsearchConfig) (PartResult, error)) (PartResult, error) {
+		p := prefix + "-" + name
+		cfg := searchConfig(t, p)
+		defer func() { _ = DeleteIndices(context.WithoutCancel(ctx), tp, p+"-*", p) }()
+		if err := PrepareIndices(ctx, cfg, alerts, mapping); err != nil {
+			return PartResult{}, err
+		}
+		r, err := f(cfg)
+		if err != nil {
+			return r, fmt.Errorf("%s: %w", name, err)
+		}
+		fmt.Fprintf(o.Log, "  %s alone (%d workers): %.0f alerts/s\n", r.Part, r.Workers, r.PerSec)
+		return r, nil
+	}
+	// As the pipeline hands them over: a batch's alerts per Write, as many Writes at once as batches in flight.
+	size, inFlight := o.Settings.batch()
+	perWrite := max(1, len(alerts)*size/events)
+	if e.Sink, err = measure("sink", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+		cfg.SetDefaults()
+		return MeasureSink(ctx, cfg, alerts, perWrite, inFlight)
+	}); err != nil {
+		return err
+	}
+	if e.BulkDefault, err = measure("bulk-default", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+		r, err := MeasureBulkIndexer(ctx, cfg, alerts, 0)
+		r.Workers = runtime.NumCPU()
+		return r, err
+	}); err != nil {
+		return err
+	}
+	e.BulkBest = e.BulkDefault
+	for _, n := range o.BulkWorkers {
+		r, err := measure(fmt.Sprintf("bulk-%d", n), func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+			return MeasureBulkIndexer(ctx, cfg, alerts, n)
+		})
+		if err != nil {
+			return err
+		}
+		e.BulkSweep = append(e.BulkSweep, r)
+		if r.PerSec > e.BulkBest.PerSec {
+			e.BulkBest = r
+		}
+	}
+	return nil
+}
+
+// port returns the port of a host:port or of a URL.
+func port(addr string) int {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}

@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/vigilsoc/vigil"
+	"github.com/vigilsoc/vigil/sinks"
+)
+
+// runConfig is `vigil run`'s configuration: the defaults but for the names, a fresh group, no replica, and the
+// settings E2EOptions.Settings overrides.
+const runConfig = `rules: {paths: [%q]}
+tenants: [%s]
+sources:
+  - name: bench
+    type: kafka
+    kafka:
+      brokers: [%q]
+      group_id: %q
+      topics: [{name: %q, multi_tenant: true}]
+%ssinks:
+  - type: elasticsearch
+    elasticsearch: {flavor: %s, urls: [%q], index_prefix: %q, replicas: 0}
+%sdead_letter: {type: file, path: %q}
+metrics: {addr: %q}
+log: {level: warn, format: json}
+`
+
+// endToEnd runs `vigil run` over the topic into the engine and times it from the first record read (its metrics say
+// so) until the group's lag is 0 and the indices hold as many documents as replay gives alerts; then it checks the
+// stored ids against replay's.
+func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport, rate *E2ERate,
+	alerts []*vigil.Alert, mapping json.RawMessage, dir string, t SearchTarget, prefix string) (E2ERun, error) {
+	run := E2ERun{IndexPrefix: prefix, KafkaCPU: -1, SearchCPU: -1}
+	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
+	if err != nil {
+		return run, err
+	}
+	if !o.Keep {
+		defer func() { _ = DeleteIndices(context.WithoutCancel(ctx), tp, prefix+"-*", prefix) }()
+	}
+	if err := PrepareIndices(ctx, searchConfig(t, prefix), alerts, mapping); err != nil {
+		return run, err
+	}
+	metrics, err := freeAddr()
+	if err != nil {
+		return run, err
+	}
+	group, letters := prefix+"-group", filepath.Join(dir, t.Flavor+".deadletters.jsonl")
+	config := filepath.Join(dir, t.Flavor+".yaml")
+	text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, rep.Topic,
+		o.Settings.sourceYAML(), t.Flavor, t.URL, prefix, o.Settings.pipelineYAML(), letters, metrics)
+	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+		return run, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, t.Flavor+".log"))
+	if err != nil {
+		return run, err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(o.Vigil, "run", "-c", config)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return run, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waited := false
+	defer func() {
+		if !waited {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(60 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		}
+	}()
+	fail := func(err error) (E2ERun, error) {
+		log, _ := os.ReadFile(logFile.Name())
+		return run, fmt.Errorf("%w\nvigil run log (%s):\n%s", err, logFile.Name(), tail(log, 30))
+	}
+	deadline := time.Now().Add(o.Timeout)
+	pids := processes(cmd.Process.Pid, o.Kafka, t.URL)
+	// The clock starts when the first records are read.
+	for {
+		if n, err := metricValue(ctx, metrics, "vigil_events_read_total"); err == nil && n > 0 {
+			break
+		}
+		select {
+		case err := <-exited:
+			waited = true
+			return fail(fmt.Errorf("vigil run exited: %v", err))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("no record read within %s", o.Timeout))
+		}
+	}
+	start, cpu0 := time.Now(), pids.cpu()
+	want := int64(len(rate.Expected))
+	for {
+		lag, lagErr := GroupLag(ctx, o.Kafka, group, rep.Topic, rep.Partitions)
+		count, countErr := CountDocs(ctx, tp, prefix+"-*")
+		if lagErr == nil && countErr == nil && lag == 0 && count >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("after %s: lag %d (%v), %d of %d alerts searchable (%v)", o.Timeout, lag, lagErr, count, want, countErr))
+		}
+		select {
+		case err := <-exited:
+			waited = true
+			return fail(fmt.Errorf("vigil run exited: %v", err))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	took, cpu1 := time.Since(start), pids.cpu()
+	run.Seconds = took.Seconds()
+	run.EventsPerSec = float64(len(w.Events)) / took.Seconds()
+	run.AlertsPerSec = float64(want) / took.Seconds()
+	per1000 := func(i int) float64 {
+		if cpu0[i] < 0 || cpu1[i] < 0 {
+			return -1
+		}
+		return (cpu1[i] - cpu0[i]) * 1000 / float64(len(w.Events))
+	}
+	run.VigilCPU, run.KafkaCPU, run.SearchCPU = per1000(0), per1000(1), per1000(2)
+	run.VigilPeakRSS, _ = PeakRSS(cmd.Process.Pid)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err = <-exited
+	waited = true
+	if err != nil {
+		return fail(fmt.Errorf("vigil run after SIGTERM: %v", err))
+	}
+	if err := run.account(ctx, tp, prefix, rate.Expected, letters); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// account compares the stored ids with the expected ones and counts the dead letters.
+func (run *E2ERun) account(ctx context.Context, tp esapi.Transport, prefix string, expected map[string]string, letters string) error {
+	stored, err := StoredIDs(ctx, tp, prefix+"-*")
+	if err != nil {
+		return fmt.Errorf("read back the stored ids: %w", err)
+	}
+	for id, n := range stored {
+		run.Stored += n
+		if n > 1 {
+			run.Duplicated++
+		}
+		if _, ok := expected[id]; !ok {
+			run.Unexpected++
+		}
+	}
+	for id := range expected {
+		if stored[id] == 0 {
+			run.Missing++
+		}
+	}
+	if data, err := os.ReadFile(letters); err == nil {
+		run.DeadLetters = strings.Count(string(data), "\n")
+	}
+	return nil
+}
+
+// pidSet is Vigil's, the broker's and the search engine's process (-1: not found).
+type pidSet [3]int
+
+func processes(vigil int, kafka, search string) pidSet {
+	s := pidSet{vigil, -1, -1}
+	for i, addr := range []string{kafka, search} {
+		if pid, err := ListeningPID(port(addr)); err == nil {
+			s[i+1] = pid
+		}
+	}
+	return s
+}
+
+func (s pidSet) cpu() [3]float64 {
+	var out [3]float64
+	for i, pid := range s {
+		out[i] = -1
+		if pid > 0 {
+			if v, err := CPUSeconds(pid); err == nil {
+				out[i] = v
+			}
+		}
+	}
+	return out
+}
+
+// metricValue sums the samples of a metric (every label set) on a Prometheus text endpoint.
+func metricValue(ctx context.Context, addr, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum, sc.Err()
+}
+
+// freeAddr returns a loopback address with a port free now.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func tail(b []byte, lines int) string {
+	s := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(s[max(0, len(s)-lines):], "\n")
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigilsoc/vigil/bench"
+)
+
+// cmdBenchE2E is `vigil bench e2e`: the seeded workload through the real broker, the real `vigil run` (this binary)
+// and the real search engines, with the parts measured alone in the same run (docs/benchmarks.md).
+func cmdBenchE2E(args []string, io stdio) int {
+	fs := newFlags("vigil bench e2e", "vigil bench e2e [--kafka HOST:PORT] [--search FLAVOR=URL,...] [--events N] [--json]", io)
+	kafkaAddr := fs.String("kafka", os.Getenv("VIGIL_TEST_KAFKA"), "broker address (PLAINTEXT); default $VIGIL_TEST_KAFKA, as testenv/run sets it")
+	search := fs.String("search", os.Getenv("VIGIL_TEST_SEARCH"), "search engines, comma-separated flavor=url (opensearch or elasticsearch); default $VIGIL_TEST_SEARCH")
+	events := fs.Int("events", 100_000, "records produced (the size of the run)")
+	tenants := fs.Int("tenants", 4, "tenants of the records (one multi-tenant topic, a tenant header)")
+	partitions := fs.Int("partitions", 12, "partitions of the topic")
+	rates := fs.StringSlice("rate", []string{bench.RateRealistic, bench.RateStorm}, "alert rates: realistic (about 1%) and storm (about 20%)")
+	workers := fs.IntSlice("bulk-workers", []int{1, 2, 4, 8}, "esutil.BulkIndexer worker counts tried besides its default")
+	dir := fs.String("dir", "", "work folder for rule files, events, replay output and vigil run logs (default: a temporary one, removed)")
+	keep := fs.Bool("keep", false, "keep the topic and the indices")
+	timeout := fs.Duration("timeout", 10*time.Minute, "bound of one end-to-end run")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	var settings bench.RunSettings
+	fs.IntVar(&settings.BatchSize, "batch-size", 0, "vigil run's sources[].kafka.batch_size (default: vigil's default)")
+	fs.IntVar(&settings.MaxInFlight, "max-in-flight", 0, "vigil run's pipeline.max_in_flight (default: vigil's default)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	targets, err := parseSearchTargets(*search)
+	if err != nil || *kafkaAddr == "" {
+		if err == nil {
+			err = fmt.Errorf("no broker: pass --kafka or run under testenv/run")
+		}
+		fmt.Fprintln(io.err, "vigil bench e2e:", err)
+		return 2
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil bench e2e:", err)
+		return 1
+	}
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "vigil-bench-e2e-"); err != nil {
+			fmt.Fprintln(io.err, "vigil bench e2e:", err)
+			return 1
+		}
+		defer os.RemoveAll(*dir)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench.RunE2E(ctx, bench.E2EOptions{Vigil: self, Kafka: *kafkaAddr, Search: targets, Events: *events,
+		Tenants: *tenants, Partitions: *partitions, Rates: *rates, BulkWorkers: *workers, Dir: *dir, Keep: *keep,
+		Timeout: *timeout, Log: io.err, Settings: settings})
+	if err != nil {
+		fmt.Fprintln(io.err, "vigil bench e2e:", err)
+		return 1
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(io.out, string(b))
+	} else {
+		printE2E(io, rep)
+	}
+	for _, r := range rep.Rates {
+		for _, e := range r.Engines {
+			if e.Run.Missing+e.Run.Duplicated+e.Run.Unexpected+e.Run.DeadLetters > 0 {
+				fmt.Fprintf(io.err, "vigil bench e2e: %s %s: the accounting failed: %d missing, %d duplicated, %d unexpected, %d dead letters\n",
+					r.Rate, e.Flavor, e.Run.Missing, e.Run.Duplicated, e.Run.Unexpected, e.Run.DeadLetters)
+				return 1
+			}
+		}
+	}
+	return 0
+}
+
+// parseSearchTargets reads flavor=url,... as VIGIL_TEST_SEARCH holds it.
+func parseSearchTargets(s string) ([]bench.SearchTarget, error) {
+	var out []bench.SearchTarget
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		flavor, url, ok := strings.Cut(item, "=")
+		if !ok || (flavor != "opensearch" && flavor != "elasticsearch") || url == "" {
+			return nil, fmt.Errorf("--search: %q is not opensearch=URL or elasticsearch=URL", item)
+		}
+		out = append(out, bench.SearchTarget{Flavor: flavor, URL: strings.TrimRight(url, "/")})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no search engine: pass --search or run under testenv/run")
+	}
+	return out, nil
+}
+
+// printE2E prints the report as two tables: the parts alone, then end to end with the ratios.
+func printE2E(io stdio, rep *bench.E2EReport) {
+	fmt.Fprintf(io.out, "vigil bench e2e: %s; %d events, %d tenants, %d partitions (produced in %.1f s)\n", rep.Machine,
+		rep.Events, rep.Tenants, rep.Partitions, rep.ProduceSeconds)
+	fmt.Fprintf(io.out, "kafka source alone: %.0f records/s\n\n", rep.Source.PerSec)
+	fmt.Fprintf(io.out, "%-10s %-13s %7s %6s %12s %11s %12s %16s\n", "rate", "engine", "alerts", "%", "detect ev/s",
+		"sink al/s", "bulk dflt/s", "bulk best/s (w)")
+	for _, r := range rep.Rates {
+		for _, e := range r.Engines {
+			fmt.Fprintf(io.out, "%-10s %-13s %7d %6.2f %12.0f %11.0f %12.0f %12.0f (%d)\n", r.Rate, e.Flavor, r.Alerts,
+				r.AlertPct, r.Detection.PerSec, e.Sink.PerSec, e.BulkDefault.PerSec, e.BulkBest.PerSec, e.BulkBest.Workers)
+		}
+	}
+	fmt.Fprintf(io.out, "\n%-10s %-13s %9s %9s %13s %8s %9s %9s %9s %9s %8s %16s\n", "rate", "engine", "e2e ev/s", "e2e al/s",
+		"slowest part", "e2e/slow", "sink/bulk", "cpu vigil", "cpu kafka", "cpu search", "rss MiB", "lost/dup/dl")
+	for _, r := range rep.Rates {
+		for _, e := range r.Engines {
+			fmt.Fprintf(io.out, "%-10s %-13s %9.0f %9.0f %13s %7.0f%% %8.0f%% %9.3f %9.3f %9.3f %8.0f %16s\n", r.Rate, e.Flavor,
+				e.Run.EventsPerSec, e.Run.AlertsPerSec, e.SlowestPart, 100*e.EndToEndRatio, 100*e.SinkRatio, e.Run.VigilCPU,
+				e.Run.KafkaCPU, e.Run.SearchCPU, float64(e.Run.VigilPeakRSS)/(1<<20),
+				fmt.Sprintf("%d/%d/%d", e.Run.Missing, e.Run.Duplicated, e.Run.DeadLetters))
+		}
+	}
+	fmt.Fprintln(io.out, "cpu: CPU seconds per 1,000 events over the end-to-end span; e2e: from the first record read to lag 0 with every alert searchable")
+}
