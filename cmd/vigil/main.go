@@ -2,6 +2,7 @@
 //
 //	vigil run -c FILE              run the pipeline as configured
 //	vigil replay --rules PATH ...  evaluate rules over a file of events
+//	vigil hunt -c FILE --rules PATH ...   evaluate rules over the records Kafka retains
 //	vigil parse --format F ...     print the events raw records become (syslog, CEF...)
 //	vigil rules validate PATH...   compile rules without running them
 //	vigil rules test PATH...       run the rules' inline tests
@@ -27,6 +28,8 @@ Usage:
                                         run the pipeline as configured
   vigil replay --rules PATH --input FILE|- [--output FILE|-] [--tenant NAME]
                                         evaluate rules over a file of JSON events
+  vigil hunt -c FILE --rules PATH [--since 24h] [--until T] [--topics T,...] [--tenant T] [--dry-run]
+                                        evaluate rules over the records Kafka still holds (docs/hunting.md)
   vigil parse --format F [--parsers FILE] [INPUT|-]
                                         print the ECS events raw records become, one JSON per line
   vigil rules validate PATH...          compile rule files and folders, report every error
@@ -68,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], io)
 	case "replay":
 		return cmdReplay(args[1:], io)
+	case "hunt":
+		return cmdHunt(args[1:], io)
 	case "parse":
 		return cmdParse(args[1:], io)
 	case "rules":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,10 @@ type progress struct {
 	p     *vigil.Pipeline
 	total int64 // bytes of input, 0 when unknown (standard input from a pipe)
 	every time.Duration
+	// label starts the line (default "replay"); fraction, when set, says how much of the work is done (0 to 1) in
+	// place of the bytes read, for inputs measured otherwise (`vigil hunt` counts records).
+	label    string
+	fraction func() float64
 
 	mu       sync.Mutex // serialises drawing with writes through writer()
 	drawn    bool       // a status line is on the screen
@@ -123,14 +128,26 @@ func (g *progress) line(now time.Time) string {
 		rate = float64(events-g.lastSeen) / d
 	}
 	g.last, g.lastSeen = now, events
-	s := "replay: "
-	if g.total > 0 {
+	s := cmp.Or(g.label, "replay") + ": "
+	done := -1.0
+	switch {
+	case g.fraction != nil:
+		done = g.fraction()
+	case g.total > 0:
 		events, bytes := g.src.read()
 		read := bytes + events // and a line break per record
-		s += fmt.Sprintf("%5.1f%%  ", min(100, 100*float64(read)/float64(g.total)))
+		done = float64(read) / float64(g.total)
 	}
-	return s + fmt.Sprintf("%s events  %s events/s  %s alerts  %s", groupDigits(events), groupDigits(int64(rate)),
-		groupDigits(g.p.Stats.Alerts.Load()), now.Sub(g.start).Round(time.Second))
+	if done >= 0 {
+		s += fmt.Sprintf("%5.1f%%  ", min(100, 100*done))
+	}
+	took := now.Sub(g.start)
+	s += fmt.Sprintf("%s events  %s events/s  %s alerts  %s", groupDigits(events), groupDigits(int64(rate)),
+		groupDigits(g.p.Stats.Alerts.Load()), took.Round(time.Second))
+	if done > 0.01 && done < 1 {
+		s += fmt.Sprintf("  about %s left", time.Duration(float64(took)*(1-done)/done).Round(time.Second))
+	}
+	return s
 }
 
 // writer returns a writer for messages printed while the line is shown (skipped lines): each message erases the

@@ -59,9 +59,14 @@ func TestProgressLine(t *testing.T) {
 	g := newProgress(&out, src, p, 168) // the 4 events are half of the input
 	start := g.start
 	got := g.line(start.Add(2 * time.Second))
-	want := "replay:  50.0%  4,000 events  2,000 events/s  1,234 alerts  2s"
+	want := "replay:  50.0%  4,000 events  2,000 events/s  1,234 alerts  2s  about 2s left"
 	if got != want {
 		t.Errorf("line:\n got %q\nwant %q", got, want)
+	}
+	h := newProgress(&out, src, p, 0) // vigil hunt: a label, and a fraction of records in place of bytes
+	h.label, h.fraction = "hunt", func() float64 { return 0.25 }
+	if got, want := h.line(h.start.Add(2*time.Second)), "hunt:  25.0%  4,000 events  2,000 events/s  1,234 alerts  2s  about 6s left"; got != want {
+		t.Errorf("hunt line:\n got %q\nwant %q", got, want)
 	}
 	p.Stats.Events.Add(500)
 	if got := g.line(start.Add(3 * time.Second)); !strings.Contains(got, "  500 events/s") {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync/atomic"
@@ -128,10 +129,15 @@ func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, corre
 	events := p.Stats.Events.Load()
 	fmt.Fprintf(io.err, "replay: %d events, %d alerts, %d correlation alert versions, %d skipped lines in %s (%.0f events/s)\n",
 		events, p.Stats.Alerts.Load(), p.Stats.Correlations.Load(), skipped, took.Round(time.Millisecond), float64(events)/took.Seconds())
+	printRuleCounts(io.err, "replay", engine, correlations)
+}
+
+// printRuleCounts prints the correlation inputs dropped as late, and the matches of every rule that matched or failed.
+func printRuleCounts(w io.Writer, label string, engine *rules.Engine, correlations *correlate.Engine) {
 	if late := correlations.Stats.Late.Load(); late > 0 {
-		fmt.Fprintf(io.err, "replay: %d matches of correlation inputs or suppressing rules came more than the allowed "+
+		fmt.Fprintf(w, "%s: %d matches of correlation inputs or suppressing rules came more than the allowed "+
 			"lateness (%s) after a newer event and were dropped: sort the input by time (docs/rules.md, \"Semantics\")\n",
-			late, correlate.Config{}.WithDefaults().AllowedLateness)
+			label, late, correlate.Config{}.WithDefaults().AllowedLateness)
 	}
 	stats := engine.Stats()
 	ids := make([]string, 0, len(stats))
@@ -143,10 +149,10 @@ func printReplaySummary(io stdio, p *vigil.Pipeline, engine *rules.Engine, corre
 	sort.Strings(ids)
 	for _, id := range ids {
 		s := stats[id]
-		fmt.Fprintf(io.err, "  %6d  %s", s.Matches.Load(), id)
+		fmt.Fprintf(w, "  %6d  %s", s.Matches.Load(), id)
 		if e := s.Errors.Load(); e > 0 {
-			fmt.Fprintf(io.err, "  (%d events could not be evaluated: missing or mistyped fields)", e)
+			fmt.Fprintf(w, "  (%d events could not be evaluated: missing or mistyped fields)", e)
 		}
-		fmt.Fprintln(io.err)
+		fmt.Fprintln(w)
 	}
 }

@@ -1,0 +1,197 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/vigilsoc/vigil/testenv"
+)
+
+// huntRecords are n records for tenant acme built from the shipped samples, each made unique by its event.id, and
+// stamped one millisecond apart from base: the order of the file is the order of the record timestamps.
+func huntRecords(t testing.TB, n int, base time.Time) (lines [][]byte, msgs []kafka.Message) {
+	t.Helper()
+	root := repoRoot(t)
+	var samples [][]byte
+	for _, f := range []string{"attacks.jsonl", "benign.jsonl"} {
+		data, err := os.ReadFile(filepath.Join(root, "configs", "samples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				samples = append(samples, line)
+			}
+		}
+	}
+	run := strings.ReplaceAll(testenv.UniqueName(t, "h"), "-", "")
+	for i := range n {
+		raw := withEventID(t, samples[i%len(samples)], fmt.Sprintf("%s-%d", run, i))
+		lines = append(lines, raw)
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: raw, Time: base.Add(time.Duration(i) * time.Millisecond)})
+	}
+	return lines, msgs
+}
+
+// huntConfig is a `vigil run` configuration reading topic as tenant acme, with the live group group, alerts to the
+// file alerts and to the search engine e under prefix.
+func huntConfig(t *testing.T, dir, addr, topic, group, alerts string, e testenv.SearchEngine, prefix string) string {
+	t.Helper()
+	config := filepath.Join(dir, "vigil.yaml")
+	writeFile(t, config, fmt.Sprintf(`rules: {paths: [configs/rules]}
+tenants: [acme]
+sources:
+  - name: partners
+    type: kafka
+    kafka:
+      brokers: [%s]
+      group_id: %s
+      topics: [{name: %s, tenant: acme}]
+sinks:
+  - {type: file, file: {path: %s}}
+  - type: elasticsearch
+    elasticsearch: {flavor: %s, urls: [%s], index_prefix: %s, replicas: 0, install_template: true, flush_interval: 5ms}
+dead_letter: {type: file, path: %s}
+`, addr, group, topic, alerts, e.Flavor, e.URL, prefix, filepath.Join(dir, "dl.jsonl")))
+	return config
+}
+
+// runBinary runs `vigil ARGS...` from the repository root and returns its stderr; it fails the test on a non-zero exit.
+func runBinary(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vigil %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// countDocs is the number of alert documents under prefix, after a refresh.
+func countDocs(t *testing.T, url, prefix string) int {
+	t.Helper()
+	if res, err := http.Post(url+"/"+prefix+"-*/_refresh", "application/json", nil); err == nil {
+		res.Body.Close()
+	}
+	res, err := http.Get(url + "/" + prefix + "-*/_count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Count int }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Count
+}
+
+// TestHuntEqualsReplay: `vigil hunt` over 100,000 records retained in a topic of three partitions gives exactly the
+// alert ids `vigil replay` gives over the same records in a file (correlations included), writes each once to the
+// index, adds nothing when run again, leaves the live consumer group's offsets alone, and --until and --dry-run do
+// what they say.
+func TestHuntEqualsReplay(t *testing.T) {
+	addr := testenv.Kafka(t)
+	engine := testenv.SearchEngines(t)[0]
+	bin := buildVigil(t)
+	dir := t.TempDir()
+	const n = 100000
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	lines, msgs := huntRecords(t, n, base)
+	topic := testenv.CreateTopic(t, addr, 3)
+	kafkaProduce(t, addr, topic, msgs)
+
+	input, replayOut := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "replay.jsonl")
+	writeFile(t, input, string(bytes.Join(lines, []byte("\n")))+"\n")
+	runBinary(t, bin, "replay", "--rules", "configs/rules", "--input", input, "--tenant", "acme", "--output", replayOut)
+	want, _, _ := alertFile(t, replayOut)
+	if len(want) < 1000 {
+		t.Fatalf("replay gives %d alerts; the test needs more", len(want))
+	}
+
+	prefix := testenv.UniqueName(t, "vigil-hunt-")
+	t.Cleanup(func() { deleteIndices(t, engine.URL, prefix) })
+	group := testenv.UniqueName(t, "vigil-live-")
+	alerts := filepath.Join(dir, "hunt.jsonl")
+	config := huntConfig(t, dir, addr, topic, group, alerts, engine, prefix)
+	since := base.Add(-time.Second).Format(time.RFC3339)
+	hunt := func(extra ...string) string {
+		return runBinary(t, bin, append([]string{"hunt", "-c", config, "--rules", "configs/rules", "--since", since}, extra...)...)
+	}
+
+	// --dry-run over the first half: the range is cut by record time, nothing is written.
+	half := base.Add(n / 2 * time.Millisecond).Format(time.RFC3339Nano)
+	out := hunt("--until", half, "--dry-run")
+	if !strings.Contains(out, fmt.Sprintf("hunt: %d records read", n/2)) || !strings.Contains(out, "dry run: nothing written") {
+		t.Errorf("dry run until %s: got\n%s\nwant %d records read, nothing written", half, out, n/2)
+	}
+	if _, err := os.Stat(alerts); !os.IsNotExist(err) {
+		t.Errorf("the dry run created %s (err %v)", alerts, err)
+	}
+
+	out = hunt()
+	if !strings.Contains(out, fmt.Sprintf("hunt: %d records read, %d events evaluated", n, n)) {
+		t.Errorf("hunt: got\n%s\nwant %d records read and evaluated", out, n)
+	}
+	got, _, _ := alertFile(t, alerts)
+	compareIDs(t, got, want)
+	if c := countDocs(t, engine.URL, prefix); c != len(want) {
+		t.Errorf("index after the hunt: got %d documents, want %d", c, len(want))
+	}
+	if !regexp.MustCompile(`"hunt":\{[^}]*"id":"hunt-`).Match(mustRead(t, alerts)) {
+		t.Errorf("alerts written by the hunt carry no vigil.hunt.id")
+	}
+
+	hunt()
+	if c := countDocs(t, engine.URL, prefix); c != len(want) {
+		t.Errorf("index after a second hunt: got %d documents, want %d (nothing added)", c, len(want))
+	}
+	for p, off := range testenv.CommittedOffsets(t, addr, group, topic, 3) {
+		if off != -1 {
+			t.Errorf("partition %d: the live group %s has committed offset %d, want none", p, group, off)
+		}
+	}
+	t.Logf("%d records, %d alert ids; last hunt:\n%s", n, len(want), out)
+}
+
+// compareIDs reports the alert ids that only one side has.
+func compareIDs(t *testing.T, got, want map[string]int) {
+	t.Helper()
+	var missing, extra []string
+	for id := range want {
+		if _, ok := got[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("got %d alert ids, want %d: %d missing (e.g. %.3q), %d extra (e.g. %.3q)", len(got), len(want),
+			len(missing), missing, len(extra), extra)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

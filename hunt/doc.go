@@ -1,0 +1,26 @@
+// Package hunt runs detection again over the records Kafka still holds (DESIGN.md sections 1 and 10): `vigil hunt`
+// evaluates a rule set over a time range of the source topics, and the IOC retro-hunt searches the retained records
+// for threat-intel indicators that were added after the records were consumed.
+//
+// # Reading a time range
+//
+// Source reads the partitions of the configured Kafka sources itself, without a consumer group: it never joins the
+// live group and never commits, so hunting cannot move the live detection's offsets. The range of each partition is
+// found with Kafka's offsets-for-times (ListOffsets with a timestamp): from the first record whose timestamp is at or
+// after --since to the first at or after --until (or the end of the partition when it starts). A record is in the
+// hunt when its offset is in that range, as `kafka-consumer-groups --reset-offsets --to-datetime` counts them; the
+// records' own timestamps are not filtered again, so a record written with an older CreateTime among newer ones is
+// read, as the live consumer read it.
+//
+// Records decode through ingest.KafkaDecoder, the Kafka source's own decoder (tenant from the topic or the header,
+// the topic's format and parsers, the size limit, alert_id), so an event has the same identity, and its alerts the
+// same ids, as when live detection read it: writing them with `create` adds nothing that is already in the index.
+//
+// # Order
+//
+// Correlations run in-process, as in `vigil replay`, and decide their windows in event time with an allowed
+// lateness. The live pipeline reads partitions side by side; a hunt that read one partition after another would make
+// the second partition's events late. Source therefore merges its partitions by record timestamp (ties by topic,
+// partition and offset): one goroutine per partition fetches and decodes (so decoding runs in parallel), and Read
+// takes the oldest head among them.
+package hunt
