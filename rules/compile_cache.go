@@ -73,16 +73,7 @@ func (e *Env) compileAll(rules []*Rule) (out []*Compiled, errs []error) {
 	e.cacheMu.Lock()
 	cache := &exprCache{prev: e.cache, found: make(map[string]*compiledExpr, len(rules))}
 	e.cacheMu.Unlock()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(rules)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(rules); i = int(next.Add(1) - 1) {
-				out[i], errs[i] = e.compile(rules[i], cache)
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(rules), func(i int) { out[i], errs[i] = e.compile(rules[i], cache) })
 	failed := false
 	for _, err := range errs {
 		failed = failed || err != nil
@@ -105,4 +96,19 @@ func (e *Env) CachedExpressions() int {
 	e.cacheMu.Lock()
 	defer e.cacheMu.Unlock()
 	return len(e.cache)
+}
+
+// parallel calls fn(i) for every i in [0, n) over GOMAXPROCS goroutines, each taking the next i, and returns when
+// all calls have.
+func parallel(n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -49,15 +49,27 @@ func Files(paths ...string) ([]string, error) {
 }
 
 // Load parses every rule file under paths. It reads all files and returns every format error it finds; rules from
-// files without errors are returned alongside.
+// files without errors are returned alongside. Files are read and parsed over GOMAXPROCS workers; rules and errors
+// come in the order of the files, as one at a time.
 func Load(paths ...string) ([]*Rule, error) {
-	var all []*Rule
-	err := eachFile(paths, func(f string, data []byte) []error {
-		rs, err := Parse(f, data)
-		all = append(all, rs...)
-		return []error{err}
+	files, err := Files(paths...)
+	if err != nil {
+		return nil, err
+	}
+	parsed, errs := make([][]*Rule, len(files)), make([]error, len(files))
+	parallel(len(files), func(i int) {
+		data, err := os.ReadFile(files[i])
+		if err != nil {
+			errs[i] = fmt.Errorf("rules: %w", err)
+			return
+		}
+		parsed[i], errs[i] = Parse(files[i], data)
 	})
-	return all, err
+	var all []*Rule
+	for _, rs := range parsed {
+		all = append(all, rs...)
+	}
+	return all, errors.Join(errs...)
 }
 
 // eachFile calls fn with the name and content of every YAML file under paths (Files), and returns every error,
