@@ -18,6 +18,7 @@ import (
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/correlate"
 	"github.com/vigilsoc/vigil/enrich"
+	"github.com/vigilsoc/vigil/fleet"
 	"github.com/vigilsoc/vigil/ingest"
 	"github.com/vigilsoc/vigil/sinks"
 )
@@ -86,7 +87,20 @@ type RulesConfig struct {
 	// Exceptions are the files or folders of exception lists (docs/rules.md, "Exception lists"); default: the
 	// folder "exceptions" beside each rule path, where it exists (configs/exceptions for configs/rules).
 	Exceptions []string `yaml:"exceptions"`
+	// From is where the rules come from: "files" (the default: Paths and Exceptions) or "kafka" (the latest bundle
+	// published by `vigil rules deploy`, followed as new ones arrive; docs/fleet.md).
+	From string `yaml:"from"`
+	// Config places the bundle and status topics for from: kafka (kafka, topic, status_topic, instance_id,
+	// status_interval, max_bundle_bytes, replication_factor), inline; kafka defaults to the first Kafka source's
+	// connection.
+	fleet.Config `yaml:",inline"`
 }
+
+// Rule origins (RulesConfig.From).
+const (
+	rulesFromFiles = "files"
+	rulesFromKafka = "kafka"
+)
 
 // SourceConfig is one source; Type selects which of the blocks applies.
 type SourceConfig struct {
@@ -172,6 +186,18 @@ func (c *Config) setDefaults() {
 			}
 		}
 	}
+	if c.Rules.From == "" {
+		c.Rules.From = rulesFromFiles
+	}
+	if c.Rules.From == rulesFromKafka && (c.Rules.Kafka == nil || len(c.Rules.Kafka.Brokers) == 0) {
+		for _, s := range c.Sources {
+			if s.Kafka != nil {
+				conn := s.Kafka.Config
+				c.Rules.Kafka = &conn
+				break
+			}
+		}
+	}
 	if c.Correlate.Stage == nil {
 		stage := true
 		c.Correlate.Stage = &stage
@@ -201,8 +227,20 @@ func (c *Config) setDefaults() {
 // Validate checks the configuration without any I/O.
 func (c *Config) Validate() error {
 	var errs []error
-	if len(c.Rules.Paths) == 0 {
-		errs = append(errs, errors.New("rules.paths: at least one rule path is required"))
+	switch c.Rules.From {
+	case rulesFromFiles:
+		if len(c.Rules.Paths) == 0 {
+			errs = append(errs, errors.New("rules.paths: at least one rule path is required"))
+		}
+	case rulesFromKafka:
+		if len(c.Rules.Paths) > 0 {
+			errs = append(errs, errors.New("rules.paths: not read with rules.from: kafka (deploy them with vigil rules deploy)"))
+		}
+		if err := c.Rules.Config.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("rules: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("rules.from: %q is neither files nor kafka", c.Rules.From))
 	}
 	if len(c.Sources) == 0 {
 		errs = append(errs, errors.New("sources: at least one source is required"))

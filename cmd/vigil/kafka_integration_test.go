@@ -43,13 +43,13 @@ type vigilProc struct {
 	done   chan error
 }
 
-func startVigil(t *testing.T, bin, config string, env ...string) *vigilProc {
+func startVigil(t testing.TB, bin, config string, env ...string) *vigilProc {
 	t.Helper()
 	return startCommand(t, bin, []string{"run", "-c", config}, env...)
 }
 
 // startCommand runs `vigil ARGS...` from the repository root; it is killed at the end of the test if still running.
-func startCommand(t *testing.T, bin string, args []string, env ...string) *vigilProc {
+func startCommand(t testing.TB, bin string, args []string, env ...string) *vigilProc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	// The shipped configurations serve metrics on 127.0.0.1:9464 by default: any free port here, so that runs do

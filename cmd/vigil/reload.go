@@ -123,15 +123,27 @@ func (r *ruleReloader) Reload(force bool, trigger string) bool {
 	r.fingerprint = fp
 	set, err := r.env.LoadSetWith(r.files.rules, r.files.exceptions)
 	if err != nil {
-		r.stats.failures.Add(1)
-		r.stats.lastOK.Store(false)
-		errs := flattenErrors(err)
-		r.log.Error("rules not reloaded: the previous rule set keeps running", "trigger", trigger, "errors", len(errs))
-		for _, e := range errs {
-			r.log.Error("rule error", "err", e.Error())
-		}
+		r.failed(err, trigger)
 		return false
 	}
+	r.swapIn(set, trigger, start)
+	return true
+}
+
+// failed records and logs a rule set that did not compile; the running set stays.
+func (r *ruleReloader) failed(err error, trigger string) {
+	r.stats.failures.Add(1)
+	r.stats.lastOK.Store(false)
+	errs := flattenErrors(err)
+	r.log.Error("rules not reloaded: the previous rule set keeps running", "trigger", trigger, "errors", len(errs))
+	for _, e := range errs {
+		r.log.Error("rule error", "err", e.Error())
+	}
+}
+
+// swapIn puts a compiled set in service: the engine in one atomic step, then onSwap (correlation); start is when
+// the load began, for the log.
+func (r *ruleReloader) swapIn(set *rules.RuleSet, trigger string, start time.Time) {
 	old := r.engine.Swap(set)
 	if r.onSwap != nil {
 		r.onSwap(set)
@@ -143,7 +155,6 @@ func (r *ruleReloader) Reload(force bool, trigger string) bool {
 	r.log.Info("rules reloaded", "trigger", trigger, "rules", len(set.Rules()), "correlations", len(set.Correlations()),
 		"disabled", set.Disabled(),
 		"added", added, "removed", removed, "changed", changed, "took", time.Since(start).Round(time.Millisecond).String())
-	return true
 }
 
 // diffRuleSets counts the rules added, removed and changed (a new version) from old to cur.

@@ -13,7 +13,7 @@ import (
 
 func cmdRules(args []string, io stdio) int {
 	if len(args) == 0 {
-		fmt.Fprintln(io.err, "usage: vigil rules validate|test PATH...")
+		fmt.Fprintln(io.err, "usage: vigil rules validate|test PATH... | deploy -c FILE PATH... | status|history|rollback -c FILE")
 		return 2
 	}
 	switch args[0] {
@@ -21,8 +21,16 @@ func cmdRules(args []string, io stdio) int {
 		return cmdRulesValidate(args[1:], io)
 	case "test":
 		return cmdRulesTest(args[1:], io)
+	case "deploy":
+		return cmdRulesDeploy(args[1:], io)
+	case "status":
+		return cmdRulesStatus(args[1:], io)
+	case "history":
+		return cmdRulesHistory(args[1:], io)
+	case "rollback":
+		return cmdRulesRollback(args[1:], io)
 	default:
-		fmt.Fprintf(io.err, "vigil rules: unknown command %q (want validate or test)\n", args[0])
+		fmt.Fprintf(io.err, "vigil rules: unknown command %q (want validate, test, deploy, status, history or rollback)\n", args[0])
 		return 2
 	}
 }

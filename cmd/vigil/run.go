@@ -115,9 +115,9 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	set, fingerprint, err := loadRules(env, cfg.Rules.Paths, cfg.Rules.Exceptions)
+	set, fingerprint, fromKafka, err := startRules(ctx, env, cfg.Rules, log)
 	if err != nil {
-		return fmt.Errorf("rules:\n%w", err)
+		return err
 	}
 	log.Info("rules loaded", "rules", len(set.Rules()), "correlations", len(set.Correlations()), "disabled", set.Disabled())
 	mon.ready.set("rules", nil)
@@ -149,9 +149,13 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		correlations.Swap(set)
 		corr.swapped(set)
 	}
-	hup, stopHUP := notifyHUP()
-	defer stopHUP()
-	go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
+	if fromKafka != nil {
+		defer fromKafka.run(watchCtx, reloader)()
+	} else {
+		hup, stopHUP := notifyHUP()
+		defer stopHUP()
+		go reloader.Run(watchCtx, *cfg.Rules.Watch, hup)
+	}
 	mon.addRules(engine, reloader)
 
 	// A failing correlation stage stops the pipelines too; file sources that end stop the stage.
