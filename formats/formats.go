@@ -180,11 +180,16 @@ func (d *Decoder) Decode(raw []byte, recordTime time.Time) (fields.Value, error)
 	if d.parsers == nil {
 		return dc.tree()
 	}
-	tree, err := dc.tree()
-	if err != nil || !d.parsers.apply(tree, dc, &st) {
-		return tree, err
-	}
-	tree.Release()
+	// The parsers read the decoded fields, and a tree of the fields they read only if a condition needs CEL; the
+	// event's tree is built once, with what the parser added.
+	var view fields.Value
+	d.parsers.apply(fieldSource{lookup: dc.lookup, tree: func() fields.Value {
+		if !view.Exists() {
+			view, _ = dc.subtree(d.parsers.reads, d.parsers.whole)
+		}
+		return view
+	}}, dc, &st)
+	view.Release()
 	return dc.tree()
 }
 

@@ -64,9 +64,7 @@ func (d *doc) members(prefix string, obj fields.Value) bool {
 		if err != nil {
 			return false
 		}
-		i := d.begin(prefix+k, false)
-		d.vals = append(d.vals, b...)
-		d.end(i)
+		d.inVals(prefix+k, false, jsonEntry, func(vals []byte) []byte { return append(vals, b...) })
 	}
 	return true
 }

@@ -19,7 +19,7 @@ func (d *Decoder) decodeJSON(raw []byte, recordTime time.Time) (fields.Value, er
 	dc := d.docs.Get().(*doc)
 	defer d.docs.Put(dc)
 	dc.reset()
-	if !d.parsers.apply(tree, dc, &state{recordTime: recordTime, loc: d.loc}) {
+	if !d.parsers.apply(treeSource(tree), dc, &state{recordTime: recordTime, loc: d.loc}) {
 		return tree, nil
 	}
 	kept := dc.entries[:0]

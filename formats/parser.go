@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +25,17 @@ import (
 // decoded fields and gets vigil.parse.failed: <parser name>. Parsers are safe for concurrent use.
 type Parsers struct {
 	list []*parser
+	// reads are the fields the parsers' conditions and fields read: a decoder evaluates the conditions on a tree of
+	// those fields only, and builds the event's tree once, after the parser ran. whole: a condition may read any
+	// field, and gets the whole event.
+	reads []string
+	whole bool
 }
 
 type parser struct {
 	name     string
 	cond     *rules.Condition // nil: every event
-	field    []string
+	field    string           // dotted
 	patterns []parserPattern
 	types    map[string]converter
 	set      []staticField
@@ -42,7 +48,17 @@ type parserPattern struct {
 
 type staticField struct {
 	field string
-	value []byte // JSON
+	value []byte // JSON, or nil for a string
+	text  string
+}
+
+// write sets the field on d.
+func (f staticField) write(d *doc) {
+	if f.value == nil {
+		d.set(f.field, f.text)
+	} else {
+		d.raw(f.field, f.value)
+	}
 }
 
 // parserFile is the YAML of a parser file.
@@ -91,6 +107,16 @@ func LoadParsers(paths ...string) (*Parsers, error) {
 		}
 		ps.list = append(ps.list, list...)
 	}
+	for _, p := range ps.list {
+		ps.reads = append(ps.reads, p.field)
+		if p.cond != nil {
+			reads, ok := p.cond.Reads()
+			ps.whole = ps.whole || !ok
+			ps.reads = append(ps.reads, reads...)
+		}
+	}
+	slices.Sort(ps.reads)
+	ps.reads = slices.Compact(ps.reads)
 	return ps, nil
 }
 
@@ -138,7 +164,7 @@ func compileParser(env *rules.Env, s parserSpec) (*parser, error) {
 	if len(s.Patterns) == 0 {
 		return nil, errors.New("patterns: at least one dissect or regex pattern is required")
 	}
-	p := &parser{name: s.Name, field: strings.Split(cmpOr(s.Field, "message"), "."), types: map[string]converter{}}
+	p := &parser{name: s.Name, field: cmpOr(s.Field, "message"), types: map[string]converter{}}
 	if s.If != "" {
 		cond, err := env.CompileCondition(s.If)
 		if err != nil {
@@ -189,11 +215,15 @@ func compilePattern(s patternSpec) (parserPattern, error) {
 func staticFields(m map[string]any) ([]staticField, error) {
 	var out []staticField
 	for k, v := range m {
+		if text, ok := v.(string); ok {
+			out = append(out, staticField{field: k, text: text})
+			continue
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("set.%s: %w", k, err)
 		}
-		out = append(out, staticField{k, b})
+		out = append(out, staticField{field: k, value: b})
 	}
 	sortStatic(out)
 	return out, nil
@@ -214,19 +244,59 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// apply runs the parsers on an event: tree is the decoded event, and d receives the fields to set. It is false when
-// no parser's condition holds (nothing to change).
-func (ps *Parsers) apply(tree fields.Value, d *doc, st *state) bool {
+// fieldSource is a decoded event as parsers read it: lookup gives a field's string without building a tree, tree
+// gives the event's tree (or the tree of the fields the parsers read), built when first needed.
+type fieldSource struct {
+	lookup func(path string) (string, rules.FieldKind)
+	tree   func() fields.Value
+}
+
+// apply runs the parsers on an event; d receives the fields to set. It is false when no parser's condition holds
+// (nothing to change). Conditions of the usual form (string comparisons) are decided from the fields alone.
+func (ps *Parsers) apply(ev fieldSource, d *doc, st *state) bool {
 	for _, p := range ps.list {
-		if p.cond != nil && !p.cond.Eval(tree) {
-			continue
+		if p.cond != nil {
+			holds, decided := p.cond.EvalFields(ev.lookup)
+			if !decided {
+				holds = p.cond.Eval(ev.tree())
+			}
+			if !holds {
+				continue
+			}
 		}
-		if text := tree.Lookup(p.field...); text.Kind() != fields.String || !p.run(text.Str(), d, st) {
+		text, kind := ev.lookup(p.field)
+		if kind == rules.FieldOther {
+			v := ev.tree().Lookup(strings.Split(p.field, ".")...)
+			text, kind = v.Str(), rules.FieldOther
+			if v.Kind() == fields.String {
+				kind = rules.FieldString
+			}
+		}
+		if kind != rules.FieldString || !p.run(text, d, st) {
 			d.set("vigil.parse.failed", p.name)
 		}
 		return true
 	}
 	return false
+}
+
+// treeSource reads an event tree.
+func treeSource(tree fields.Value) fieldSource {
+	return fieldSource{
+		lookup: func(path string) (string, rules.FieldKind) {
+			v := tree.Lookup(strings.Split(path, ".")...)
+			switch v.Kind() {
+			case fields.String:
+				return v.Str(), rules.FieldString
+			case fields.Null:
+				if !v.Exists() {
+					return "", rules.FieldMissing
+				}
+			}
+			return "", rules.FieldOther
+		},
+		tree: func() fields.Value { return tree },
+	}
 }
 
 // run tries the patterns on text and writes the fields of the first that matches and converts.
@@ -251,13 +321,17 @@ func (p *parser) run(text string, d *doc, st *state) bool {
 			continue // a value that does not convert: the pattern does not match
 		}
 		for _, f := range p.set {
-			d.raw(f.field, f.value)
+			f.write(d)
 		}
 		for _, f := range pat.set {
-			d.raw(f.field, f.value)
+			f.write(d)
 		}
 		for i, c := range caps {
-			if values[i] != nil {
+			switch {
+			case c.text == "": // an empty capture is left out
+			case values[i] == nil:
+				d.set(c.field, c.text)
+			default:
 				d.raw(c.field, values[i])
 			}
 		}
@@ -266,19 +340,17 @@ func (p *parser) run(text string, d *doc, st *state) bool {
 	return false
 }
 
-// convert encodes a captured text as its field's type; an empty text is left out (nil).
+// convert encodes a captured text as its field's type: nil for a text that stays a string.
 func (p *parser) convert(c capture, st *state) ([]byte, bool) {
-	if c.text == "" {
-		return nil, true
-	}
 	conv, ok := p.types[c.field]
-	if !ok {
-		return fields.AppendString(nil, c.text), true
+	if !ok || c.text == "" {
+		return nil, true
 	}
 	return conv(c.text, st)
 }
 
-// converter encodes a text as a JSON value of one type; false when it is not of the type.
+// converter encodes a text as a JSON value of one type, or nil when the text stays a string; false when it is not of
+// the type.
 type converter func(s string, st *state) ([]byte, bool)
 
 // newConverter returns the converter of a type name: keyword (string), int or long, float, bool, ip, or
@@ -286,7 +358,7 @@ type converter func(s string, st *state) ([]byte, bool)
 func newConverter(t string) (converter, error) {
 	switch t {
 	case "keyword", "string":
-		return func(s string, _ *state) ([]byte, bool) { return fields.AppendString(nil, s), true }, nil
+		return func(string, *state) ([]byte, bool) { return nil, true }, nil
 	case "int", "long":
 		return func(s string, _ *state) ([]byte, bool) {
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -305,7 +377,7 @@ func newConverter(t string) (converter, error) {
 	case "ip":
 		return func(s string, _ *state) ([]byte, bool) {
 			_, err := netip.ParseAddr(s)
-			return fields.AppendString(nil, s), err == nil
+			return nil, err == nil
 		}, nil
 	}
 	if layout, ok := strings.CutPrefix(t, "timestamp:"); ok && layout != "" {

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +113,51 @@ func TestBadParsers(t *testing.T) {
 		_, err := LoadParsers(writeParsers(t, c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got error %v, want one containing %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+// A condition decided without CEL (string comparisons), one that needs CEL on the fields it reads, and one that
+// reads the whole event (_event) choose the same lines and give the same events.
+func TestParserConditionPaths(t *testing.T) {
+	lines := []string{
+		"<38>Mar  1 10:00:00 bastion sshd[811]: Failed password for root from 45.155.205.12 port 52211 ssh2",
+		"<38>Mar  1 10:00:00 bastion sudo[811]: Failed password for root from 45.155.205.12 port 52211 ssh2",
+		"<38>Mar  1 10:00:00 bastion sshd[811]: something else",
+	}
+	var want []string
+	for i, cond := range []string{
+		`process.name == "sshd" && log.syslog.priority != 0 || process.name == "dropbear"`, // != : CEL, on a view
+		`process.name in ["sshd", "dropbear"]`,                                            // no CEL
+		`_event.process.name == "sshd" || size(_event) == 0`,                              // CEL, the whole event
+	} {
+		path := filepath.Join(t.TempDir(), "p.yml")
+		spec := "parsers:\n  - name: ssh\n    if: '" + cond + "'\n    types: {source.port: long}\n" +
+			"    patterns: [{dissect: 'Failed %{m} for %{user.name} from %{source.ip} port %{source.port} %{}'}]\n"
+		if err := os.WriteFile(path, []byte(spec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d := mustDecoder(t, Config{Format: "syslog", Parsers: []string{path}})
+		var got []string
+		for _, line := range lines {
+			b, err := json.Marshal(decodeLine(t, d, line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(b))
+		}
+		if i == 0 {
+			want = got
+			if !strings.Contains(got[0], `"source":{"ip":"45.155.205.12","port":52211}`) ||
+				strings.Contains(got[1], `"source"`) || !strings.Contains(got[2], `"failed":"ssh"`) {
+				t.Fatalf("condition %s: got\n%s", cond, strings.Join(got, "\n"))
+			}
+			continue
+		}
+		for j := range got {
+			if got[j] != want[j] {
+				t.Errorf("condition %s on %q:\n got %s\nwant %s", cond, lines[j], got[j], want[j])
+			}
 		}
 	}
 }
