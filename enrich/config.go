@@ -53,6 +53,9 @@ type ThreatIntelConfig struct {
 	// Fields lists the alert fields searched for indicators, by indicator kind (ip, domain, url, hash). Empty means
 	// the defaults (DefaultThreatFields()); a kind given here replaces that kind's defaults.
 	Fields map[string][]string `yaml:"fields"`
+	// Retrohunt searches the records Kafka retains for the indicators a reload adds (docs/hunting.md); off by
+	// default.
+	Retrohunt RetrohuntConfig `yaml:"retrohunt"`
 }
 
 // ReloadConfig says how table files are watched. A changed file is loaded in the background and swapped in whole; a
@@ -140,6 +143,9 @@ func (c *Config) Validate() error {
 				add("threat_intel.fields.%s: bad field name %q", kind, f)
 			}
 		}
+	}
+	if err := c.ThreatIntel.Retrohunt.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("enrich.%w", err))
 	}
 	if c.Timeout < 0 {
 		add("timeout: must not be negative")

@@ -172,12 +172,18 @@ func (b *indicatorBuilder) add(file string, line int, typ, value string, expires
 	if err != nil {
 		return lineErr(file, line, "%v", err)
 	}
-	if expires != 0 && expires <= b.now {
-		b.set.Expired++
-		return nil
-	}
 	if len(b.set.recs) == math.MaxInt32 {
 		return lineErr(file, line, "too many indicators")
+	}
+	b.addCanonical(t, canon, expires, meta)
+	return nil
+}
+
+// addCanonical adds an indicator already classified, unless it has expired.
+func (b *indicatorBuilder) addCanonical(t IndicatorType, canon string, expires int64, meta uint32) {
+	if expires != 0 && expires <= b.now {
+		b.set.Expired++
+		return
 	}
 	idx := int32(len(b.set.recs))
 	r := record{expires: uint32(min(expires, math.MaxUint32)), off: uint32(b.values.Len()), n: uint32(len(canon)), meta: meta, typ: t, next: -1}
@@ -197,7 +203,6 @@ func (b *indicatorBuilder) add(file string, line int, typ, value string, expires
 		m[h] = idx
 	}
 	b.set.recs = append(b.set.recs, r)
-	return nil
 }
 
 func keyOf(t IndicatorType) keyKind {

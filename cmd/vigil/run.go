@@ -138,6 +138,11 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 	}
 	defer fanout.Close()
 	sink := mon.sinks(fanout, cfg.Sinks)
+	stopRetrohunt, err := startRetrohunt(ctx, cfg, enr, env, sink, mon, log)
+	if err != nil {
+		return err
+	}
+	defer stopRetrohunt() // before the sinks close
 	corr, err := newCorrelation(ctx, cfg, correlations, set, correlate.StageOptions{Sink: sink, DeadLetters: dlq,
 		Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout(), DrainTimeout: cfg.Pipeline.ShutdownTimeout}, mon, log)
 	if err != nil {
