@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,8 @@ type KafkaConfig struct {
 	// Topic is the topic of a tenant's records: a pattern with {tenant} ("partner.{tenant}.events", the default),
 	// or one topic for every tenant with multi_tenant: true.
 	Topic string `yaml:"topic"`
-	// SyslogTopic is the topic of syslog records (raw lines, which `vigil run` reads with format: syslog on that
-	// topic): a pattern with {tenant}, or one topic with multi_tenant. Default: Topic + ".syslog".
+	// SyslogTopic is the topic of the syslog listeners' records (raw lines, which `vigil run` decodes by their format
+	// header): a pattern with {tenant}, or one topic with multi_tenant. Default: Topic + ".syslog".
 	SyslogTopic string `yaml:"syslog_topic"`
 	// MultiTenant writes every tenant to Topic, with the tenant in the TenantHeader header; `vigil run` reads it
 	// as a multi_tenant topic.
@@ -120,7 +121,14 @@ type SyslogConfig struct {
 	// Tenant is the tenant of every record received here. Empty: the client certificate names the tenant (needs
 	// tls and tls.client_ca_file). With both, a certificate naming another tenant is refused.
 	Tenant string `yaml:"tenant"`
+	// Format is the format of the lines received here: syslog (the default), cef, leef, kv or lines (a firewall
+	// sending bare CEF, an appliance sending key=value). Each record carries it in the header format, and `vigil run`
+	// decodes the line by it whatever its topic's format (docs/formats.md).
+	Format string `yaml:"format"`
 }
+
+// lineFormats are the formats of syslog listeners' lines.
+var lineFormats = []string{"syslog", "cef", "leef", "kv", "lines"}
 
 func (c *Config) setDefaults() {
 	if c.Listen == "" {
@@ -237,6 +245,9 @@ func (c *Config) validateSyslog() []error {
 		if s.TLS && c.TLS.CertFile == "" {
 			errs = append(errs, fmt.Errorf("syslog[%d] (%s): tls needs tls.cert_file", i, s.Name))
 		}
+		if s.Format != "" && !slices.Contains(lineFormats, s.Format) {
+			errs = append(errs, fmt.Errorf("syslog[%d] (%s): format %q: want one of %s", i, s.Name, s.Format, strings.Join(lineFormats, ", ")))
+		}
 		if s.Tenant != "" {
 			if err := vigil.CheckTenant(s.Tenant); err != nil {
 				errs = append(errs, fmt.Errorf("syslog[%d] (%s): %w", i, s.Name, err))
@@ -257,10 +268,10 @@ func hasFixedSyslog(list []SyslogConfig) bool {
 	return false
 }
 
-// TopicFor returns the topic of a tenant's records; syslog records have their own (SyslogTopic).
-func (k *KafkaConfig) TopicFor(tenant string, syslog bool) string {
+// TopicFor returns the topic of a tenant's records; the syslog listeners' lines have their own (SyslogTopic).
+func (k *KafkaConfig) TopicFor(tenant string, lines bool) string {
 	t := k.Topic
-	if syslog {
+	if lines {
 		t = k.SyslogTopic
 	}
 	if k.MultiTenant {

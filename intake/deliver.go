@@ -47,7 +47,8 @@ type meta struct {
 	route    string
 	remote   string
 	received time.Time
-	format   string // the records' format header: "syslog" (raw lines), "hec" (HEC event objects), empty for JSON
+	format   string // the records' format header: hec (HEC event objects), a syslog listener's line format, or empty for JSON
+	lines    bool   // the records are a syslog listener's lines, for the syslog topic
 }
 
 // item is one record on its way to Kafka, with the headers that belong to it alone (es.index, es.id).
@@ -61,7 +62,7 @@ var errUnavailable = errors.New("kafka did not acknowledge the records: retry la
 
 // messages builds the Kafka records of a request.
 func (s *Server) messages(m meta, items []item) []kafka.Message {
-	topic := s.cfg.Kafka.TopicFor(m.p.Tenant, m.format == "syslog")
+	topic := s.cfg.Kafka.TopicFor(m.p.Tenant, m.lines)
 	received := []byte(m.received.UTC().Format(time.RFC3339Nano))
 	common := []kafka.Header{
 		{Key: s.cfg.Kafka.TenantHeader, Value: []byte(m.p.Tenant)},

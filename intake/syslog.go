@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,7 +14,8 @@ import (
 
 // Syslog over TCP with RFC 6587 framing, detected per message: octet counting ("LEN SP MSG", used by RFC 5425
 // TLS senders) when the frame starts with a digit, otherwise one message per line (non-transparent framing, LF).
-// The record is the message as received (without its line ending), with the header format: syslog.
+// The record is the message as received (without its line ending), with the header format: syslog (or the
+// listener's format).
 //
 // Syslog has no acknowledgement, so durability is TCP's: intake reads a connection only as fast as Kafka
 // acknowledges its records (and as the tenant's quota allows), and a sender that keeps its own queue (rsyslog's
@@ -152,7 +154,7 @@ func (l *syslogListener) serve(c net.Conn) {
 	gauge := l.s.metrics.conns.WithLabelValues(l.cfg.Name)
 	gauge.Inc()
 	defer gauge.Dec()
-	m := meta{p: p, route: l.route, remote: c.RemoteAddr().String(), format: "syslog"}
+	m := meta{p: p, route: l.route, remote: c.RemoteAddr().String(), format: cmp.Or(l.cfg.Format, "syslog"), lines: true}
 	frames := make(chan []byte, syslogBatch)
 	go l.read(c, p.Tenant, frames)
 	l.batches(m, frames)

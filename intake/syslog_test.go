@@ -124,6 +124,28 @@ func TestSyslogTCPAndMTLS(t *testing.T) {
 	}
 }
 
+// A listener's format (bare CEF from a firewall) travels in the format header, and its lines go to the syslog
+// topic; a format that is not a line format is a configuration error.
+func TestSyslogListenerFormat(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Syslog = []SyslogConfig{{Name: "fw", Listen: "127.0.0.1:0", Tenant: "acme", Format: "cef"}}
+	s, fw := startServer(t, cfg)
+	c, err := net.Dial("tcp", s.SyslogAddr("fw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(c, "CEF:0|V|P|1|100|Blocked|5|src=192.0.2.1 dst=198.51.100.2\n")
+	c.Close()
+	waitRecords(t, fw, 1)
+	if r := fw.records()[0]; header(r, "format") != "cef" || r.Topic != "partner.acme.events.syslog" {
+		t.Errorf("got format header %q on %s, want cef on partner.acme.events.syslog", header(r, "format"), r.Topic)
+	}
+	cfg.Syslog[0].Format = "json"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `syslog[0] (fw): format "json": want one of syslog, cef, leef, kv, lines`) {
+		t.Errorf("format json on a syslog listener: got %v, want the line formats named", err)
+	}
+}
+
 func TestSlowClientTimesOut(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Timeouts.ReadHeader = 200 * time.Millisecond
