@@ -1,6 +1,7 @@
 // Package fields holds the decoded form of an event: a tree of JSON values that rules read in place.
 //
-// An event is decoded once, by Parse, into one slice of nodes linked as a tree. No map is built and no value boxed;
+// An event is decoded once, by Parse (or built member by member by Builder, for records that are not JSON), into one
+// slice of nodes linked as a tree. No map is built and no value boxed;
 // the nodes hold no pointers (texts are offsets into the record's bytes, or into one buffer for unescaped texts), so
 // the garbage collector never scans them. The rule engine reads the tree directly (rules wraps it as CEL values); the
 // alert document, which enrichers and sinks change, is built from it with Map.
