@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vigilsoc/vigil"
@@ -40,8 +41,59 @@ type E2EOptions struct {
 	Keep        bool          // keep the topic and the indices (tests inspect them)
 	Timeout     time.Duration // bound of one end-to-end run; default 10 minutes
 	Log         io.Writer     // progress lines; nil discards them
+	// Profile, when set, is a folder where each end-to-end run's `vigil run` writes its CPU profile
+	// (<rate>-<flavor>.cpu.pprof, through VIGIL_CPUPROFILE).
+	Profile string
 	// Settings override `vigil run`'s defaults in the end-to-end runs (and in the sink's measurement alone).
 	Settings RunSettings
+	// Variants are further settings, each run end to end after the main run on the same records (a new group and
+	// indices): the before and after of a tuning, from the same run.
+	Variants []RunSettings
+}
+
+// E2EVariant is an end-to-end run with other settings.
+type E2EVariant struct {
+	Settings RunSettings `json:"settings"`
+	Run      E2ERun      `json:"end_to_end"`
+}
+
+// String says what a variant changes.
+func (s RunSettings) String() string {
+	var parts []string
+	if s.BatchSize > 0 {
+		parts = append(parts, fmt.Sprintf("batch_size=%d", s.BatchSize))
+	}
+	if s.MaxInFlight > 0 {
+		parts = append(parts, fmt.Sprintf("max_in_flight=%d", s.MaxInFlight))
+	}
+	if len(parts) == 0 {
+		return "defaults"
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseRunSettings reads settings written as String writes them: key=value pairs, comma-separated.
+func ParseRunSettings(text string) (RunSettings, error) {
+	var s RunSettings
+	for _, kv := range strings.Split(text, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" || kv == "defaults" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return s, fmt.Errorf("setting %q: want key=positive number", kv)
+		}
+		switch k {
+		case "batch_size":
+			s.BatchSize = n
+		case "max_in_flight":
+			s.MaxInFlight = n
+		default:
+			return s, fmt.Errorf("setting %q: unknown key (batch_size, max_in_flight)", kv)
+		}
+	}
+	return s, nil
 }
 
 // RunSettings are the settings of `vigil run` a tuning run overrides; zero keeps the default.
@@ -142,12 +194,16 @@ type E2ERate struct {
 
 // E2EEngine is one rate on one search engine.
 type E2EEngine struct {
-	Flavor      string       `json:"flavor"`
-	Run         E2ERun       `json:"end_to_end"`
-	Sink        PartResult   `json:"vigil_sink"`
+	Flavor string     `json:"flavor"`
+	Run    E2ERun     `json:"end_to_end"`
+	Sink   PartResult `json:"vigil_sink"` // all alerts in one Write
+	// SinkBatches is the sink fed as the pipeline feeds it: each batch's alerts in one Write, as many at once as
+	// batches in flight.
+	SinkBatches PartResult   `json:"vigil_sink_batches"`
 	BulkDefault PartResult   `json:"bulk_indexer_default"`
 	BulkBest    PartResult   `json:"bulk_indexer_best"`
 	BulkSweep   []PartResult `json:"bulk_indexer_sweep"`
+	Variants    []E2EVariant `json:"variants,omitempty"`
 	// SlowestPart names the part with the lowest rate in events/s (an indexing rate counts alerts: divided by the
 	// alert fraction), SlowestPerSec is that rate.
 	SlowestPart   string  `json:"slowest_part"`
@@ -155,6 +211,11 @@ type E2EEngine struct {
 	// EndToEndRatio is the end-to-end events/s ÷ SlowestPerSec; SinkRatio is Vigil's sink ÷ the best BulkIndexer.
 	EndToEndRatio float64 `json:"end_to_end_vs_slowest"`
 	SinkRatio     float64 `json:"sink_vs_best_bulk_indexer"`
+	// PartsCPU is the CPU seconds per 1,000 events the parts alone cost (the source's per record, detection's per
+	// event, the sink's per alert times the alerts per event); CPURatio is that ÷ Vigil's CPU per 1,000 events end
+	// to end (1: the whole path costs what its parts cost, lower: it costs more).
+	PartsCPU float64 `json:"parts_cpu_s_per_1000"`
+	CPURatio float64 `json:"parts_cpu_vs_end_to_end"`
 }
 
 // E2ERun is one `vigil run` from the first record read to lag 0 with every alert searchable.
@@ -175,6 +236,10 @@ type E2ERun struct {
 	Unexpected  int    `json:"unexpected"`
 	DeadLetters int    `json:"dead_letters"`
 	IndexPrefix string `json:"index_prefix"`
+	// From Vigil's metrics: batches, their mean sink write time, and the rule evaluation time (summed per batch).
+	Batches       int     `json:"batches"`
+	WriteMeanMS   float64 `json:"write_mean_ms"`
+	DetectSeconds float64 `json:"detect_seconds"`
 }
 
 // RunE2E produces the workload into a new topic and measures, for each alert rate and search engine, the parts alone
@@ -268,11 +333,23 @@ func (o *E2EOptions) runRate(ctx context.Context, w E2EWorkload, rep *E2EReport,
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", target.Flavor, err)
 		}
-		if e.Run, err = o.endToEnd(ctx, w, rep, &res, alerts, mapping, dir, target, prefix+"-run"); err != nil {
-			return res, fmt.Errorf("%s: end to end: %w", target.Flavor, err)
+		for i, settings := range append([]RunSettings{o.Settings}, o.Variants...) {
+			tag := "run"
+			if i > 0 {
+				tag = fmt.Sprintf("v%d", i)
+			}
+			run, err := o.endToEnd(ctx, w, rep, &res, alerts, mapping, dir, target, prefix+"-"+tag, tag, settings)
+			if err != nil {
+				return res, fmt.Errorf("%s: end to end (%s): %w", target.Flavor, settings, err)
+			}
+			fmt.Fprintf(o.Log, "%s %s (%s): end to end %.0f events/s, %.0f alerts/s; stored %d, missing %d, duplicated %d\n",
+				rate, target.Flavor, settings, run.EventsPerSec, run.AlertsPerSec, run.Stored, run.Missing, run.Duplicated)
+			if i == 0 {
+				e.Run = run
+			} else {
+				e.Variants = append(e.Variants, E2EVariant{Settings: settings, Run: run})
+			}
 		}
-		fmt.Fprintf(o.Log, "%s %s: end to end %.0f events/s, %.0f alerts/s; stored %d, missing %d, duplicated %d\n", rate,
-			target.Flavor, e.Run.EventsPerSec, e.Run.AlertsPerSec, e.Run.Stored, e.Run.Missing, e.Run.Duplicated)
 		if err := o.indexingParts(ctx, &e, target, prefix, alerts, mapping, len(w.Events)); err != nil {
 			return res, fmt.Errorf("%s: %w", target.Flavor, err)
 		}
@@ -288,7 +365,7 @@ var replaySummary = regexp.MustCompile(`replay: (\d+) events, (\d+) alerts, .* i
 // pipeline time replay reports, which leaves out compiling the rules).
 func (o *E2EOptions) replay(ctx context.Context, w E2EWorkload, dir string) ([]AlertDoc, PartResult, error) {
 	var docs []AlertDoc
-	var took time.Duration
+	var took, cpu time.Duration
 	events := 0
 	for _, tenant := range w.Tenants {
 		out := filepath.Join(dir, tenant+".alerts.jsonl")
@@ -298,6 +375,7 @@ func (o *E2EOptions) replay(ctx context.Context, w E2EWorkload, dir string) ([]A
 		if err != nil {
 			return nil, PartResult{}, fmt.Errorf("vigil replay: %v\n%s", err, msg)
 		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		m := replaySummary.FindSubmatch(msg)
 		if m == nil {
 			return nil, PartResult{}, fmt.Errorf("vigil replay: no summary line in\n%s", msg)
@@ -317,7 +395,17 @@ func (o *E2EOptions) replay(ctx context.Context, w E2EWorkload, dir string) ([]A
 	if events != len(w.Events) {
 		return nil, PartResult{}, fmt.Errorf("vigil replay read %d events of %d", events, len(w.Events))
 	}
-	return docs, part("detection (vigil replay)", events, took), nil
+	// Less the CPU of starting and compiling the rules, from a replay of no event.
+	empty := filepath.Join(dir, "empty.jsonl")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		return nil, PartResult{}, err
+	}
+	cmd := exec.CommandContext(ctx, o.Vigil, "replay", "--rules", filepath.Join(dir, "rules.yml"), "--input", empty, "--output", os.DevNull)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, PartResult{}, fmt.Errorf("vigil replay: %v\n%s", err, msg)
+	}
+	cpu = max(cpu-time.Duration(len(w.Tenants))*(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()), 0)
+	return docs, part("detection (vigil replay)", events, took, cpu), nil
 }
 
 // ratios fills in the slowest part and the two ratios.
@@ -341,6 +429,13 @@ func (e *E2EEngine) ratios(source, detection PartResult, alerts, events int) {
 		}
 	}
 	e.EndToEndRatio = e.Run.EventsPerSec / e.SlowestPerSec
+	if source.CPUSeconds > 0 && detection.CPUSeconds > 0 && e.Sink.CPUSeconds > 0 {
+		e.PartsCPU = 1000 * (source.CPUSeconds/float64(source.Items) + detection.CPUSeconds/float64(detection.Items) +
+			frac*e.Sink.CPUSeconds/float64(e.Sink.Items))
+		if e.Run.VigilCPU > 0 {
+			e.CPURatio = e.PartsCPU / e.Run.VigilCPU
+		}
+	}
 	if e.BulkBest.PerSec > 0 {
 		e.SinkRatio = e.Sink.PerSec / e.BulkBest.PerSec
 	}
@@ -363,6 +458,10 @@ func (o *E2EOptions) indexingParts(ctx context.Context, e *E2EEngine, t SearchTa
 	if err != nil {
 		return err
 	}
+	server := -1
+	if pid, err := ListeningPID(port(t.URL)); err == nil {
+		server = pid
+	}
 	measure := func(name string, f func(cfg sinks.ElasticsearchConfig) (PartResult, error)) (PartResult, error) {
 		p := prefix + "-" + name
 		cfg := searchConfig(t, p)
@@ -370,19 +469,34 @@ func (o *E2EOptions) indexingParts(ctx context.Context, e *E2EEngine, t SearchTa
 		if err := PrepareIndices(ctx, cfg, alerts, mapping); err != nil {
 			return PartResult{}, err
 		}
+		s0, _ := CPUSeconds(server)
 		r, err := f(cfg)
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Fprintf(o.Log, "  %s alone (%d workers): %.0f alerts/s\n", r.Part, r.Workers, r.PerSec)
+		if s1, err := CPUSeconds(server); err == nil {
+			r.ServerCPUSeconds = s1 - s0
+		}
+		fmt.Fprintf(o.Log, "  %s alone (%d workers): %.0f alerts/s, %.0f per CPU-second, search engine %.2f CPU-s\n",
+			r.Part, r.Workers, r.PerSec, r.PerCPUSecond(), r.ServerCPUSeconds)
 		return r, nil
+	}
+	// The sink's own limit: every alert in one Write, which it cuts into requests of FlushBytes for its workers, as
+	// the BulkIndexer gets every alert at once.
+	if e.Sink, err = measure("sink", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+		cfg.SetDefaults()
+		return MeasureSink(ctx, cfg, alerts, len(alerts), 1)
+	}); err != nil {
+		return err
 	}
 	// As the pipeline hands them over: a batch's alerts per Write, as many Writes at once as batches in flight.
 	size, inFlight := o.Settings.batch()
 	perWrite := max(1, len(alerts)*size/events)
-	if e.Sink, err = measure("sink", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+	if e.SinkBatches, err = measure("sink-batches", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
 		cfg.SetDefaults()
-		return MeasureSink(ctx, cfg, alerts, perWrite, inFlight)
+		r, err := MeasureSink(ctx, cfg, alerts, perWrite, inFlight)
+		r.Part = fmt.Sprintf("vigil sink, %d batches of %d alerts in flight", inFlight, perWrite)
+		return r, err
 	}); err != nil {
 		return err
 	}

@@ -44,8 +44,9 @@ log: {level: warn, format: json}
 // so) until the group's lag is 0 and the indices hold as many documents as replay gives alerts; then it checks the
 // stored ids against replay's.
 func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport, rate *E2ERate,
-	alerts []*vigil.Alert, mapping json.RawMessage, dir string, t SearchTarget, prefix string) (E2ERun, error) {
+	alerts []*vigil.Alert, mapping json.RawMessage, dir string, t SearchTarget, prefix, tag string, settings RunSettings) (E2ERun, error) {
 	run := E2ERun{IndexPrefix: prefix, KafkaCPU: -1, SearchCPU: -1}
+	name := t.Flavor + "-" + tag // of the files of this run
 	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
 	if err != nil {
 		return run, err
@@ -60,20 +61,23 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 	if err != nil {
 		return run, err
 	}
-	group, letters := prefix+"-group", filepath.Join(dir, t.Flavor+".deadletters.jsonl")
-	config := filepath.Join(dir, t.Flavor+".yaml")
+	group, letters := prefix+"-group", filepath.Join(dir, name+".deadletters.jsonl")
+	config := filepath.Join(dir, name+".yaml")
 	text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, rep.Topic,
-		o.Settings.sourceYAML(), t.Flavor, t.URL, prefix, o.Settings.pipelineYAML(), letters, metrics)
+		settings.sourceYAML(), t.Flavor, t.URL, prefix, settings.pipelineYAML(), letters, metrics)
 	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
 		return run, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, t.Flavor+".log"))
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return run, err
 	}
 	defer logFile.Close()
 	cmd := exec.Command(o.Vigil, "run", "-c", config)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if o.Profile != "" {
+		cmd.Env = append(os.Environ(), "VIGIL_CPUPROFILE="+filepath.Join(o.Profile, filepath.Base(dir)+"-"+name+".cpu.pprof"))
+	}
 	if err := cmd.Start(); err != nil {
 		return run, err
 	}
@@ -131,6 +135,7 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 		}
 	}
 	took, cpu1 := time.Since(start), pids.cpu()
+	run.pipelineFigures(ctx, metrics)
 	run.Seconds = took.Seconds()
 	run.EventsPerSec = float64(len(w.Events)) / took.Seconds()
 	run.AlertsPerSec = float64(want) / took.Seconds()
@@ -178,6 +183,21 @@ func (run *E2ERun) account(ctx context.Context, tp esapi.Transport, prefix strin
 		run.DeadLetters = strings.Count(string(data), "\n")
 	}
 	return nil
+}
+
+// pipelineFigures reads from `vigil run`'s metrics where its batches' time went: the batches, their mean write
+// time (the sink's Write, from its start to every alert stored) and the rule evaluation time.
+func (run *E2ERun) pipelineFigures(ctx context.Context, addr string) {
+	get := func(name string) float64 {
+		v, _ := metricValue(ctx, addr, name)
+		return v
+	}
+	batches := get("vigil_batches_total")
+	run.Batches = int(batches)
+	if n := get("vigil_sink_write_seconds_count"); n > 0 {
+		run.WriteMeanMS = 1000 * get("vigil_sink_write_seconds_sum") / n
+	}
+	run.DetectSeconds = get("vigil_rule_evaluation_seconds_total")
 }
 
 // pidSet is Vigil's, the broker's and the search engine's process (-1: not found).

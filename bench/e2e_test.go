@@ -122,3 +122,21 @@ func TestMetricValue(t *testing.T) {
 		t.Fatalf("got %v, %v; want 7", got, err)
 	}
 }
+
+func TestRunSettings(t *testing.T) {
+	s, err := ParseRunSettings("max_in_flight=16, batch_size=2000")
+	if err != nil || s != (RunSettings{BatchSize: 2000, MaxInFlight: 16}) {
+		t.Fatalf("got %+v, %v", s, err)
+	}
+	if s.String() != "batch_size=2000,max_in_flight=16" || (RunSettings{}).String() != "defaults" {
+		t.Errorf("String: got %q", s.String())
+	}
+	if got := s.sourceYAML() + s.pipelineYAML(); got != "      batch_size: 2000\npipeline: {max_in_flight: 16}\n" {
+		t.Errorf("YAML: got %q", got)
+	}
+	for _, bad := range []string{"batch_size=0", "workers=2", "max_in_flight"} {
+		if _, err := ParseRunSettings(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

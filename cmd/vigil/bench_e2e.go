@@ -28,6 +28,8 @@ func cmdBenchE2E(args []string, io stdio) int {
 	keep := fs.Bool("keep", false, "keep the topic and the indices")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound of one end-to-end run")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	profile := fs.String("profile", "", "folder where each end-to-end run's vigil run writes a CPU profile (<rate>-<flavor>.cpu.pprof)")
+	variants := fs.StringArray("variant", nil, "further settings run end to end after the main run, e.g. max_in_flight=16,batch_size=2000 (repeatable)")
 	var settings bench.RunSettings
 	fs.IntVar(&settings.BatchSize, "batch-size", 0, "vigil run's sources[].kafka.batch_size (default: vigil's default)")
 	fs.IntVar(&settings.MaxInFlight, "max-in-flight", 0, "vigil run's pipeline.max_in_flight (default: vigil's default)")
@@ -41,6 +43,15 @@ func cmdBenchE2E(args []string, io stdio) int {
 		}
 		fmt.Fprintln(io.err, "vigil bench e2e:", err)
 		return 2
+	}
+	var others []bench.RunSettings
+	for _, v := range *variants {
+		s, err := bench.ParseRunSettings(v)
+		if err != nil {
+			fmt.Fprintln(io.err, "vigil bench e2e: --variant:", err)
+			return 2
+		}
+		others = append(others, s)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -58,7 +69,7 @@ func cmdBenchE2E(args []string, io stdio) int {
 	defer stop()
 	rep, err := bench.RunE2E(ctx, bench.E2EOptions{Vigil: self, Kafka: *kafkaAddr, Search: targets, Events: *events,
 		Tenants: *tenants, Partitions: *partitions, Rates: *rates, BulkWorkers: *workers, Dir: *dir, Keep: *keep,
-		Timeout: *timeout, Log: io.err, Settings: settings})
+		Timeout: *timeout, Log: io.err, Settings: settings, Variants: others, Profile: *profile})
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil bench e2e:", err)
 		return 1
@@ -104,24 +115,48 @@ func parseSearchTargets(s string) ([]bench.SearchTarget, error) {
 func printE2E(io stdio, rep *bench.E2EReport) {
 	fmt.Fprintf(io.out, "vigil bench e2e: %s; %d events, %d tenants, %d partitions (produced in %.1f s)\n", rep.Machine,
 		rep.Events, rep.Tenants, rep.Partitions, rep.ProduceSeconds)
-	fmt.Fprintf(io.out, "kafka source alone: %.0f records/s\n\n", rep.Source.PerSec)
-	fmt.Fprintf(io.out, "%-10s %-13s %7s %6s %12s %11s %12s %16s\n", "rate", "engine", "alerts", "%", "detect ev/s",
-		"sink al/s", "bulk dflt/s", "bulk best/s (w)")
+	fmt.Fprintf(io.out, "kafka source alone: %.0f records/s, %.0f per CPU-second\n\n", rep.Source.PerSec, rep.Source.PerCPUSecond())
+	fmt.Fprintf(io.out, "%-10s %-13s %7s %6s %12s %13s %11s %13s %12s %16s %14s\n", "rate", "engine", "alerts", "%", "detect ev/s",
+		"detect ev/cpu", "sink al/s", "sink bat al/s", "bulk dflt/s", "bulk best/s (w)", "search cpu/al")
 	for _, r := range rep.Rates {
 		for _, e := range r.Engines {
-			fmt.Fprintf(io.out, "%-10s %-13s %7d %6.2f %12.0f %11.0f %12.0f %12.0f (%d)\n", r.Rate, e.Flavor, r.Alerts,
-				r.AlertPct, r.Detection.PerSec, e.Sink.PerSec, e.BulkDefault.PerSec, e.BulkBest.PerSec, e.BulkBest.Workers)
+			fmt.Fprintf(io.out, "%-10s %-13s %7d %6.2f %12.0f %13.0f %11.0f %13.0f %12.0f %12.0f (%d) %6.2f / %5.2f\n", r.Rate, e.Flavor,
+				r.Alerts, r.AlertPct, r.Detection.PerSec, r.Detection.PerCPUSecond(), e.Sink.PerSec, e.SinkBatches.PerSec,
+				e.BulkDefault.PerSec, e.BulkBest.PerSec, e.BulkBest.Workers, perThousand(e.Sink.ServerCPUSeconds, e.Sink.Items),
+				perThousand(e.BulkBest.ServerCPUSeconds, e.BulkBest.Items))
 		}
 	}
-	fmt.Fprintf(io.out, "\n%-10s %-13s %9s %9s %13s %8s %9s %9s %9s %9s %8s %16s\n", "rate", "engine", "e2e ev/s", "e2e al/s",
-		"slowest part", "e2e/slow", "sink/bulk", "cpu vigil", "cpu kafka", "cpu search", "rss MiB", "lost/dup/dl")
+	fmt.Fprintf(io.out, "\n%-10s %-13s %9s %9s %13s %8s %9s %9s %9s %9s %9s %8s %8s %16s\n", "rate", "engine", "e2e ev/s", "e2e al/s",
+		"slowest part", "e2e/slow", "sink/bulk", "cpu vigil", "cpu parts", "cpu kafka", "cpu search", "parts/e2e", "rss MiB", "lost/dup/dl")
 	for _, r := range rep.Rates {
 		for _, e := range r.Engines {
-			fmt.Fprintf(io.out, "%-10s %-13s %9.0f %9.0f %13s %7.0f%% %8.0f%% %9.3f %9.3f %9.3f %8.0f %16s\n", r.Rate, e.Flavor,
+			fmt.Fprintf(io.out, "%-10s %-13s %9.0f %9.0f %13s %7.0f%% %8.0f%% %9.3f %9.3f %9.3f %9.3f %8.0f%% %8.0f %16s\n", r.Rate, e.Flavor,
 				e.Run.EventsPerSec, e.Run.AlertsPerSec, e.SlowestPart, 100*e.EndToEndRatio, 100*e.SinkRatio, e.Run.VigilCPU,
-				e.Run.KafkaCPU, e.Run.SearchCPU, float64(e.Run.VigilPeakRSS)/(1<<20),
+				e.PartsCPU, e.Run.KafkaCPU, e.Run.SearchCPU, 100*e.CPURatio, float64(e.Run.VigilPeakRSS)/(1<<20),
 				fmt.Sprintf("%d/%d/%d", e.Run.Missing, e.Run.Duplicated, e.Run.DeadLetters))
 		}
 	}
+	for _, r := range rep.Rates {
+		for _, e := range r.Engines {
+			for _, v := range append([]bench.E2EVariant{{Settings: rep.Settings, Run: e.Run}}, e.Variants...) {
+				if len(e.Variants) == 0 {
+					break
+				}
+				fmt.Fprintf(io.out, "%-10s %-13s %-32s %9.0f ev/s %8.0f al/s, %4d batches, write %6.1f ms, detect %5.2f s, cpu vigil %.3f\n",
+					r.Rate, e.Flavor, v.Settings, v.Run.EventsPerSec, v.Run.AlertsPerSec, v.Run.Batches, v.Run.WriteMeanMS,
+					v.Run.DetectSeconds, v.Run.VigilCPU)
+			}
+		}
+	}
+	fmt.Fprintln(io.out, "search cpu/al: the search engine's CPU seconds per 1,000 alerts indexed by Vigil's sink / by the best BulkIndexer")
+	fmt.Fprintln(io.out, "sink: every alert in one Write; sink bat: each batch's alerts in one Write, as many at once as batches in flight")
 	fmt.Fprintln(io.out, "cpu: CPU seconds per 1,000 events over the end-to-end span; e2e: from the first record read to lag 0 with every alert searchable")
+}
+
+// perThousand is seconds per 1,000 items.
+func perThousand(seconds float64, items int) float64 {
+	if items == 0 {
+		return 0
+	}
+	return 1000 * seconds / float64(items)
 }

@@ -55,7 +55,10 @@ Run 'vigil COMMAND --help' for the flags of a command.
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stopProfile := profileFromEnv(os.Stderr)
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 // run dispatches to a subcommand and returns the process exit code: 0 success, 1 failure found (bad rule, failed
