@@ -23,4 +23,13 @@
 // the second partition's events late. Source therefore merges its partitions by record timestamp (ties by topic,
 // partition and offset): one goroutine per partition fetches and decodes (so decoding runs in parallel), and Read
 // takes the oldest head among them.
+//
+// # Retro-hunt
+//
+// Retrohunt is run by `vigil run` when the threat-intel table gains indicators: a vigil.Pipeline over a Source of the
+// last window whose detector matches the new indicators (enrich.ThreatIntel.MatchFields over a set holding only
+// them) instead of rules. Its share of the CPUs is kept by a duty cycle rather than by measuring CPU time: one worker,
+// one batch in flight, and before each read a pause of busy × (1 − d) / d (Pace), d = cpu_share × CPUs, at most one
+// core's worth. A duty cycle needs no platform-specific CPU accounting, and it bounds the work the same way whether
+// the time goes to matching, decoding ahead or waiting for the broker; docs/hunting.md says what it does not bound.
 package hunt

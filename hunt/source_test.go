@@ -75,3 +75,29 @@ func TestReadReportsFetchError(t *testing.T) {
 		t.Errorf("got %v, want the fetch error", err)
 	}
 }
+
+// TestDutyAndPace: the busy fraction is the share of all CPUs, at most one core; a pace makes the work that fraction
+// of the time, and returns at once when the context ends.
+func TestDutyAndPace(t *testing.T) {
+	for _, tc := range []struct {
+		share float64
+		cpus  int
+		want  float64
+	}{{0.25, 2, 0.5}, {0.25, 4, 1}, {1, 8, 1}, {0.1, 1, 0.1}, {0.000001, 1, 0.01}} {
+		if got := Duty(tc.share, tc.cpus); got != tc.want {
+			t.Errorf("Duty(%g, %d): got %g, want %g", tc.share, tc.cpus, got, tc.want)
+		}
+	}
+	start := time.Now()
+	if err := Pace(context.Background(), 20*time.Millisecond, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 20*time.Millisecond {
+		t.Errorf("a pace after 20ms of work at duty 0.5 took %s, want at least 20ms", took)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Pace(ctx, time.Hour, 0.1); !errors.Is(err, context.Canceled) {
+		t.Errorf("a pace with an ended context: got %v, want context.Canceled", err)
+	}
+}

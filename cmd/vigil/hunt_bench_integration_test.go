@@ -91,21 +91,7 @@ func benchLive(b *testing.B, bin, config, addr, group, topic string) (wall, cpu 
 		}
 	}()
 	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
-	var joined time.Time
-	for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatalf("live detection not done in 10 minutes; log:\n%s", read())
-		}
-		if joined.IsZero() {
-			if strings.Contains(read(), "joined consumer group") {
-				joined = time.Now()
-			}
-			continue
-		}
-		if ok, _ := groupAtEnd(b, addr, group, topic, 3); ok {
-			break
-		}
-	}
+	joined := waitConsumed(b, read, addr, group, []string{topic}, 3, 10*time.Minute)
 	wall = time.Since(joined)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

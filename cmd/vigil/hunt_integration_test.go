@@ -24,19 +24,7 @@ import (
 // stamped one millisecond apart from base: the order of the file is the order of the record timestamps.
 func huntRecords(t testing.TB, n int, base time.Time) (lines [][]byte, msgs []kafka.Message) {
 	t.Helper()
-	root := repoRoot(t)
-	var samples [][]byte
-	for _, f := range []string{"attacks.jsonl", "benign.jsonl"} {
-		data, err := os.ReadFile(filepath.Join(root, "configs", "samples", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				samples = append(samples, line)
-			}
-		}
-	}
+	samples := shippedSamples(t)
 	run := strings.ReplaceAll(testenv.UniqueName(t, "h"), "-", "")
 	for i := range n {
 		raw := withEventID(t, samples[i%len(samples)], fmt.Sprintf("%s-%d", run, i))

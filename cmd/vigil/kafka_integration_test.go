@@ -536,18 +536,7 @@ func BenchmarkKafkaToFile(b *testing.B) {
 	addr := testenv.Kafka(b)
 	root, _ := filepath.Abs("../..")
 	const total = 200000
-	var samples [][]byte
-	for _, f := range []string{"attacks.jsonl", "benign.jsonl"} {
-		data, err := os.ReadFile(filepath.Join(root, "configs", "samples", f))
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				samples = append(samples, line)
-			}
-		}
-	}
+	samples := shippedSamples(b)
 	topics := []string{testenv.CreateTopic(b, addr, 3), testenv.CreateTopic(b, addr, 3)}
 	run := testenv.UniqueName(b, "")
 	for ti, topic := range topics {
@@ -588,27 +577,7 @@ log: {format: json}
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
-	var joined time.Time
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			b.Fatalf("not done in 5 minutes; log:\n%s", read())
-		}
-		if joined.IsZero() {
-			if strings.Contains(read(), "joined consumer group") {
-				joined = time.Now()
-			}
-			continue
-		}
-		done := true
-		for _, topic := range topics {
-			if ok, _ := groupAtEnd(b, addr, group, topic, 3); !ok {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
-	}
+	joined := waitConsumed(b, read, addr, group, topics, 3, 5*time.Minute)
 	took := time.Since(joined)
 	b.StopTimer()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -619,6 +588,51 @@ log: {format: json}
 	b.Logf("%d events in %s: %.0f events/s, %d alerts; vigil used %s user + %s system CPU (whole process life)",
 		total, took.Round(time.Millisecond), float64(total)/took.Seconds(), len(ids),
 		cmd.ProcessState.UserTime().Round(time.Millisecond), cmd.ProcessState.SystemTime().Round(time.Millisecond))
+}
+
+// shippedSamples are the lines of the shipped sample events (configs/samples: attacks, then benign).
+func shippedSamples(t testing.TB) [][]byte {
+	t.Helper()
+	var samples [][]byte
+	for _, f := range []string{"attacks.jsonl", "benign.jsonl"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), "configs", "samples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				samples = append(samples, line)
+			}
+		}
+	}
+	return samples
+}
+
+// waitConsumed waits until the log of `vigil run` (read) says it joined its consumer group, then until the group has
+// committed the end of every partition of topics, for at most limit; it returns when the group was joined.
+func waitConsumed(t testing.TB, read func() string, addr, group string, topics []string, partitions int, limit time.Duration) time.Time {
+	t.Helper()
+	var joined time.Time
+	for deadline := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not done in %s; log:\n%s", limit, read())
+		}
+		if joined.IsZero() {
+			if strings.Contains(read(), "joined consumer group") {
+				joined = time.Now()
+			}
+			continue
+		}
+		done := true
+		for _, topic := range topics {
+			if ok, _ := groupAtEnd(t, addr, group, topic, partitions); !ok {
+				done = false
+			}
+		}
+		if done {
+			return joined
+		}
+	}
 }
 
 // withEventID makes a sample event unique by prefixing its event.id with id, leaving every other byte as it is

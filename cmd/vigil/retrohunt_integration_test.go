@@ -70,14 +70,7 @@ log: {format: json}
 `, filepath.Join(dir, "rules"), addr, group, topic, alerts, filepath.Join(dir, "dl.jsonl"), ti))
 	metricsAddr := freeAddr(t)
 	p := startCommand(t, bin, []string{"run", "-c", config, "--metrics-addr", metricsAddr})
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if ok, _ := groupAtEnd(t, addr, group, topic, 3); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the records were not consumed in 3 minutes; log:\n%s", p.log())
-		}
-	}
+	waitConsumed(t, p.log, addr, group, []string{topic}, 3, 3*time.Minute)
 	if got := retroAlerts(t, alerts); len(got) != 0 {
 		t.Fatalf("retro-hunt alerts before any indicator was added: %d", len(got))
 	}
