@@ -65,6 +65,9 @@ type Alert struct {
 	// Enriched says the document already carries its enrichment (a suppressed alert is the enriched alert of its
 	// first match): the stages that enrich the Correlator's alerts skip it.
 	Enriched bool
+	// Shadow marks the alert of a rule in shadow mode (docs/fleet.md, "Shadow mode"): evaluated on live traffic but
+	// written only to the shadow indices (vigil-shadow-<tenant>-*), never notified, never correlated.
+	Shadow bool
 }
 
 // Get follows a path of object keys through a decoded document (event fields or an alert document) and returns the

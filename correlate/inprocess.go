@@ -16,6 +16,9 @@ import (
 // for the rule's suppression when it suppresses, which makes a Internal: the engine raises it (suppress.go). A
 // correlation whose group-by field the alert lacks gets no record from it; that is counted as Ungrouped.
 func (e *Engine) Records(a *vigil.Alert, dst []Record) []Record {
+	if a.Shadow {
+		return dst // a shadow rule's matches never reach live correlations or suppressions
+	}
 	c := e.RuleSet().Rule(a.RuleID)
 	if c == nil {
 		return dst

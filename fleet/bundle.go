@@ -41,6 +41,22 @@ type Bundle struct {
 	Time    time.Time `json:"time"`
 	// Files are the rule files (under "rules/") and exception list files (under "exceptions/").
 	Files []File `json:"files"`
+	// Shadow makes this the shadow bundle (`vigil rules deploy --shadow`): instances run its rules beside the live
+	// bundle's, in shadow mode (docs/fleet.md, "Shadow mode"). A shadow bundle without files stops shadowing. It is
+	// not part of the hash: the same files have one version, live or shadow.
+	Shadow bool `json:"shadow,omitempty"`
+}
+
+// ShadowKeyPrefix starts the record key of a shadow bundle; a live bundle's key is its version.
+const ShadowKeyPrefix = "shadow:"
+
+// Key is the bundle's record key: its version, after ShadowKeyPrefix for a shadow bundle. Compaction keeps the latest
+// record of each key.
+func (b *Bundle) Key() string {
+	if b.Shadow {
+		return ShadowKeyPrefix + b.Version
+	}
+	return b.Version
 }
 
 // File is one file of a bundle.
@@ -198,6 +214,9 @@ func (b *Bundle) Compile(env *rules.Env) (*rules.RuleSet, error) {
 	set, err := env.LoadSetWith([]string{rp}, []string{ep})
 	if err != nil {
 		return nil, errors.New(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "bundle "+b.Version+":"))
+	}
+	if b.Shadow && len(set.Correlations())+len(set.Stateful()) > 0 {
+		return nil, fmt.Errorf("bundle %s: a shadow bundle holds single-event rules only (no correlations, no suppress): their state would be shared with live rules", b.Version)
 	}
 	return set, nil
 }

@@ -25,6 +25,9 @@ type Follower struct {
 	Compile func(*Bundle) (*rules.RuleSet, error)
 	// Swap puts a compiled set in service (the rule reloader's path: engine, correlation).
 	Swap func(*Bundle, *rules.RuleSet)
+	// SwapShadow puts the shadow bundle's compiled set in service beside the live one; nil set: no shadow rules.
+	// Without it, shadow bundles are ignored.
+	SwapShadow func(*Bundle, *rules.RuleSet)
 	// Refused, when set, is told of each bundle refused while running (for metrics).
 	Refused func(version string, err error)
 	Log     *slog.Logger
@@ -44,17 +47,26 @@ func (f *Follower) Start(ctx context.Context) (*Bundle, *rules.RuleSet, error) {
 	}
 	f.next = end
 	f.status = Status{Instance: f.Client.cfg.InstanceID, Host: hostname(), PID: os.Getpid()}
-	for i := len(history) - 1; i >= 0; i-- {
-		d := history[i]
+	var live []Deployed
+	for _, d := range history {
+		if !d.IsShadow() {
+			live = append(live, d)
+		}
+	}
+	for i := len(live) - 1; i >= 0; i-- {
+		d := live[i]
 		set, err := f.compile(d)
 		if err != nil {
-			if i == len(history)-1 {
+			if i == len(live)-1 {
 				f.status.Refused, f.status.Reason = versionOf(d), err.Error()
 			}
 			f.Log.Error("rule bundle refused at start: it does not compile", "bundle", versionOf(d), "err", err)
 			continue
 		}
 		f.status.Bundle, f.status.BundleTime, f.status.Since = d.Bundle.Version, d.Bundle.Time, time.Now().UTC()
+		if s := CurrentShadow(history); s != nil {
+			f.applyShadow(*s)
+		}
 		f.publish(ctx)
 		return d.Bundle, set, nil
 	}
@@ -116,6 +128,9 @@ func (f *Follower) Run(ctx context.Context) {
 
 // apply runs one bundle record; it reports whether the status changed.
 func (f *Follower) apply(d Deployed) bool {
+	if d.IsShadow() {
+		return f.applyShadow(d)
+	}
 	if d.Bundle != nil && d.Bundle.Version == f.Status().Bundle {
 		return false // a deploy of the version already running
 	}
@@ -137,6 +152,41 @@ func (f *Follower) apply(d Deployed) bool {
 	f.status.Refused, f.status.Reason = "", ""
 	f.Log.Info("rule bundle running", "bundle", d.Bundle.Version, "author", d.Bundle.Author, "message", d.Bundle.Message,
 		"took", time.Since(start).Round(time.Millisecond).String())
+	return true
+}
+
+// applyShadow runs one shadow bundle record: compiled and swapped in beside the live set, or, without files, the
+// shadow rules stop; it reports whether the status changed.
+func (f *Follower) applyShadow(d Deployed) bool {
+	if f.SwapShadow == nil || (d.Bundle != nil && d.Bundle.Version == f.Status().Shadow && len(d.Bundle.Files) > 0) {
+		return false
+	}
+	var set *rules.RuleSet
+	var err error
+	if d.Err != nil || len(d.Bundle.Files) > 0 {
+		set, err = f.compile(d)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		f.status.ShadowRefused, f.status.ShadowReason = versionOf(d), err.Error()
+		f.Log.Error("shadow rule bundle refused: the previous shadow rules keep running", "bundle", versionOf(d),
+			"running", f.status.Shadow, "err", err)
+		if f.Refused != nil {
+			f.Refused(versionOf(d), err)
+		}
+		return true
+	}
+	f.SwapShadow(d.Bundle, set)
+	f.status.ShadowRefused, f.status.ShadowReason = "", ""
+	if set == nil {
+		f.status.Shadow = ""
+		f.Log.Info("shadow rules stopped", "by", d.Bundle.Author, "message", d.Bundle.Message)
+		return true
+	}
+	f.status.Shadow = d.Bundle.Version
+	f.Log.Info("shadow rule bundle running", "bundle", d.Bundle.Version, "rules", len(set.Rules()),
+		"author", d.Bundle.Author, "message", d.Bundle.Message)
 	return true
 }
 

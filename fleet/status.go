@@ -24,6 +24,11 @@ type Status struct {
 	// the instance runs the latest bundle it has seen.
 	Refused string `json:"refused,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// Shadow is the version of the shadow bundle running beside Bundle (empty: none); ShadowRefused and
+	// ShadowReason are the last shadow bundle refused since.
+	Shadow        string `json:"shadow,omitempty"`
+	ShadowRefused string `json:"shadow_refused,omitempty"`
+	ShadowReason  string `json:"shadow_reason,omitempty"`
 	// Updated is when the status was published; an instance repeats it every status_interval.
 	Updated time.Time `json:"updated"`
 	// Stopped is set by an instance that shut down cleanly.

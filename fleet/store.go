@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
+	"strings"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -30,7 +30,7 @@ func (c *Client) Publish(ctx context.Context, b *Bundle) (int, error) {
 			"split the rules into fewer files' worth, or raise max_bundle_bytes with the topic's max.message.bytes",
 			b.Version, len(value), c.cfg.MaxBundleBytes)
 	}
-	if err := c.write(ctx, c.cfg.Topic, []byte(b.Version), value); err != nil {
+	if err := c.write(ctx, c.cfg.Topic, []byte(b.Key()), value); err != nil {
 		return len(value), fmt.Errorf("fleet: publish bundle %s: %w", b.Version, err)
 	}
 	return len(value), nil
@@ -64,23 +64,26 @@ func latestPerKey(ds []Deployed) []Deployed {
 func decodeDeployed(m kafka.Message) Deployed {
 	d := Deployed{Offset: m.Offset, Key: string(m.Key)}
 	d.Bundle, d.Err = Decode(m.Value)
-	if d.Err == nil && d.Bundle.Version != d.Key {
+	if d.Err == nil && d.Bundle.Key() != d.Key {
 		d.Bundle, d.Err = nil, fmt.Errorf("record key %q is not its bundle's version", d.Key)
 	}
 	return d
 }
 
-// Current is the last deployed bundle, or nil when none was deployed (or the last record is not a bundle: Err).
-func Current(history []Deployed) *Deployed {
-	if len(history) == 0 {
-		return nil
+// Current is the last deployed live bundle, or nil when none was deployed (or the last record is not a bundle: Err).
+func Current(history []Deployed) *Deployed { return last(history, false) }
+
+// CurrentShadow is the last deployed shadow bundle, or nil.
+func CurrentShadow(history []Deployed) *Deployed { return last(history, true) }
+
+func last(history []Deployed, shadow bool) *Deployed {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].IsShadow() == shadow {
+			return &history[i]
+		}
 	}
-	return &history[len(history)-1]
+	return nil
 }
 
-// Redeploy returns a copy of old to publish again (a rollback): same files and version, new author, message and time.
-func Redeploy(old *Bundle, author, message string, now time.Time) *Bundle {
-	b := *old
-	b.Author, b.Message, b.Time = author, message, now.UTC()
-	return &b
-}
+// IsShadow reports whether the record is a shadow bundle's (by its key, which a record that cannot be read has too).
+func (d Deployed) IsShadow() bool { return strings.HasPrefix(d.Key, ShadowKeyPrefix) }

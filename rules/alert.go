@@ -77,7 +77,20 @@ func NewAlert(c *Compiled, ev *vigil.Event, now time.Time) *vigil.Alert {
 		"original_time": formatTime(evTime),
 		"origin":        ev.Origin.Doc(),
 	}
-	return &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev, Internal: c.Internal}
+	a := &vigil.Alert{ID: id, Tenant: ev.Tenant, RuleID: c.ID, Time: evTime, Doc: doc, Event: ev, Internal: c.Internal}
+	if c.IsShadow() {
+		MarkShadow(a)
+	}
+	return a
+}
+
+// MarkShadow makes a a shadow alert: Shadow set, and vigil.alert.mode "shadow" in its document, so that a shadow
+// alert read back from a file or an index says what it is.
+func MarkShadow(a *vigil.Alert) {
+	a.Shadow = true
+	if al, ok := asMap(a.Doc["vigil"])["alert"].(map[string]any); ok {
+		al["mode"] = ModeShadow
+	}
 }
 
 // ownedKeys are the event's top-level keys that an alert takes from Vigil only.

@@ -37,6 +37,9 @@ type Rule struct {
 	// Alert false makes the rule correlation input only: its matches feed correlations and raise no alert.
 	Alert *bool      `yaml:"alert,omitempty"`
 	Tests []RuleTest `yaml:"tests,omitempty"`
+	// Mode is "live" (the default) or "shadow": a shadow rule is evaluated on live traffic, but its alerts go only to
+	// the shadow indices, are never notified and never feed correlations (vigil.Alert.Shadow; docs/fleet.md).
+	Mode string `yaml:"mode,omitempty"`
 
 	// Source locates the rule's text; set by Parse.
 	Source Position `yaml:"-"`
@@ -117,7 +120,7 @@ var knownKeys = map[string]bool{
 	"id": true, "name": true, "description": true, "author": true, "severity": true, "risk_score": true,
 	"enabled": true, "tenants": true, "tags": true, "references": true, "false_positives": true,
 	"mitre_attack": true, "condition": true, "correlation": true, "exceptions": true, "exceptions_from": true, "tests": true, "alert": true,
-	"suppress": true,
+	"suppress": true, "mode": true,
 }
 
 var knownTestKeys = map[string]bool{"name": true, "tenant": true, "event": true, "expect": true, "events": true, "alerts": true,
@@ -280,6 +283,12 @@ func (r *Rule) check() []fieldError {
 	if r.Suppress != nil {
 		r.checkSuppress(add)
 	}
+	switch {
+	case r.Mode != "" && r.Mode != ModeLive && r.Mode != ModeShadow:
+		add("mode", "mode %q must be live or shadow", r.Mode)
+	case r.Mode == ModeShadow && (r.Correlation != nil || r.Suppress != nil):
+		add("mode", "mode shadow is for single-event rules: a correlation or a suppressing rule keeps state that live rules share")
+	}
 	for _, m := range r.MitreAttack {
 		if m.Tactic == "" && m.Technique == "" {
 			add("mitre_attack", "a mitre_attack entry needs a tactic or a technique")
@@ -321,6 +330,15 @@ func (r *Rule) line(key string) int {
 	}
 	return r.Source.Line
 }
+
+// IsShadow reports whether the rule runs in shadow mode.
+func (r *Rule) IsShadow() bool { return r.Mode == ModeShadow }
+
+// Rule modes (Rule.Mode).
+const (
+	ModeLive   = "live"
+	ModeShadow = "shadow"
+)
 
 // IsEnabled reports whether the rule runs (rules are enabled unless they say otherwise).
 func (r *Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }

@@ -125,7 +125,7 @@ func NewElasticsearch(ctx context.Context, cfg ElasticsearchConfig, dlq vigil.De
 	s := &Elasticsearch{cfg: cfg, tp: tp, dlq: dlq, log: log, queue: make(chan []*bulkItem, cfg.Workers), now: time.Now}
 	s.outOfRange.interval, s.health.blockLog.interval = time.Minute, time.Minute
 	if *cfg.InstallTemplate {
-		if err := s.installTemplate(ctx); err != nil {
+		if err := s.installTemplates(ctx); err != nil {
 			return nil, err
 		}
 	}

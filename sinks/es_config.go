@@ -19,6 +19,9 @@ const (
 // DefaultIndexPrefix names the alert indices (<prefix>-<tenant>-YYYY.MM.DD), their template and their alias.
 const DefaultIndexPrefix = "vigil-alerts"
 
+// DefaultShadowIndexPrefix names the indices of shadow rules' alerts (vigil.Alert.Shadow).
+const DefaultShadowIndexPrefix = "vigil-shadow"
+
 // ElasticsearchConfig configures the Elasticsearch/OpenSearch alert sink (sinks[].elasticsearch) and the
 // `vigil alerts search` command. Secrets belong in the environment: write `password: ${VIGIL_SEARCH_PASSWORD}` and
 // the value never appears in the file; no field of this struct is ever logged.
@@ -47,6 +50,9 @@ type ElasticsearchConfig struct {
 	// IndexPrefix names the daily indices <prefix>-<tenant>-YYYY.MM.DD, the index template <prefix> matching
 	// <prefix>-*, and the alias <prefix> over all of them. Default "vigil-alerts".
 	IndexPrefix string `yaml:"index_prefix"`
+	// ShadowIndexPrefix names the indices of shadow rules' alerts the same way (<prefix>-<tenant>-YYYY.MM.DD, a
+	// template and an alias of that name): they never mix with live alerts. Default "vigil-shadow".
+	ShadowIndexPrefix string `yaml:"shadow_index_prefix"`
 	// InstallTemplate installs or updates the index template at start-up. Turn it off when the credentials lack
 	// the manage_index_templates privilege and an administrator installs the template. Default true.
 	InstallTemplate *bool `yaml:"install_template"`
@@ -99,6 +105,9 @@ func (c *ElasticsearchConfig) SetDefaults() {
 	}
 	if c.IndexPrefix == "" {
 		c.IndexPrefix = DefaultIndexPrefix
+	}
+	if c.ShadowIndexPrefix == "" {
+		c.ShadowIndexPrefix = DefaultShadowIndexPrefix
 	}
 	if c.InstallTemplate == nil {
 		c.InstallTemplate = ptr(true)
@@ -162,6 +171,13 @@ func (c *ElasticsearchConfig) Validate() error {
 	}
 	if err := validateIndexPart(c.IndexPrefix); c.IndexPrefix != "" && err != nil {
 		errs = append(errs, fmt.Errorf("index_prefix: %w", err))
+	}
+	if err := validateIndexPart(c.ShadowIndexPrefix); c.ShadowIndexPrefix != "" && err != nil {
+		errs = append(errs, fmt.Errorf("shadow_index_prefix: %w", err))
+	}
+	if a, b := c.IndexPrefix+"-", c.ShadowIndexPrefix+"-"; c.IndexPrefix != "" && c.ShadowIndexPrefix != "" &&
+		(strings.HasPrefix(a, b) || strings.HasPrefix(b, a)) {
+		errs = append(errs, fmt.Errorf("shadow_index_prefix %q and index_prefix %q: the indices of one would match the other's template", c.ShadowIndexPrefix, c.IndexPrefix))
 	}
 	if c.Replicas != nil && *c.Replicas < 0 {
 		errs = append(errs, errors.New("replicas: must not be negative"))

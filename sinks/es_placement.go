@@ -26,7 +26,11 @@ import (
 // indexOf returns the index of a, and whether a's time was outside the window.
 func (s *Elasticsearch) indexOf(a *vigil.Alert) (index string, outOfRange bool) {
 	day, out := s.cfg.EventTimeWindow.indexTime(a, s.now)
-	return IndexName(s.cfg.IndexPrefix, a.Tenant, day), out
+	prefix := s.cfg.IndexPrefix
+	if a.Shadow {
+		prefix = s.cfg.ShadowIndexPrefix
+	}
+	return IndexName(prefix, a.Tenant, day), out
 }
 
 // indexTime returns the time whose UTC day names a's index: a.Time when it lies in the window around the reference

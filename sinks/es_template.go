@@ -46,34 +46,47 @@ func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 	return json.Marshal(t)
 }
 
-// installTemplate puts the index template, retrying while the cluster cannot be reached.
-func (s *Elasticsearch) installTemplate(ctx context.Context) error {
-	body, err := IndexTemplate(&s.cfg)
+// installTemplates puts the index templates of the live and of the shadow alerts (the same mappings and settings,
+// each with its prefix).
+func (s *Elasticsearch) installTemplates(ctx context.Context) error {
+	shadow := s.cfg
+	shadow.IndexPrefix = s.cfg.ShadowIndexPrefix
+	for _, cfg := range []*ElasticsearchConfig{&s.cfg, &shadow} {
+		if err := s.installTemplate(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installTemplate puts the index template of cfg.IndexPrefix, retrying while the cluster cannot be reached.
+func (s *Elasticsearch) installTemplate(ctx context.Context, cfg *ElasticsearchConfig) error {
+	body, err := IndexTemplate(cfg)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.putTemplate(ctx, body)
+		err := s.putTemplate(ctx, cfg.IndexPrefix, body)
 		if err == nil {
 			return nil
 		}
 		if !transient(err) {
-			return fmt.Errorf("elasticsearch: install index template %s: %w", s.cfg.IndexPrefix, err)
+			return fmt.Errorf("elasticsearch: install index template %s: %w", cfg.IndexPrefix, err)
 		}
 		wait := s.backoff(attempt)
 		s.log.Warn("cannot install the index template yet, retrying", "attempt", attempt+1, "retry_in", wait.Round(time.Millisecond), "err", err)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("elasticsearch: install index template %s: %w (last error: %v)", s.cfg.IndexPrefix, ctx.Err(), err)
+			return fmt.Errorf("elasticsearch: install index template %s: %w (last error: %v)", cfg.IndexPrefix, ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}
 }
 
-func (s *Elasticsearch) putTemplate(ctx context.Context, body []byte) error {
+func (s *Elasticsearch) putTemplate(ctx context.Context, name string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := esapi.IndicesPutIndexTemplateRequest{Name: s.cfg.IndexPrefix, Body: bytes.NewReader(body)}.Do(ctx, s.tp)
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: name, Body: bytes.NewReader(body)}.Do(ctx, s.tp)
 	if err != nil {
 		return explainTransportError(err, s.cfg.Flavor)
 	}

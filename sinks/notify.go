@@ -217,9 +217,9 @@ func (n *Notify) drop(r *notifyRoute, id, reason string, err error) {
 	}
 }
 
-// routesFor returns the routes an alert goes to: none for an internal alert.
+// routesFor returns the routes an alert goes to: none for an internal or a shadow alert.
 func (n *Notify) routesFor(a *vigil.Alert) []*notifyRoute {
-	if a.Internal {
+	if a.Internal || a.Shadow { // shadow rules are never notified
 		return nil
 	}
 	level := slices.Index(notifySeverities, text(vigil.Get(a.Doc, "vigil", "alert", "severity"))) + 1

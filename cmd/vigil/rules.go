@@ -13,7 +13,7 @@ import (
 
 func cmdRules(args []string, io stdio) int {
 	if len(args) == 0 {
-		fmt.Fprintln(io.err, "usage: vigil rules validate|test PATH... | deploy -c FILE PATH... | status|history|rollback -c FILE")
+		fmt.Fprintln(io.err, "usage: vigil rules validate|test PATH... | deploy -c FILE PATH... | status|history|rollback|shadow-report|promote|shadow-stop -c FILE")
 		return 2
 	}
 	switch args[0] {
@@ -29,8 +29,14 @@ func cmdRules(args []string, io stdio) int {
 		return cmdRulesHistory(args[1:], io)
 	case "rollback":
 		return cmdRulesRollback(args[1:], io)
+	case "shadow-report":
+		return cmdRulesShadowReport(args[1:], io)
+	case "promote":
+		return cmdRulesPromote(args[1:], io)
+	case "shadow-stop":
+		return cmdRulesShadowStop(args[1:], io)
 	default:
-		fmt.Fprintf(io.err, "vigil rules: unknown command %q (want validate, test, deploy, status, history or rollback)\n", args[0])
+		fmt.Fprintf(io.err, "vigil rules: unknown command %q (want validate, test, deploy, status, history, rollback, shadow-report, promote or shadow-stop)\n", args[0])
 		return 2
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +52,7 @@ func cmdRulesDeploy(args []string, io stdio) int {
 	author := fs.String("author", defaultAuthor(), "who deploys")
 	exceptions := addExceptionsFlag(fs)
 	wait := fs.Duration("wait", 0, "wait this long for every live instance to run the bundle (0: do not wait); exit 1 if one refuses it or is still behind")
+	shadow := fs.Bool("shadow", false, "deploy as the shadow bundle: its rules run beside the live ones, in shadow mode (alerts to vigil-shadow-*, never notified)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -75,6 +77,7 @@ func cmdRulesDeploy(args []string, io stdio) int {
 	defer client.Close()
 	b, err := fleet.Build(fs.Args(), exceptions.paths())
 	if err == nil {
+		b.Shadow = *shadow
 		err = compileForFleet(cfg, b)
 	}
 	if err != nil {
@@ -88,8 +91,12 @@ func cmdRulesDeploy(args []string, io stdio) int {
 		fmt.Fprintln(io.err, "vigil rules deploy:", err)
 		return 1
 	}
-	fmt.Fprintf(io.out, "deployed bundle %s (%d files, %d bytes compressed) to %s\n", b.Version, len(b.Files), size, client.Config().Topic)
-	if err := waitRollout(ctx, client, b.Version, start, *wait, io); err != nil {
+	kind := "bundle"
+	if b.Shadow {
+		kind = "shadow bundle"
+	}
+	fmt.Fprintf(io.out, "deployed %s %s (%d files, %d bytes compressed) to %s\n", kind, b.Version, len(b.Files), size, client.Config().Topic)
+	if err := waitRollout(ctx, client, b, start, *wait, io); err != nil {
 		fmt.Fprintln(io.err, "vigil rules deploy:", err)
 		return 1
 	}
@@ -121,8 +128,9 @@ func defaultAuthor() string {
 	return name
 }
 
-// waitRollout waits until every live instance runs version or refuses it, for up to wait, and prints the outcome.
-func waitRollout(ctx context.Context, client *fleet.Client, version string, start time.Time, wait time.Duration, io stdio) error {
+// waitRollout waits until every live instance runs b (as its live or its shadow bundle) or refuses it, for up to
+// wait, and prints the outcome.
+func waitRollout(ctx context.Context, client *fleet.Client, b *fleet.Bundle, start time.Time, wait time.Duration, io stdio) error {
 	if wait <= 0 {
 		return nil
 	}
@@ -132,10 +140,10 @@ func waitRollout(ctx context.Context, client *fleet.Client, version string, star
 		if err != nil {
 			return err
 		}
-		running, refused, behind := rolloutState(statuses, version, client.Config().StatusInterval)
+		running, refused, behind := rolloutState(statuses, b, client.Config().StatusInterval)
 		if behind == 0 || time.Now().After(deadline) {
 			fmt.Fprintf(io.out, "after %s: %d instance(s) run %s, %d refused it, %d still behind\n",
-				time.Since(start).Round(time.Millisecond), running, version, refused, behind)
+				time.Since(start).Round(time.Millisecond), running, b.Version, refused, behind)
 			if refused > 0 || behind > 0 {
 				return errRollout
 			}
@@ -145,15 +153,24 @@ func waitRollout(ctx context.Context, client *fleet.Client, version string, star
 	}
 }
 
-// rolloutState counts the live instances that run version, that refused it, and the others.
-func rolloutState(statuses []fleet.Status, version string, interval time.Duration) (running, refused, behind int) {
+// rolloutState counts the live instances that run b, that refused it, and the others. An empty shadow bundle (stop
+// shadowing) runs where no shadow bundle runs.
+func rolloutState(statuses []fleet.Status, b *fleet.Bundle, interval time.Duration) (running, refused, behind int) {
 	now := time.Now()
 	for _, s := range statuses {
+		runs, refusal := s.Bundle, s.Refused
+		want := b.Version
+		if b.Shadow {
+			runs, refusal = s.Shadow, s.ShadowRefused
+			if len(b.Files) == 0 {
+				want = ""
+			}
+		}
 		switch {
 		case !s.Live(now, interval):
-		case s.Bundle == version:
+		case runs == want:
 			running++
-		case s.Refused == version:
+		case refusal == b.Version:
 			refused++
 		default:
 			behind++
@@ -219,7 +236,7 @@ func cmdRulesStatus(args []string, io stdio) int {
 func printStatuses(io stdio, statuses []fleet.Status, current string, interval time.Duration, all bool) {
 	now := time.Now()
 	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tSTATE\tBUNDLE\tSINCE\tSEEN\tREFUSED\tREASON")
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tBUNDLE\tSINCE\tSEEN\tREFUSED\tREASON\tSHADOW")
 	live, behind := 0, 0
 	for _, s := range statuses {
 		state := "live"
@@ -238,15 +255,24 @@ func printStatuses(io stdio, statuses []fleet.Status, current string, interval t
 		} else if !all {
 			continue
 		}
-		reason := s.Reason
-		if len(reason) > 120 {
-			reason = reason[:120] + "..."
+		shadow := s.Shadow
+		if s.ShadowRefused != "" {
+			shadow += " (refused " + s.ShadowRefused + ": " + short(s.ShadowReason) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s ago\t%s\t%s\n", s.Instance, state, s.Bundle, s.Since.Format(time.RFC3339),
-			now.Sub(s.Updated).Round(time.Second), s.Refused, strings.ReplaceAll(reason, "\n", " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", s.Instance, state, s.Bundle, s.Since.Format(time.RFC3339),
+			now.Sub(s.Updated).Round(time.Second), s.Refused, short(s.Reason), shadow)
 	}
 	tw.Flush()
 	fmt.Fprintf(io.out, "%d live instance(s), %d behind the latest bundle %s\n", live, behind, current)
+}
+
+// short is a refusal reason on one line, cut at 120 characters.
+func short(reason string) string {
+	reason = strings.ReplaceAll(reason, "\n", " ")
+	if len(reason) > 120 {
+		reason = reason[:120] + "..."
+	}
+	return reason
 }
 
 func cmdRulesHistory(args []string, io stdio) int {
@@ -260,10 +286,16 @@ func cmdRulesHistory(args []string, io stdio) int {
 func printHistory(io stdio, history []fleet.Deployed) {
 	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tVERSION\tDEPLOYED\tAUTHOR\tFILES\tMESSAGE")
-	for i, d := range history {
+	current, shadow := fleet.Current(history), fleet.CurrentShadow(history)
+	for _, d := range history {
 		mark := ""
-		if i == len(history)-1 {
+		switch {
+		case current != nil && d.Offset == current.Offset:
 			mark = "*"
+		case shadow != nil && d.Offset == shadow.Offset:
+			mark = "*shadow"
+		case d.IsShadow():
+			mark = "shadow"
 		}
 		if d.Bundle == nil {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\tunreadable record at offset %d: %v\n", mark, d.Key, d.Offset, d.Err)
@@ -275,12 +307,36 @@ func printHistory(io stdio, history []fleet.Deployed) {
 	tw.Flush()
 }
 
+// publishFlags are the flags of the commands that publish a bundle they make: why, who, and how long to wait.
+type publishFlags struct {
+	message, author *string
+	wait            *time.Duration
+}
+
+func addPublishFlags(fs *pflag.FlagSet) publishFlags {
+	return publishFlags{message: fs.StringP("message", "m", "", "why"), author: fs.String("author", defaultAuthor(), "who"),
+		wait: fs.Duration("wait", 0, "wait this long for every live instance to run the bundle (0: do not wait)")}
+}
+
+// publish stamps b with the author, the time and the message (what, then the --message), publishes it, prints
+// done, and waits for the rollout when --wait is set.
+func (p publishFlags) publish(ctx context.Context, client *fleet.Client, b *fleet.Bundle, what, done string, io stdio) error {
+	b.Author, b.Message, b.Time = *p.author, what, time.Now().UTC()
+	if *p.message != "" {
+		b.Message = strings.TrimPrefix(b.Message+": "+*p.message, ": ")
+	}
+	start := time.Now()
+	if _, err := client.Publish(ctx, b); err != nil {
+		return err
+	}
+	fmt.Fprintln(io.out, done)
+	return waitRollout(ctx, client, b, start, *p.wait, io)
+}
+
 func cmdRulesRollback(args []string, io stdio) int {
 	fs := newFlags("vigil rules rollback", "vigil rules rollback -c FILE [--message M] [--wait D] [VERSION]", io)
 	ff := addFleetConfigFlag(fs)
-	message := fs.StringP("message", "m", "", "why")
-	author := fs.String("author", defaultAuthor(), "who rolls back")
-	wait := fs.Duration("wait", 0, "wait this long for every live instance to run the bundle (0: do not wait)")
+	pf := addPublishFlags(fs)
 	return runFleetCommand(fs, ff, args, 1, io, func(ctx context.Context, cfg *Config, client *fleet.Client, history []fleet.Deployed) error {
 		target, err := rollbackTarget(history, fs.Arg(0))
 		if err != nil {
@@ -289,23 +345,16 @@ func cmdRulesRollback(args []string, io stdio) int {
 		if err := compileForFleet(cfg, target); err != nil {
 			return err
 		}
-		msg := "rollback to " + target.Version
-		if *message != "" {
-			msg += ": " + *message
-		}
-		b := fleet.Redeploy(target, *author, msg, time.Now())
-		start := time.Now()
-		if _, err := client.Publish(ctx, b); err != nil {
-			return err
-		}
-		fmt.Fprintf(io.out, "deployed bundle %s again (first deployed %s by %s)\n", b.Version, target.Time.Format(time.RFC3339), target.Author)
-		return waitRollout(ctx, client, b.Version, start, *wait, io)
+		b := *target
+		return pf.publish(ctx, client, &b, "rollback to "+target.Version, fmt.Sprintf("deployed bundle %s again (first deployed %s by %s)",
+			b.Version, target.Time.Format(time.RFC3339), target.Author), io)
 	})
 }
 
 // rollbackTarget is the bundle whose version starts with version, or without one the bundle deployed before the
 // latest.
 func rollbackTarget(history []fleet.Deployed, version string) (*fleet.Bundle, error) {
+	history = slices.DeleteFunc(slices.Clone(history), fleet.Deployed.IsShadow)
 	if version == "" {
 		for i := len(history) - 2; i >= 0; i-- {
 			if history[i].Bundle != nil {

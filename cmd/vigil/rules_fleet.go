@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/fleet"
 	"github.com/vigilsoc/vigil/rules"
 )
@@ -15,6 +17,36 @@ import (
 type fleetRules struct {
 	client   *fleet.Client
 	follower *fleet.Follower
+	shadow   atomic.Pointer[rules.Engine] // the shadow bundle's rules; nil: none
+}
+
+// detector evaluates the live rules with engine and then the shadow bundle's rules, whose alerts are marked shadow
+// (docs/fleet.md, "Shadow mode"). The shadow engine is read once per event, so an event sees one shadow set.
+func (fr *fleetRules) detector(engine *rules.Engine) vigil.Detector {
+	return detectorFunc(func(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
+		dst = engine.Detect(ev, dst)
+		if shadow := fr.shadow.Load(); shadow != nil {
+			n := len(dst)
+			dst = shadow.Detect(ev, dst)
+			for _, a := range dst[n:] {
+				rules.MarkShadow(a)
+			}
+		}
+		return dst
+	})
+}
+
+// detectorFunc is a vigil.Detector made of a function.
+type detectorFunc func(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert
+
+func (f detectorFunc) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert { return f(ev, dst) }
+
+func (fr *fleetRules) swapShadow(_ *fleet.Bundle, set *rules.RuleSet) {
+	if set == nil {
+		fr.shadow.Store(nil)
+		return
+	}
+	fr.shadow.Store(rules.NewEngine(set))
 }
 
 // startRules loads the rule set to start with: from the files (with the fingerprint the reloader compares), or
@@ -33,6 +65,7 @@ func startRules(ctx context.Context, env *rules.Env, rc RulesConfig, log *slog.L
 	}
 	fr := &fleetRules{client: client, follower: &fleet.Follower{Client: client, Compile: bundleCompiler(env),
 		Log: log.With("component", "rules", "instance", client.Config().InstanceID)}}
+	fr.follower.SwapShadow = fr.swapShadow
 	b, set, err := fr.follower.Start(ctx)
 	if err != nil {
 		client.Close()

@@ -82,6 +82,7 @@ func TestRollbackTarget(t *testing.T) {
 }
 
 func TestRolloutState(t *testing.T) {
+	v2 := &fleet.Bundle{Version: "v2"}
 	now := time.Now()
 	ss := []fleet.Status{
 		{Instance: "a", Bundle: "v2", Updated: now},
@@ -90,7 +91,49 @@ func TestRolloutState(t *testing.T) {
 		{Instance: "d", Bundle: "v1", Updated: now, Stopped: true},
 		{Instance: "e", Bundle: "v1", Updated: now.Add(-time.Hour)},
 	}
-	if r, x, b := rolloutState(ss, "v2", time.Second); r != 1 || x != 1 || b != 1 {
+	if r, x, b := rolloutState(ss, v2, time.Second); r != 1 || x != 1 || b != 1 {
 		t.Fatalf("got running %d refused %d behind %d, want 1 1 1 (stopped and silent instances left out)", r, x, b)
+	}
+}
+
+func bundleOf(shadow bool, files ...string) *fleet.Bundle {
+	b := &fleet.Bundle{Shadow: shadow}
+	for i := 0; i+1 < len(files); i += 2 {
+		b.Files = append(b.Files, fleet.File{Path: files[i], Data: files[i+1]})
+	}
+	b.Seal()
+	return b
+}
+
+// TestPromote: the shadow version of a rule replaces the live one in its file (other rules of the file kept), a new
+// rule gets a file of its own, a rule in mode: shadow in the live bundle loses the mode line; the promoted text has
+// no mode: shadow.
+func TestPromote(t *testing.T) {
+	const other = "id: t.other\nname: o\nseverity: low\ncondition: event.action == \"o\"\n"
+	live := bundleOf(false, "rules/r/a.yaml", "id: t.a\nname: a\nseverity: low\ncondition: event.action == \"a\"\n---\n"+other,
+		"rules/r/s.yaml", "id: t.s\nname: s\nseverity: low\nmode: shadow\ncondition: event.action == \"s\"\n")
+	shadow := bundleOf(true, "rules/x/a.yaml", "id: t.a\nname: a2\nseverity: low\nmode: shadow\ncondition: event.action in [\"a\", \"b\"]\n",
+		"rules/x/n.yaml", "id: t.new\nname: n\nseverity: low\ncondition: event.action == \"n\"\n")
+	for _, tc := range []struct{ id, file, want, from string }{
+		{"t.a", "rules/r/a.yaml", "id: t.a\nname: a2\nseverity: low\ncondition: event.action in [\"a\", \"b\"]\n---\n" + other, "shadow bundle"},
+		{"t.new", "rules/promoted/t.new.yaml", "id: t.new\nname: n\nseverity: low\ncondition: event.action == \"n\"\n", "shadow bundle"},
+		{"t.s", "rules/r/s.yaml", "id: t.s\nname: s\nseverity: low\ncondition: event.action == \"s\"\n", "shadow mode in bundle"},
+	} {
+		b, from, err := promote(live, shadow, tc.id)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.id, err)
+		}
+		got := ""
+		for _, f := range b.Files {
+			if f.Path == tc.file {
+				got = f.Data
+			}
+		}
+		if got != tc.want || !strings.HasPrefix(from, tc.from) || b.Version == live.Version || b.Shadow {
+			t.Errorf("%s: got %s = %q (from %q, version %s), want %q from %s", tc.id, tc.file, got, from, b.Version, tc.want, tc.from)
+		}
+	}
+	if _, _, err := promote(live, shadow, "t.other"); err == nil {
+		t.Error("promoting a live rule with no shadow version: got no error")
 	}
 }

@@ -154,7 +154,9 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 		correlations.Swap(set)
 		corr.swapped(set)
 	}
+	var detector vigil.Detector = engine
 	if fromKafka != nil {
+		detector = fromKafka.detector(engine)
 		defer fromKafka.run(watchCtx, reloader)()
 	} else {
 		hup, stopHUP := notifyHUP()
@@ -176,7 +178,7 @@ func runPipelines(ctx context.Context, cfg *Config, io stdio, log *slog.Logger) 
 			return err
 		}
 		defer src.Close()
-		p := &vigil.Pipeline{Detector: engine, Correlator: corr.correlator, Sink: sink, DeadLetters: dlq,
+		p := &vigil.Pipeline{Detector: detector, Correlator: corr.correlator, Sink: sink, DeadLetters: dlq,
 			Workers: cfg.Pipeline.Workers, MaxInFlight: cfg.Pipeline.MaxInFlight,
 			DrainTimeout: cfg.Pipeline.ShutdownTimeout, Enrichers: enr.enrichers(), EnrichTimeout: enr.timeout()}
 		p.Source = mon.source(sc.Name, src, p)
