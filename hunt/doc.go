@@ -28,8 +28,10 @@
 //
 // Retrohunt is run by `vigil run` when the threat-intel table gains indicators: a vigil.Pipeline over a Source of the
 // last window whose detector matches the new indicators (enrich.ThreatIntel.MatchFields over a set holding only
-// them) instead of rules. Its share of the CPUs is kept by a duty cycle rather than by measuring CPU time: one worker,
-// one batch in flight, and before each read a pause of busy × (1 − d) / d (Pace), d = cpu_share × CPUs, at most one
-// core's worth. A duty cycle needs no platform-specific CPU accounting, and it bounds the work the same way whether
-// the time goes to matching, decoding ahead or waiting for the broker; docs/hunting.md says what it does not bound.
+// them) instead of rules. Its share of the CPUs is kept by pacing, not by measuring the process's CPU time (which
+// live detection shares): the run adds up the time of its CPU-bound work, decoding in the partition readers and
+// matching in the detector, and before each read waits until that sum fits in cpu_share × CPUs × the time since the
+// run started (PaceDelay). Wall time of CPU-bound code is at least its CPU time, so on a loaded machine the bound
+// errs on the low side. Not counted: garbage collection, network reads, enrichment and writing the (few) alerts;
+// measured, a run stays within about 15% of its share (docs/hunting.md).
 package hunt

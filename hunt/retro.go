@@ -25,7 +25,7 @@ type RetroConfig struct {
 	Source Config
 	// Window is how far back from the start of a run its records are read.
 	Window time.Duration
-	// CPUShare is the share of the instance's CPUs a run may use (see Pace).
+	// CPUShare is the share of the instance's CPUs a run may use (see PaceDelay).
 	CPUShare float64
 	// Fields are threat_intel.fields: where indicators are searched (nil: the defaults).
 	Fields map[string][]string
@@ -52,17 +52,17 @@ type RetroStats struct {
 
 // Retrohunt searches the records the Kafka sources retain for indicators newly added to the threat-intel tables, and
 // raises an alert per record and indicator found. A run is a vigil.Pipeline: a Source over the window, a detector
-// that matches the new indicators instead of rules, the enrichers, the sink; one batch at a time on one worker,
-// paced (Pace) to its share of the CPUs. Runs are sequential: Run is not called concurrently.
+// that matches the new indicators instead of rules, the enrichers, the sink; one worker, paced (PaceDelay) to its
+// share of the CPUs. Runs are sequential: Run is not called concurrently.
 type Retrohunt struct {
 	cfg   RetroConfig
-	duty  float64
+	cores float64 // the CPU time a run may use per second of wall time
 	Stats RetroStats
 }
 
 // NewRetrohunt returns a retro-hunt over cfg.
 func NewRetrohunt(cfg RetroConfig) *Retrohunt {
-	return &Retrohunt{cfg: cfg, duty: Duty(cfg.CPUShare, runtime.GOMAXPROCS(0))}
+	return &Retrohunt{cfg: cfg, cores: max(0.01, cfg.CPUShare) * float64(runtime.GOMAXPROCS(0))}
 }
 
 // Run searches the records of the last Window for the indicators of added, first seen at firstSeen, and writes the
@@ -93,7 +93,7 @@ func (r *Retrohunt) run(ctx context.Context, added *enrich.IndicatorSet, firstSe
 	ti := enrich.NewThreatIntelOf(added, r.cfg.Fields)
 	det := &iocDetector{ti: ti, rule: r.cfg.Rule, tag: map[string]any{"id": "retrohunt-" + start.UTC().Format("20060102T150405Z"),
 		"first_seen": firstSeen.UTC().Format(time.RFC3339), "window_start": sc.Since.UTC().Format(time.RFC3339)}}
-	p := &vigil.Pipeline{Source: &pacedSource{Source: src, duty: r.duty, stats: &r.Stats}, Detector: det,
+	p := &vigil.Pipeline{Source: &pacedSource{src: src, det: det, cores: r.cores, start: time.Now(), stats: &r.Stats}, Detector: det,
 		Enrichers: append([]vigil.Enricher{ti}, r.cfg.Enrichers...), EnrichTimeout: r.cfg.EnrichTimeout,
 		Sink: r.cfg.Sink, DeadLetters: ignoreLetters{}, Workers: 1, MaxInFlight: 1}
 	err = p.Run(ctx)
@@ -106,11 +106,14 @@ type iocDetector struct {
 	ti   *enrich.ThreatIntel
 	rule *rules.Compiled
 	tag  map[string]any // vigil.retrohunt, without the indicator
+	busy atomic.Int64   // nanoseconds spent in Detect
 }
 
 // Detect implements vigil.Detector. The alert id derives from the tenant, the rule, the indicator and the event's
 // identity: a record matching two new indicators raises two alerts, and searching again adds nothing.
 func (d *iocDetector) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert {
+	began := time.Now()
+	defer func() { d.busy.Add(int64(time.Since(began))) }()
 	for _, m := range d.ti.MatchFields(ev.Fields) {
 		a := rules.NewAlert(d.rule, ev, time.Now())
 		ind := m.Indicator
@@ -134,28 +137,37 @@ func (d *iocDetector) Detect(ev *vigil.Event, dst []*vigil.Alert) []*vigil.Alert
 	return dst
 }
 
-// pacedSource paces a run: before each Read it sleeps so that the time since the previous Read (the pipeline's
-// work on that batch, one batch at a time) is duty of the time between Reads.
+// pacedSource paces a run: before each read it waits until the work done so far (decoding in the partition
+// readers, matching in the detector) fits in cores × the time since the run started.
 type pacedSource struct {
-	vigil.Source
-	duty  float64
+	src   *Source
+	det   *iocDetector
+	cores float64
+	start time.Time
 	stats *RetroStats
-	last  time.Time
 	n     int64 // events of the previous batch
 }
 
 func (s *pacedSource) Read(ctx context.Context) ([]*vigil.Event, vigil.AckFunc, error) {
-	if !s.last.IsZero() {
-		s.stats.Scanned.Add(s.n)
-		s.stats.Done.Add(s.n)
-		if err := Pace(ctx, time.Since(s.last), s.duty); err != nil {
-			return nil, nil, err
+	s.stats.Scanned.Add(s.n)
+	s.stats.Done.Add(s.n)
+	work := s.src.DecodeTime() + time.Duration(s.det.busy.Load())
+	if d := PaceDelay(work, time.Since(s.start), s.cores); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
 		}
 	}
-	batch, ack, err := s.Source.Read(ctx)
-	s.last, s.n = time.Now(), int64(len(batch))
+	batch, ack, err := s.src.Read(ctx)
+	s.n = int64(len(batch))
 	return batch, ack, err
 }
+
+// Close implements vigil.Source.
+func (s *pacedSource) Close() error { return s.src.Close() }
 
 // ignoreLetters is a run's dead-letter queue: the records that cannot be processed were dead-lettered by live
 // detection when it read them; a run skips them.
@@ -164,23 +176,9 @@ type ignoreLetters struct{}
 func (ignoreLetters) Park(context.Context, []vigil.DeadLetter) error { return nil }
 func (ignoreLetters) Close() error                                   { return nil }
 
-// Duty is the busy fraction of one goroutine that uses share of cpus CPUs: share × cpus, at most 1 (one goroutine
-// cannot use more than one CPU) and at least 1%.
-func Duty(share float64, cpus int) float64 {
-	return min(1, max(0.01, share*float64(cpus)))
-}
-
-// Pace sleeps after busy time of work so that the work takes duty of the time: busy × (1 − duty) / duty.
-func Pace(ctx context.Context, busy time.Duration, duty float64) error {
-	if duty >= 1 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(time.Duration(float64(busy) * (1 - duty) / duty))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// PaceDelay is how long to wait so that work (CPU-bound time, summed over goroutines) is at most cores × the
+// elapsed time: work / cores − elapsed, or 0. The budget is cumulative, so a run that was held back by the broker
+// may go faster afterwards, never above cores on average since its start.
+func PaceDelay(work, elapsed time.Duration, cores float64) time.Duration {
+	return max(0, time.Duration(float64(work)/cores)-elapsed)
 }

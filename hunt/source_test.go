@@ -76,28 +76,21 @@ func TestReadReportsFetchError(t *testing.T) {
 	}
 }
 
-// TestDutyAndPace: the busy fraction is the share of all CPUs, at most one core; a pace makes the work that fraction
-// of the time, and returns at once when the context ends.
-func TestDutyAndPace(t *testing.T) {
+// TestPaceDelay: the work may use cores × the elapsed time; beyond, the wait makes up the difference.
+func TestPaceDelay(t *testing.T) {
 	for _, tc := range []struct {
-		share float64
-		cpus  int
-		want  float64
-	}{{0.25, 2, 0.5}, {0.25, 4, 1}, {1, 8, 1}, {0.1, 1, 0.1}, {0.000001, 1, 0.01}} {
-		if got := Duty(tc.share, tc.cpus); got != tc.want {
-			t.Errorf("Duty(%g, %d): got %g, want %g", tc.share, tc.cpus, got, tc.want)
+		work, elapsed time.Duration
+		cores         float64
+		want          time.Duration
+	}{
+		{time.Second, 10 * time.Second, 0.5, 0},            // well within
+		{time.Second, time.Second, 0.5, time.Second},       // 1 s of work at half a core needs 2 s
+		{3 * time.Second, time.Second, 2, time.Second / 2}, // parallel work: 3 s on 2 cores needs 1.5 s
+		{time.Second, 2 * time.Second, 0.5, 0},             // exactly at the budget
+		{100 * time.Millisecond, 0, 0.1, time.Second},      // at the start
+	} {
+		if got := PaceDelay(tc.work, tc.elapsed, tc.cores); got != tc.want {
+			t.Errorf("PaceDelay(%s, %s, %g): got %s, want %s", tc.work, tc.elapsed, tc.cores, got, tc.want)
 		}
-	}
-	start := time.Now()
-	if err := Pace(context.Background(), 20*time.Millisecond, 0.5); err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took < 20*time.Millisecond {
-		t.Errorf("a pace after 20ms of work at duty 0.5 took %s, want at least 20ms", took)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := Pace(ctx, time.Hour, 0.1); !errors.Is(err, context.Canceled) {
-		t.Errorf("a pace with an ended context: got %v, want context.Canceled", err)
 	}
 }
