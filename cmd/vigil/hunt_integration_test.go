@@ -183,3 +183,68 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestHuntTenant: on a multi-tenant topic (tenant header), --tenant keeps that tenant's records only and gives the
+// alert ids replay gives for them; records without a tenant are counted as skipped, not evaluated.
+func TestHuntTenant(t *testing.T) {
+	addr := testenv.Kafka(t)
+	bin := buildVigil(t)
+	dir := t.TempDir()
+	const n, noTenant = 2000, 10
+	byTenant := map[string][][]byte{}
+	var msgs []kafka.Message
+	base := time.Now().Add(-time.Hour)
+	for i := range n + noTenant {
+		tenant, raw := crashEvent(i)
+		m := kafka.Message{Value: raw, Time: base.Add(time.Duration(i) * time.Millisecond)}
+		if i < n {
+			m.Headers = []kafka.Header{{Key: "tenant", Value: []byte(tenant)}}
+			byTenant[tenant] = append(byTenant[tenant], raw)
+		}
+		msgs = append(msgs, m)
+	}
+	topic := testenv.CreateTopic(t, addr, 2)
+	kafkaProduce(t, addr, topic, msgs)
+	rulesDir := filepath.Join(dir, "rules")
+	if err := os.Mkdir(rulesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(rulesDir, "rules.yml"), crashRules)
+	want := map[string]int{}
+	for id, tenant := range replayExpected(t, bin, rulesDir, map[string][][]byte{"acme": byTenant["acme"]}) {
+		if tenant == "acme" {
+			want[id] = 1
+		}
+	}
+	if len(want) < 100 {
+		t.Fatalf("replay gives %d alerts for acme; the test needs more", len(want))
+	}
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	config := filepath.Join(dir, "vigil.yaml")
+	writeFile(t, config, fmt.Sprintf(`rules: {paths: [%s]}
+tenants: [acme, globex]
+sources:
+  - {name: partners, type: kafka, kafka: {brokers: [%s], group_id: %s, topics: [{name: %s, multi_tenant: true}]}}
+sinks: [{type: file, file: {path: %s}}]
+dead_letter: {type: file, path: %s}
+`, rulesDir, addr, testenv.UniqueName(t, "vigil-live-"), topic, alerts, filepath.Join(dir, "dl.jsonl")))
+	since := base.Add(-time.Second).Format(time.RFC3339)
+	out := runBinary(t, bin, "hunt", "-c", config, "--rules", rulesDir, "--since", since, "--dry-run")
+	if line := fmt.Sprintf("hunt: %d records read, %d events evaluated, 0 of other tenants left out, %d records that cannot be processed skipped",
+		n+noTenant, n+noTenant, noTenant); !strings.Contains(out, line) {
+		t.Errorf("every tenant: got\n%s\nwant %q", out, line)
+	}
+	out = runBinary(t, bin, "hunt", "-c", config, "--rules", rulesDir, "--since", since, "--tenant", "acme")
+	acme := len(byTenant["acme"])
+	if line := fmt.Sprintf("hunt: %d records read, %d events evaluated, %d of other tenants left out, 0 records", n+noTenant, acme,
+		n+noTenant-acme); !strings.Contains(out, line) {
+		t.Errorf("--tenant acme: got\n%s\nwant %q", out, line)
+	}
+	got, tenants, _ := alertFile(t, alerts)
+	compareIDs(t, got, want)
+	for id, tenant := range tenants {
+		if tenant != "acme" {
+			t.Errorf("alert %s of tenant %q from a hunt of tenant acme", id, tenant)
+		}
+	}
+}
