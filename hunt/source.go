@@ -213,7 +213,7 @@ func (s *Source) fetch(p *partition, cfg ingest.KafkaConfig, dialer *kafka.Diale
 	cfg = cfg.WithDefaults()
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: p.span.Topic, Partition: p.span.Partition,
 		Dialer: dialer, MinBytes: 1, MaxBytes: cfg.FetchMaxBytes, MaxWait: cfg.FetchMaxWait,
-		QueueCapacity: cfg.QueueCapacity, IsolationLevel: kafka.ReadCommitted})
+		QueueCapacity: cfg.QueueCapacity}) // read uncommitted, as the live consumer reads: the same records
 	defer r.Close()
 	if err := r.SetOffset(p.span.Start); err != nil {
 		s.fail(fmt.Errorf("hunt: %s[%d]: %w", p.span.Topic, p.span.Partition, err))
