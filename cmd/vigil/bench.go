@@ -30,6 +30,7 @@ func cmdBench(args []string, io stdio) int {
 	duration := fs.Duration("duration", 2*time.Second, "minimum measuring time per workload")
 	events := fs.Int("events", 20000, "generated events per workload")
 	otrf := fs.String("otrf", "../shared/testdata/otrf", "folder of OTRF recordings (zip files); skipped when absent")
+	sigmaDir := fs.String("sigma", "../shared/testdata/sigma/rules/windows", "compile-sigma: folder of Sigma rules; skipped when absent")
 	groups := fs.Int("groups", 1_000_000, "correlate: distinct groups of the match records")
 	records := fs.Int("records", 3_000_000, "correlate: match records")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -63,6 +64,7 @@ func cmdBench(args []string, io stdio) int {
 	}{
 		{selected(benchDetection...), func() int { return benchDetect(env, workloads, selected, *duration, *asJSON, io) }},
 		{selected(benchExtra...), func() int { return benchLoadAndMemory(env, workloads, *asJSON, io) }},
+		{selected(benchSigma...), func() int { return benchSigmaCompile(*sigmaDir, *asJSON, io) }},
 		{selected("correlate"), func() int { return benchCorrelate(env, *groups, *records, *asJSON, io) }},
 		{selected("correlate-cost"), func() int { return benchCorrelationCost(env, *events, *duration, *asJSON, io) }},
 	}
@@ -100,7 +102,7 @@ func detectionWorkloads(events int, otrf string, only []string, io stdio) ([]ben
 
 // benchWorkloads lists every workload name --workload takes.
 func benchWorkloads() []string {
-	return slices.Concat(benchDetection, benchExtra, benchCorrelation)
+	return slices.Concat(benchDetection, benchExtra, benchSigma, benchCorrelation)
 }
 
 // benchDetect runs the selected detection workloads and prints their table.

@@ -48,3 +48,25 @@ func TestBenchCorrelationJSON(t *testing.T) {
 		t.Errorf("got %v, want the correlate-cost workload with match records", got[1])
 	}
 }
+
+// compile-sigma on the small Sigma repository of the converter's tests: its rules convert, compile, and the result
+// counts them and has the heap they keep (too small here to assert on).
+func TestBenchSigmaCompileJSON(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"bench", "--json", "--workload", "compile-sigma", "--sigma", "../../rules/sigma/testdata/repo/rules"}
+	if code := run(args, nil, &out, &errOut); code != 0 {
+		t.Fatalf("got exit code %d, want 0; stderr: %s", code, errOut.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if _, ok := got["bytes_per_rule"].(float64); got["workload"] != "compile-sigma" || got["rules"].(float64) < 1 || !ok {
+		t.Errorf("got %v, want the compile-sigma workload with its rules and bytes per rule", got)
+	}
+	var missing bytes.Buffer
+	args[len(args)-1] = t.TempDir() + "/none"
+	if code := run(args, nil, &bytes.Buffer{}, &missing); code != 0 || !strings.Contains(missing.String(), "skipped") {
+		t.Errorf("missing folder: got exit code %d and %q, want 0 and a message that it was skipped", code, missing.String())
+	}
+}
