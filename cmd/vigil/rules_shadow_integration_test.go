@@ -23,7 +23,12 @@ import (
 // replay` gives for its rules; `vigil rules shadow-report` counts what replay gives for each side, and the matches
 // only one side has; `vigil rules promote` puts the shadow version of t.sh live.
 func TestIntegrationRulesShadow(t *testing.T) {
-	engine := testenv.SearchEngines(t)[0]
+	for _, engine := range testenv.SearchEngines(t) {
+		t.Run(engine.Flavor, func(t *testing.T) { testRulesShadow(t, engine) })
+	}
+}
+
+func testRulesShadow(t *testing.T, engine testenv.SearchEngine) {
 	f := newFleetSetup(t)
 	run := strings.ReplaceAll(testenv.UniqueName(t, ""), "-", "")
 	live, shadow := "vigil-live-"+run, "vigil-shadow-"+run
