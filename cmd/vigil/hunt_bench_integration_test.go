@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -77,20 +76,7 @@ log: {format: json}
 // from the group join to then and the process's CPU time.
 func benchLive(b *testing.B, bin, config, addr, group, topic string) (wall, cpu time.Duration) {
 	b.Helper()
-	cmd := exec.Command(bin, "run", "-c", config)
-	cmd.Dir = repoRoot(b)
-	var log bytes.Buffer
-	cmd.Stderr = syncWriter{&log}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
+	cmd, read := startLogged(b, bin, "run", "-c", config)
 	joined := waitConsumed(b, read, addr, group, []string{topic}, 3, 10*time.Minute)
 	wall = time.Since(joined)
 	_ = cmd.Process.Signal(syscall.SIGTERM)

@@ -569,14 +569,7 @@ log: {format: json}
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	cmd := exec.Command(bin, "run", "-c", config)
-	var log bytes.Buffer
-	cmd.Stderr = syncWriter{&log}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
+	cmd, read := startLogged(b, bin, "run", "-c", config)
 	joined := waitConsumed(b, read, addr, group, topics, 3, 5*time.Minute)
 	took := time.Since(joined)
 	b.StopTimer()
@@ -606,6 +599,26 @@ func shippedSamples(t testing.TB) [][]byte {
 		}
 	}
 	return samples
+}
+
+// startLogged starts `vigil ARGS...` from the repository root and returns it with a function that reads its log
+// (stderr) so far; the process is killed at the end of the test if it still runs.
+func startLogged(t testing.TB, bin string, args ...string) (*exec.Cmd, func() string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = repoRoot(t)
+	var log bytes.Buffer
+	cmd.Stderr = syncWriter{&log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
 }
 
 // waitConsumed waits until the log of `vigil run` (read) says it joined its consumer group, then until the group has

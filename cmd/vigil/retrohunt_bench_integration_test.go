@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -51,33 +50,11 @@ func BenchmarkRetrohuntCPUShare(b *testing.B) {
 func retrohuntOnce(b *testing.B, bin, addr, topic, ioc string, share float64) (wall, cpu time.Duration, finished string) {
 	b.Helper()
 	dir := b.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	writeFile(b, filepath.Join(dir, "rules", "never.yml"), "id: test.never\nname: Never\nseverity: low\ncondition: event.category == \"never\"\n")
 	ti := filepath.Join(dir, "ti.csv")
 	writeFile(b, ti, "type,value\nip,192.0.2.1\n")
 	group := testenv.UniqueName(b, "vigil-retro-bench-")
-	config := filepath.Join(dir, "vigil.yaml")
-	writeFile(b, config, fmt.Sprintf(`rules: {paths: [%s]}
-tenants: [acme]
-sources:
-  - {name: partners, type: kafka, kafka: {brokers: [%s], group_id: %s, topics: [{name: %s, tenant: acme}]}}
-sinks: [{type: file, file: {path: %s}}]
-dead_letter: {type: file, path: %s}
-enrich:
-  threat_intel: {files: [%s], retrohunt: {window: 2h, cpu_share: %g}}
-  reload: {watch: false, poll_interval: 1s}
-log: {format: json}
-`, filepath.Join(dir, "rules"), addr, group, topic, filepath.Join(dir, "alerts.jsonl"), filepath.Join(dir, "dl.jsonl"), ti, share))
-	cmd := exec.Command(bin, "run", "-c", config)
-	var log bytes.Buffer
-	cmd.Stderr = syncWriter{&log}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	read := func() string { logMu <- struct{}{}; defer func() { <-logMu }(); return log.String() }
+	config, _ := retroConfig(b, dir, addr, topic, group, ti, "2h", share)
+	cmd, read := startLogged(b, bin, "run", "-c", config)
 	waitConsumed(b, read, addr, group, []string{topic}, 3, 10*time.Minute)
 	start, cpu0 := time.Now(), procCPU(b, cmd.Process.Pid)
 	writeFile(b, ti, "type,value\nip,192.0.2.1\nip,"+ioc+"\n")
@@ -92,6 +69,7 @@ log: {format: json}
 		}
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait() // gone before the next run is measured
 	return wall, cpu, finished
 }
 

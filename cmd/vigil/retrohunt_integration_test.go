@@ -46,28 +46,10 @@ func TestRetrohunt(t *testing.T) {
 	topic := testenv.CreateTopic(t, addr, 3)
 	kafkaProduce(t, addr, topic, msgs)
 
-	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "rules", "never.yml"), "id: test.never\nname: Never\nseverity: low\ncondition: event.category == \"never\"\n")
 	ti := filepath.Join(dir, "ti.csv")
 	writeFile(t, ti, "type,value,provider\nip,"+oldIOC+",feed-old\n")
-	alerts := filepath.Join(dir, "alerts.jsonl")
 	group := testenv.UniqueName(t, "vigil-retro-")
-	config := filepath.Join(dir, "vigil.yaml")
-	writeFile(t, config, fmt.Sprintf(`rules: {paths: [%s]}
-tenants: [acme]
-sources:
-  - {name: partners, type: kafka, kafka: {brokers: [%s], group_id: %s, topics: [{name: %s, tenant: acme}]}}
-sinks: [{type: file, file: {path: %s}}]
-dead_letter: {type: file, path: %s}
-enrich:
-  threat_intel:
-    files: [%s]
-    retrohunt: {window: 1h, cpu_share: 0.5}
-  reload: {watch: false, poll_interval: 1s}
-log: {format: json}
-`, filepath.Join(dir, "rules"), addr, group, topic, alerts, filepath.Join(dir, "dl.jsonl"), ti))
+	config, alerts := retroConfig(t, dir, addr, topic, group, ti, "1h", 0.5)
 	metricsAddr := freeAddr(t)
 	p := startCommand(t, bin, []string{"run", "-c", config, "--metrics-addr", metricsAddr})
 	waitConsumed(t, p.log, addr, group, []string{topic}, 3, 3*time.Minute)
@@ -106,6 +88,30 @@ log: {format: json}
 	if err := p.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("vigil run: %v\n%s", err, p.log())
 	}
+}
+
+// retroConfig writes, in dir, a rule that never matches and a configuration of `vigil run` reading topic (tenant
+// acme) with group, alerts to a file, the indicator file ti and a retro-hunt of window at share; it returns the
+// configuration's path and the alert file's.
+func retroConfig(t testing.TB, dir, addr, topic, group, ti, window string, share float64) (config, alerts string) {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "rules", "never.yml"), "id: test.never\nname: Never\nseverity: low\ncondition: event.category == \"never\"\n")
+	config, alerts = filepath.Join(dir, "vigil.yaml"), filepath.Join(dir, "alerts.jsonl")
+	writeFile(t, config, fmt.Sprintf(`rules: {paths: [%s]}
+tenants: [acme]
+sources:
+  - {name: partners, type: kafka, kafka: {brokers: [%s], group_id: %s, topics: [{name: %s, tenant: acme}]}}
+sinks: [{type: file, file: {path: %s}}]
+dead_letter: {type: file, path: %s}
+enrich:
+  threat_intel: {files: [%s], retrohunt: {window: %s, cpu_share: %g}}
+  reload: {watch: false, poll_interval: 1s}
+log: {format: json}
+`, filepath.Join(dir, "rules"), addr, group, topic, alerts, filepath.Join(dir, "dl.jsonl"), ti, window, share))
+	return config, alerts
 }
 
 // retroAlert is what TestRetrohunt reads of a retro-hunt alert.
