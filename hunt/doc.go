@@ -33,5 +33,5 @@
 // matching in the detector, and before each read waits until that sum fits in cpu_share × CPUs × the time since the
 // run started (PaceDelay). Wall time of CPU-bound code is at least its CPU time, so on a loaded machine the bound
 // errs on the low side. Not counted: garbage collection, network reads, enrichment and writing the (few) alerts;
-// measured, a run stays within about 15% of its share (docs/hunting.md).
+// measured, runs stayed within 15% of their share (docs/benchmarks.md).
 package hunt
