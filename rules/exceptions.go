@@ -234,18 +234,28 @@ func LoadExceptions(paths ...string) (*ExceptionLists, error) {
 	ls := &ExceptionLists{byName: map[string]*ExceptionList{}}
 	err := eachFile(paths, func(f string, data []byte) []error {
 		lists, err := ParseExceptions(f, data)
-		errs := []error{err}
-		for _, l := range lists {
-			if prev := ls.byName[l.Name]; prev != nil {
-				errs = append(errs, &Error{Pos: l.Source, Msg: fmt.Sprintf("duplicate exception list %s (first defined at %s)", l.Name, prev.Source)})
-				continue
-			}
-			ls.byName[l.Name] = l
-			ls.order = append(ls.order, l)
-		}
-		return errs
+		return append([]error{err}, ls.add(lists)...)
 	})
 	return ls, err
+}
+
+// NewExceptionLists gathers lists (as ParseExceptions returns them) into a set; names must be unique.
+func NewExceptionLists(lists ...*ExceptionList) (*ExceptionLists, error) {
+	ls := &ExceptionLists{byName: map[string]*ExceptionList{}}
+	return ls, errors.Join(ls.add(lists)...)
+}
+
+func (ls *ExceptionLists) add(lists []*ExceptionList) []error {
+	var errs []error
+	for _, l := range lists {
+		if prev := ls.byName[l.Name]; prev != nil {
+			errs = append(errs, &Error{Pos: l.Source, Msg: fmt.Sprintf("duplicate exception list %s (first defined at %s)", l.Name, prev.Source)})
+			continue
+		}
+		ls.byName[l.Name] = l
+		ls.order = append(ls.order, l)
+	}
+	return errs
 }
 
 // DefaultExceptionPaths are the folders named "exceptions" beside the rule paths (configs/exceptions for

@@ -34,17 +34,24 @@ func cmdSigma(args []string, io stdio) int {
 const profileHelp = "field-mapping profile: a built-in one (%s) or a profile file"
 
 func cmdSigmaConvert(args []string, io stdio) int {
-	fs := newFlags("vigil sigma convert", "vigil sigma convert [--profile NAME|FILE] [--out DIR] [--verbose] PATH...", io)
+	fs := newFlags("vigil sigma convert", "vigil sigma convert [--profile NAME|FILE] [--out DIR] [--filters DIR] [--verbose] PATH...", io)
 	profile := fs.String("profile", "windows-flat", fmt.Sprintf(profileHelp, strings.Join(sigma.ProfileNames(), ", ")))
 	out := fs.String("out", "", "write one rule file per Sigma file under DIR, keeping the folder layout (default: all rules to stdout)")
 	placeholders := fs.String("placeholders", "", "YAML file with the values of %placeholders% (expand modifier): {name: [value, ...]}")
 	unguarded := fs.Bool("enable-unguarded", false, "keep rules enabled whose log source the profile does not map (converted disabled by default)")
 	verbose := fs.Bool("verbose", false, "print every note on its own line with its rule (by default notes are counted by reason, with a few rule ids)")
+	filters := fs.StringSlice("filters", nil, "Sigma filter files or folders: each becomes an exception list that the rules it applies to name")
+	filtersFile := fs.String("filters-out", "", "where --filters writes the exception lists (default: exceptions/sigma_filters.yaml beside --out)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
+		return 2
+	}
+	listsPath := filtersOut(*filtersFile, *out)
+	if len(*filters) > 0 && listsPath == "" {
+		fmt.Fprintln(io.err, "vigil sigma convert: --filters needs --out or --filters-out (the exception lists are a file of their own)")
 		return 2
 	}
 	conv, err := newSigmaConverter(*profile, *placeholders)
@@ -53,6 +60,13 @@ func cmdSigmaConvert(args []string, io stdio) int {
 		return 1
 	}
 	conv.EnableUnguarded = *unguarded
+	badFilters := 0
+	if len(*filters) > 0 {
+		if conv.Filters, badFilters, err = readSigmaFilters(*filters, io); err != nil {
+			fmt.Fprintln(io.err, err)
+			return 1
+		}
+	}
 	report := io.out
 	if *out == "" {
 		report = io.err // stdout carries the rules
@@ -69,6 +83,12 @@ func cmdSigmaConvert(args []string, io stdio) int {
 		return 1
 	}
 	stats.print(report)
+	if len(*filters) > 0 {
+		if err := writeSigmaFilters(conv, listsPath, badFilters, io, report); err != nil {
+			fmt.Fprintln(io.err, err)
+			return 1
+		}
+	}
 	return 0
 }
 

@@ -195,3 +195,50 @@ correlation:
 		t.Errorf("rules validate of stdout: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// vigil sigma convert --filters: the filter becomes an exception list beside the output folder, the rule names it,
+// and vigil replay --rules OUT loads both: the filtered event raises no alert, the other does.
+func TestSigmaConvertFilters(t *testing.T) {
+	dir := t.TempDir()
+	src, filters := filepath.Join(dir, "src"), filepath.Join(dir, "filters")
+	os.MkdirAll(src, 0o755)
+	os.MkdirAll(filters, 0o755)
+	os.WriteFile(filepath.Join(src, "rar.yml"), []byte(`title: Data Compressed - rar.exe
+id: 6f3e2987-db24-4c78-a860-b4f4095a7095
+logsource: {category: process_creation, product: windows}
+detection:
+  selection: {Image|endswith: '\rar.exe'}
+  condition: selection
+`), 0o644)
+	os.WriteFile(filepath.Join(filters, "mf_admins.yml"), []byte(`title: Filter Administrator account
+description: The valid administrator account start with adm_
+logsource: {category: process_creation, product: windows}
+filter:
+  rules: [6f3e2987-db24-4c78-a860-b4f4095a7095]
+  selection: {User|startswith: 'adm_'}
+  condition: not selection
+`), 0o644)
+	os.WriteFile(filepath.Join(filters, "mf_bad.yml"), []byte("title: no rules\nlogsource: {product: windows}\nfilter: {sel: {A: x}, condition: sel}\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCmd(t, "sigma", "convert", "--out", out, "--filters", filters, src)
+	lists := filepath.Join(dir, "exceptions", "sigma_filters.yaml")
+	if code != 0 || !strings.Contains(stdout, "filters: 1 of 1 converted into exception lists in "+lists+" (1 rules name one), 1 unsupported") ||
+		!strings.Contains(stderr, "invalid filter") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	events := filepath.Join(dir, "events.jsonl")
+	os.WriteFile(filepath.Join(events), []byte(
+		`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\rar.exe","User":"adm_jo"}`+"\n"+
+			`{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\rar.exe","User":"jo"}`+"\n"), 0o644)
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	if code, _, stderr := runCmd(t, "replay", "--rules", out, "--input", events, "--output", alerts); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	data, _ := os.ReadFile(alerts)
+	if n := strings.Count(string(data), "\n"); n != 1 || !strings.Contains(string(data), `"jo"`) {
+		t.Errorf("got %d alerts, want 1, for user jo:\n%s", n, data)
+	}
+	if code, _, stderr := runCmd(t, "sigma", "convert", "--filters", filters, src); code != 2 || !strings.Contains(stderr, "--filters needs --out") {
+		t.Errorf("without --out: exit %d, %s; want 2 and a usage error", code, stderr)
+	}
+}

@@ -21,6 +21,11 @@ type Converter struct {
 	// disabled: without a guard, a rule for (say) Cisco logs would run on every event, and a negated selection or a
 	// keyword search in it would fire on unrelated events.
 	EnableUnguarded bool
+	// Filters are Sigma filters (ParseFilters): each rule they apply to names their exception list in
+	// exceptions_from, and FilterLists returns the lists once the rules are converted.
+	Filters []*Filter
+
+	filters filterState
 }
 
 // Result is one converted rule.
@@ -80,6 +85,11 @@ func (c *Converter) Convert(r *Rule) (*Result, error) {
 	}
 	vr := header(r)
 	vr.Condition = cond
+	var notes []Note
+	if vr.ExceptionsFrom, notes, err = c.filterExceptions(r); err != nil {
+		return nil, r.unsupported(err)
+	}
+	res.Notes = append(res.Notes, notes...)
 	if res.Unguarded && !c.EnableUnguarded {
 		vr.Enabled = new(false)
 	}
@@ -136,7 +146,11 @@ func (c *Converter) finish(res *Result, vr *rules.Rule) error {
 		return &UnsupportedError{Reason: "generated rule invalid", Detail: fmt.Sprint(err)}
 	}
 	res.Rule = parsed[0]
-	if c.Env != nil {
+	if c.Env != nil && len(res.Rule.ExceptionsFrom) > 0 {
+		if res.Compiled, err = c.compileWithFilters(res.Rule); err != nil {
+			return &UnsupportedError{Reason: "generated rule does not compile", Detail: err.Error()}
+		}
+	} else if c.Env != nil {
 		if res.Compiled, err = c.Env.Compile(res.Rule); err != nil {
 			return &UnsupportedError{Reason: "generated rule does not compile", Detail: err.Error()}
 		}

@@ -200,7 +200,7 @@ func parseRule(file string, n *yaml.Node) (*Rule, error) {
 	}
 	switch {
 	case keys["filter"] != nil && keys["detection"] == nil:
-		return nil, fail(n.Line, h.ID, "filter rule", "Sigma filters (meta rules) are not supported")
+		return nil, fail(n.Line, h.ID, "filter rule", "a Sigma filter, not a rule: pass its folder with --filters")
 	case keys["action"] != nil:
 		return nil, fail(n.Line, h.ID, "rule collection", "multi-document collections (action: %s) are not supported", keys["action"].Value)
 	case keys["detection"] == nil && keys["correlation"] == nil:
