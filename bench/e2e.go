@@ -46,6 +46,11 @@ type E2EOptions struct {
 	Profile string
 	// Settings override `vigil run`'s defaults in the end-to-end runs (and in the sink's measurement alone).
 	Settings RunSettings
+	// Outage, when set, adds the catch-up measurement (RunCatchUp) on the first engine at the first rate: the
+	// records arrive evenly over 20 s + Outage + 20 s, with the engine away for Outage after the first 20 s.
+	Outage time.Duration
+	// Scale lists instance counts (e.g. 1, 2, 4): each runs RunScale on the first engine at the first rate.
+	Scale []int
 	// Variants are further settings, each run end to end after the main run on the same records (a new group and
 	// indices): the before and after of a tuning, from the same run.
 	Variants []RunSettings
@@ -66,6 +71,9 @@ func (s RunSettings) String() string {
 	if s.MaxInFlight > 0 {
 		parts = append(parts, fmt.Sprintf("max_in_flight=%d", s.MaxInFlight))
 	}
+	if s.RetryMaxBackoff > 0 {
+		parts = append(parts, fmt.Sprintf("retry_max_backoff=%s", s.RetryMaxBackoff))
+	}
 	if len(parts) == 0 {
 		return "defaults"
 	}
@@ -80,6 +88,14 @@ func ParseRunSettings(text string) (RunSettings, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "retry_max_backoff" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return s, fmt.Errorf("setting %q: want a positive duration", kv)
+			}
+			s.RetryMaxBackoff = d
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
 			return s, fmt.Errorf("setting %q: want key=positive number", kv)
@@ -90,7 +106,7 @@ func ParseRunSettings(text string) (RunSettings, error) {
 		case "max_in_flight":
 			s.MaxInFlight = n
 		default:
-			return s, fmt.Errorf("setting %q: unknown key (batch_size, max_in_flight)", kv)
+			return s, fmt.Errorf("setting %q: unknown key (batch_size, max_in_flight, retry_max_backoff)", kv)
 		}
 	}
 	return s, nil
@@ -100,6 +116,16 @@ func ParseRunSettings(text string) (RunSettings, error) {
 type RunSettings struct {
 	BatchSize   int `json:"batch_size,omitempty"`    // sources[].kafka.batch_size
 	MaxInFlight int `json:"max_in_flight,omitempty"` // pipeline.max_in_flight
+	// RetryMaxBackoff is sinks[].elasticsearch.retry_max_backoff: the longest wait between retries while the
+	// engine is away, so also how late the sink may notice it is back.
+	RetryMaxBackoff time.Duration `json:"retry_max_backoff,omitempty"`
+}
+
+func (s RunSettings) sinkYAML() string {
+	if s.RetryMaxBackoff > 0 {
+		return fmt.Sprintf(", retry_max_backoff: %s", s.RetryMaxBackoff)
+	}
+	return ""
 }
 
 func (s RunSettings) sourceYAML() string {
@@ -178,6 +204,8 @@ type E2EReport struct {
 	Source         PartResult  `json:"kafka_source"`
 	Rates          []E2ERate   `json:"rates"`
 	Settings       RunSettings `json:"settings"`
+	CatchUp        *CatchUp    `json:"catch_up,omitempty"`
+	Scale          []Scale     `json:"scale,omitempty"`
 }
 
 // E2ERate is one alert rate's measurements.
@@ -283,6 +311,23 @@ func RunE2E(ctx context.Context, o E2EOptions) (*E2EReport, error) {
 			return nil, fmt.Errorf("bench e2e: %s: %w", rate, err)
 		}
 		rep.Rates = append(rep.Rates, r)
+	}
+	for _, n := range o.Scale {
+		r := rep.Rates[0]
+		fmt.Fprintf(o.Log, "scale: %d instances in one group, %s, %s\n", n, r.Rate, o.Search[0].Flavor)
+		sc, err := RunScale(ctx, o, o.Search[0], filepath.Join(o.Dir, r.Rate), r.Expected, n)
+		if err != nil {
+			return nil, fmt.Errorf("bench e2e: scale %d: %w", n, err)
+		}
+		rep.Scale = append(rep.Scale, *sc)
+	}
+	if o.Outage > 0 {
+		r := rep.Rates[0]
+		fmt.Fprintf(o.Log, "catch-up: %s, %s away for %s\n", r.Rate, o.Search[0].Flavor, o.Outage)
+		if rep.CatchUp, err = RunCatchUp(ctx, o, o.Search[0], r.Rate, r.Expected, nil, 20*time.Second, o.Outage,
+			20*time.Second); err != nil {
+			return nil, fmt.Errorf("bench e2e: catch-up: %w", err)
+		}
 	}
 	return rep, nil
 }

@@ -125,3 +125,40 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(string(p))
 	return len(p), nil
 }
+
+// TestBenchScaleAccounting runs 2 and then 4 instances of `vigil run` in one consumer group over a 12-partition topic
+// (the benchmark's scale runs): each instance reads its share of the records, and every alert replay gives is
+// stored exactly once, nothing else.
+func TestBenchScaleAccounting(t *testing.T) {
+	addr := testenv.Kafka(t)
+	engines := testenv.SearchEngines(t)
+	target := bench.SearchTarget{Flavor: engines[0].Flavor, URL: engines[0].URL}
+	bin := buildVigil(t)
+	name := testenv.UniqueName(t, "vigil-bench-")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	rep, err := bench.RunE2E(ctx, bench.E2EOptions{Vigil: bin, Kafka: addr, Search: []bench.SearchTarget{target},
+		Events: 6000, Tenants: 3, Partitions: 12, Rates: []string{bench.RateStorm}, BulkWorkers: []int{2},
+		Dir: t.TempDir(), Name: name, Timeout: 5 * time.Minute, Scale: []int{2, 4}, Log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scale) != 2 {
+		t.Fatalf("got %d scale runs, want 2", len(rep.Scale))
+	}
+	for _, sc := range rep.Scale {
+		var total int64
+		for _, n := range sc.Events {
+			total += n
+		}
+		if len(sc.Events) != sc.Instances || total < 6000 || sc.Spread > 1.25 || sc.Spread < 1 {
+			t.Errorf("%d instances: events read per instance %v (spread %.2f), want %d instances splitting 6000 events evenly",
+				sc.Instances, sc.Events, sc.Spread, sc.Instances)
+		}
+		want := rep.Rates[0].Alerts
+		if sc.Missing+sc.Duplicated+sc.Unexpected > 0 || sc.Stored != want {
+			t.Errorf("%d instances: %d stored of %d alerts: %d missing, %d duplicated, %d unexpected", sc.Instances,
+				sc.Stored, want, sc.Missing, sc.Duplicated, sc.Unexpected)
+		}
+	}
+}

@@ -34,7 +34,7 @@ sources:
       topics: [{name: %q, multi_tenant: true}]
 %ssinks:
   - type: elasticsearch
-    elasticsearch: {flavor: %s, urls: [%q], index_prefix: %q, replicas: 0}
+    elasticsearch: {flavor: %s, urls: [%q], index_prefix: %q, replicas: 0%s}
 %sdead_letter: {type: file, path: %q}
 metrics: {addr: %q}
 log: {level: warn, format: json}
@@ -64,7 +64,7 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 	group, letters := prefix+"-group", filepath.Join(dir, name+".deadletters.jsonl")
 	config := filepath.Join(dir, name+".yaml")
 	text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, rep.Topic,
-		settings.sourceYAML(), t.Flavor, t.URL, prefix, settings.pipelineYAML(), letters, metrics)
+		settings.sourceYAML(), t.Flavor, t.URL, prefix, settings.sinkYAML(), settings.pipelineYAML(), letters, metrics)
 	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
 		return run, err
 	}
@@ -228,16 +228,28 @@ func (s pidSet) cpu() [3]float64 {
 
 // metricValue sums the samples of a metric (every label set) on a Prometheus text endpoint.
 func metricValue(ctx context.Context, addr, name string) (float64, error) {
+	v, _, err := metricSum(ctx, addr, name)
+	return v, err
+}
+
+// metricSamples counts the samples of a metric (its label sets) on a Prometheus text endpoint.
+func metricSamples(ctx context.Context, addr, name string) (int, error) {
+	_, n, err := metricSum(ctx, addr, name)
+	return n, err
+}
+
+func metricSum(ctx context.Context, addr, name string) (float64, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer res.Body.Close()
 	var sum float64
+	n := 0
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -249,9 +261,10 @@ func metricValue(ctx context.Context, addr, name string) (float64, error) {
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err == nil {
 			sum += v
+			n++
 		}
 	}
-	return sum, sc.Err()
+	return sum, n, sc.Err()
 }
 
 // freeAddr returns a loopback address with a port free now.

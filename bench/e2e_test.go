@@ -134,7 +134,11 @@ func TestRunSettings(t *testing.T) {
 	if got := s.sourceYAML() + s.pipelineYAML(); got != "      batch_size: 2000\npipeline: {max_in_flight: 16}\n" {
 		t.Errorf("YAML: got %q", got)
 	}
-	for _, bad := range []string{"batch_size=0", "workers=2", "max_in_flight"} {
+	if r, err := ParseRunSettings("retry_max_backoff=5s"); err != nil || r.sinkYAML() != ", retry_max_backoff: 5s" ||
+		r.String() != "retry_max_backoff=5s" {
+		t.Errorf("retry_max_backoff: got %+v, %v", r, err)
+	}
+	for _, bad := range []string{"batch_size=0", "workers=2", "max_in_flight", "retry_max_backoff=soon"} {
 		if _, err := ParseRunSettings(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

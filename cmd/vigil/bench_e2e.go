@@ -30,9 +30,12 @@ func cmdBenchE2E(args []string, io stdio) int {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	profile := fs.String("profile", "", "folder where each end-to-end run's vigil run writes a CPU profile (<rate>-<flavor>.cpu.pprof)")
 	variants := fs.StringArray("variant", nil, "further settings run end to end after the main run, e.g. max_in_flight=16,batch_size=2000 (repeatable)")
+	outage := fs.Duration("outage", 0, "also measure catching up after the search engine is away this long (e.g. 60s) while records keep arriving (default: skipped)")
+	scale := fs.IntSlice("scale", nil, "also run this many vigil run instances in one group over the topic's partitions, e.g. 1,2,4 (default: skipped)")
 	var settings bench.RunSettings
 	fs.IntVar(&settings.BatchSize, "batch-size", 0, "vigil run's sources[].kafka.batch_size (default: vigil's default)")
 	fs.IntVar(&settings.MaxInFlight, "max-in-flight", 0, "vigil run's pipeline.max_in_flight (default: vigil's default)")
+	fs.DurationVar(&settings.RetryMaxBackoff, "retry-max-backoff", 0, "vigil run's sinks[].elasticsearch.retry_max_backoff (default: vigil's default)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -69,7 +72,7 @@ func cmdBenchE2E(args []string, io stdio) int {
 	defer stop()
 	rep, err := bench.RunE2E(ctx, bench.E2EOptions{Vigil: self, Kafka: *kafkaAddr, Search: targets, Events: *events,
 		Tenants: *tenants, Partitions: *partitions, Rates: *rates, BulkWorkers: *workers, Dir: *dir, Keep: *keep,
-		Timeout: *timeout, Log: io.err, Settings: settings, Variants: others, Profile: *profile})
+		Timeout: *timeout, Log: io.err, Settings: settings, Variants: others, Profile: *profile, Outage: *outage, Scale: *scale})
 	if err != nil {
 		fmt.Fprintln(io.err, "vigil bench e2e:", err)
 		return 1
@@ -79,6 +82,18 @@ func cmdBenchE2E(args []string, io stdio) int {
 		fmt.Fprintln(io.out, string(b))
 	} else {
 		printE2E(io, rep)
+	}
+	for _, sc := range rep.Scale {
+		if sc.Missing+sc.Duplicated+sc.Unexpected > 0 {
+			fmt.Fprintf(io.err, "vigil bench e2e: scale %d: the accounting failed: %d missing, %d duplicated, %d unexpected\n",
+				sc.Instances, sc.Missing, sc.Duplicated, sc.Unexpected)
+			return 1
+		}
+	}
+	if c := rep.CatchUp; c != nil && c.Missing+c.Duplicated+c.Unexpected > 0 {
+		fmt.Fprintf(io.err, "vigil bench e2e: catch-up: the accounting failed: %d missing, %d duplicated, %d unexpected\n",
+			c.Missing, c.Duplicated, c.Unexpected)
+		return 1
 	}
 	for _, r := range rep.Rates {
 		for _, e := range r.Engines {
@@ -147,6 +162,18 @@ func printE2E(io stdio, rep *bench.E2EReport) {
 					v.Run.DetectSeconds, v.Run.VigilCPU)
 			}
 		}
+	}
+	for _, sc := range rep.Scale {
+		fmt.Fprintf(io.out, "scale: %d instances, %d partitions: %.0f events/s; events per instance %v (largest/smallest %.2f); "+
+			"stored %d, missing %d, duplicated %d, unexpected %d\n", sc.Instances, sc.Partitions, float64(rep.Events)/sc.Seconds,
+			sc.Events, sc.Spread, sc.Stored, sc.Missing, sc.Duplicated, sc.Unexpected)
+	}
+	if c := rep.CatchUp; c != nil {
+		fmt.Fprintf(io.out, "catch-up (%s, %s): records arriving at %.0f/s, committed at %.0f/s before; %s away: backlog %d; "+
+			"first alert stored %.1f s after its return, drained in %.1f s at %.0f records/s (%.1fx the arrival rate); peak RSS %.0f MiB; "+
+			"stored %d, missing %d, duplicated %d, unexpected %d\n", c.Rate, c.Flavor, c.ProducedPerS, c.SteadyPerS,
+			time.Duration(c.OutageSeconds*float64(time.Second)), c.Backlog, c.FirstStoreSeconds, c.DrainSeconds, c.CatchUpPerS,
+			c.CatchUpPerS/c.ProducedPerS, float64(c.VigilPeakRSS)/(1<<20), c.Stored, c.Missing, c.Duplicated, c.Unexpected)
 	}
 	fmt.Fprintln(io.out, "search cpu/al: the search engine's CPU seconds per 1,000 alerts indexed by Vigil's sink / by the best BulkIndexer")
 	fmt.Fprintln(io.out, "sink: every alert in one Write; sink bat: each batch's alerts in one Write, as many at once as batches in flight")
