@@ -7,7 +7,19 @@ import "sort"
 type substrings struct {
 	root   [256]int32 // transitions from the root, dense
 	states []acState
+	// The scan spends most of its steps near the root, where texts keep falling back to, so the states of depth
+	// up to denseDepth have a complete transition row (goto and fail resolved) over byte classes: the bytes of the
+	// literals, and class 0 for every other byte, which leads back to the root from any state.
+	class   [256]uint8
+	classes int
+	dense   []int32 // state → its row in rows, or -1
+	rows    []int32
+	report  []bool // state → literals end here or on its fail chain
 }
+
+// denseDepth is the depth of the deepest states with a transition row. On SigmaHQ's Windows rules over the OTRF
+// recordings, rows for the first three levels made the scan about twice as fast, for some megabytes in all.
+const denseDepth = 3
 
 type acState struct {
 	edges []acEdge // sorted by byte
@@ -24,9 +36,17 @@ type acEdge struct {
 
 func (s *acState) next(b byte) int32 {
 	e := s.edges
-	i := sort.Search(len(e), func(i int) bool { return e[i].b >= b })
-	if i < len(e) && e[i].b == b {
-		return e[i].to
+	lo, hi := 0, len(e)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e[m].b < b {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(e) && e[lo].b == b {
+		return e[lo].to
 	}
 	return -1
 }
@@ -84,7 +104,65 @@ func newSubstrings(lits []string) *substrings {
 			queue = append(queue, e.to)
 		}
 	}
+	a.buildRows()
 	return a
+}
+
+// buildRows gives the states of depth up to denseDepth their transition rows (see substrings).
+func (a *substrings) buildRows() {
+	var byClass []byte // class → a byte of it
+	byClass = append(byClass, 0)
+	for _, st := range a.states {
+		for _, e := range st.edges {
+			if a.class[e.b] == 0 {
+				a.class[e.b] = uint8(len(byClass))
+				byClass = append(byClass, e.b)
+			}
+		}
+	}
+	for b := range 256 {
+		if a.root[b] != 0 && a.class[b] == 0 {
+			a.class[b] = uint8(len(byClass))
+			byClass = append(byClass, byte(b))
+		}
+	}
+	if len(byClass) > 255 {
+		a.classes = 0 // every byte occurs: no rows, step as before
+		return
+	}
+	a.classes = len(byClass)
+	a.dense = make([]int32, len(a.states))
+	a.report = make([]bool, len(a.states))
+	for i := range a.dense {
+		a.dense[i] = -1
+		a.report[i] = len(a.states[i].out) > 0 || a.states[i].dict >= 0
+	}
+	level := []int32{0}
+	for depth := 0; depth <= denseDepth && len(level) > 0; depth++ {
+		var next []int32
+		for _, s := range level {
+			a.dense[s] = int32(len(a.rows) / a.classes)
+			for c := range a.classes {
+				to := int32(0)
+				if c > 0 {
+					to = a.step(s, byClass[c])
+				}
+				a.rows = append(a.rows, to)
+			}
+			for _, e := range a.states[s].edges {
+				next = append(next, e.to)
+			}
+		}
+		if depth == 0 {
+			next = next[:0]
+			for b := range 256 {
+				if c := a.root[b]; c > 0 {
+					next = append(next, c)
+				}
+			}
+		}
+		level = next
+	}
 }
 
 func (a *substrings) child(s int32, b byte) int32 {
@@ -120,6 +198,32 @@ func (a *substrings) step(s int32, b byte) int32 {
 
 // scan appends to dst every literal occurring in text (a literal occurring several times is appended each time).
 func (a *substrings) scan(text string, dst []int32) []int32 {
+	if a.classes == 0 {
+		return a.scanSparse(text, dst)
+	}
+	s := int32(0)
+	for i := 0; i < len(text); i++ {
+		c := int32(a.class[text[i]])
+		switch {
+		case c == 0:
+			s = 0
+			continue
+		case a.dense[s] >= 0:
+			s = a.rows[a.dense[s]*int32(a.classes)+c]
+		default:
+			s = a.step(s, text[i])
+		}
+		if a.report[s] {
+			for o := s; o > 0; o = a.states[o].dict {
+				dst = append(dst, a.states[o].out...)
+			}
+		}
+	}
+	return dst
+}
+
+// scanSparse is scan without transition rows.
+func (a *substrings) scanSparse(text string, dst []int32) []int32 {
 	s := int32(0)
 	for i := 0; i < len(text); i++ {
 		s = a.step(s, text[i])

@@ -1,0 +1,64 @@
+package rules
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSubstringsRandom compares the automaton with strings.Count on random literals and texts over a small
+// alphabet (deep matches and fail chains, through the transition rows and past them), and over every byte value
+// (no rows).
+func TestSubstringsRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	var all strings.Builder
+	for b := range 256 {
+		all.WriteByte(byte(b))
+	}
+	for _, alphabet := range []string{"ab", "abc\\.x", all.String()} {
+		for range 50 {
+			var lits []string
+			for range 1 + rng.IntN(40) {
+				lits = append(lits, word(alphabet, 1+rng.IntN(8)))
+			}
+			a := newSubstrings(lits)
+			if alphabet == all.String() && a.classes != 0 && len(lits) > 30 {
+				t.Logf("rows with %d classes", a.classes)
+			}
+			for range 20 {
+				text := word(alphabet, rng.IntN(60))
+				got := a.scan(text, nil)
+				slices.Sort(got)
+				var want []int32
+				for i, l := range lits {
+					for range strings.Count(text, l) + overlaps(text, l) {
+						want = append(want, int32(i))
+					}
+				}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("lits %q, text %q: got %v, want %v", lits, text, got, want)
+				}
+			}
+		}
+	}
+}
+
+// overlaps counts the occurrences of l in s that strings.Count skips because they overlap an earlier one.
+func overlaps(s, l string) int {
+	n := 0
+	for i := 0; i+len(l) <= len(s); i++ {
+		if s[i:i+len(l)] == l {
+			n++
+		}
+	}
+	return n - strings.Count(s, l)
+}
