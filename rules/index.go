@@ -82,13 +82,15 @@ func buildIndex(rs []*Compiled) *index {
 			ix.tops = append(ix.tops, topFields{name: f.path[0]})
 		}
 		ix.tops[len(ix.tops)-1].fields = append(ix.tops[len(ix.tops)-1].fields, f)
-		if len(f.subLits) > 0 {
-			f.subs = newSubstrings(f.subLits)
-		}
 		byValue := func(a, b threshold) int { return cmp.Compare(a.v, b.v) }
 		slices.SortFunc(f.atLeast, byValue)
 		slices.SortFunc(f.atMost, byValue)
 	}
+	parallel(len(ix.fields), func(i int) { // the automata are most of building the index
+		if f := ix.fields[i]; len(f.subLits) > 0 {
+			f.subs = newSubstrings(f.subLits)
+		}
+	})
 	if len(ix.tops) > manyTops {
 		ix.byTop = make(map[string]int, len(ix.tops))
 		for i, t := range ix.tops {
