@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/sinks"
+	"github.com/vigilsoc/vigil/testenv/faultproxy"
 )
 
 // CatchUp is the index-outage measurement: records arrive at a steady rate, the search engine goes away for Outage
@@ -49,15 +47,11 @@ func RunCatchUp(ctx context.Context, o E2EOptions, t SearchTarget, rate string, 
 	o.defaults()
 	w := NewE2EWorkload(o.Events, o.Tenants, o.Seed, o.Base)
 	topic, prefix := o.Name+"-catchup", fmt.Sprintf("%s-catchup-%s", o.Name, t.Flavor)
-	if err := CreateTopic(ctx, o.Kafka, topic, o.Partitions); err != nil {
-		return nil, err
-	}
-	defer func() { _ = DeleteTopic(context.WithoutCancel(ctx), o.Kafka, topic) }()
-	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
+	tp, cleanup, err := o.scratch(ctx, topic, t, prefix)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = DeleteIndices(context.WithoutCancel(ctx), tp, prefix+"-*", prefix) }()
+	defer cleanup()
 	if err := PrepareIndices(ctx, searchConfig(t, prefix), alerts, nil); err != nil {
 		return nil, err
 	}
@@ -65,51 +59,26 @@ func RunCatchUp(ctx context.Context, o E2EOptions, t SearchTarget, rate string, 
 	if err != nil {
 		return nil, err
 	}
-	proxy, err := newFaultProxy(u.Host)
+	proxy, err := faultproxy.New(u.Host)
 	if err != nil {
 		return nil, err
 	}
-	defer proxy.close()
-	dir := filepath.Join(o.Dir, rate)
-	metrics, err := freeAddr()
+	defer proxy.Close()
+	spec := runSpec{dir: filepath.Join(o.Dir, rate), name: "catchup", group: prefix + "-group", topic: topic,
+		url: "http://" + proxy.Addr(), prefix: prefix, settings: o.Settings}
+	vr, err := o.startVigilRun(w, t, spec)
 	if err != nil {
 		return nil, err
 	}
-	group, letters := prefix+"-group", filepath.Join(dir, "catchup.deadletters.jsonl")
-	config := filepath.Join(dir, "catchup.yaml")
-	text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, topic,
-		o.Settings.sourceYAML(), t.Flavor, "http://"+proxy.addr(), prefix, o.Settings.sinkYAML(), o.Settings.pipelineYAML(),
-		letters, metrics)
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, "catchup.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(o.Vigil, "run", "-c", config)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
+	defer vr.stop()
+	group, metrics := spec.group, vr.metrics
 	for { // wait until vigil run serves its metrics: it has started
 		if _, err := metricValue(ctx, metrics, "vigil_events_read_total"); err == nil {
 			break
 		}
 		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("vigil run exited: %v (log %s)", err, logFile.Name())
+		case err := <-vr.exited:
+			return nil, vr.exit(err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -128,9 +97,9 @@ func RunCatchUp(ctx context.Context, o E2EOptions, t SearchTarget, rate string, 
 	sleepCtx(ctx, steady)
 	c0, _ := committed()
 	res.SteadyPerS = float64(c0) / time.Since(start).Seconds()
-	proxy.cut()
+	proxy.Cut()
 	sleepCtx(ctx, outage)
-	proxy.restore()
+	proxy.Restore()
 	back := time.Now()
 	cBack, err := committed()
 	if err != nil {
@@ -154,7 +123,7 @@ func RunCatchUp(ctx context.Context, o E2EOptions, t SearchTarget, rate string, 
 			res.CatchUpPerS = float64(c-cBack) / res.DrainSeconds
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("catch-up: lag %d after %s (log %s)", lag, o.Timeout, logFile.Name())
+			return nil, fmt.Errorf("catch-up: lag %d after %s (log %s)", lag, o.Timeout, vr.log.Name())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -172,9 +141,9 @@ func RunCatchUp(ctx context.Context, o E2EOptions, t SearchTarget, rate string, 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	res.VigilPeakRSS, _ = PeakRSS(cmd.Process.Pid)
+	res.VigilPeakRSS, _ = PeakRSS(vr.cmd.Process.Pid)
 	var run E2ERun
-	if err := run.account(ctx, tp, prefix, expected, letters); err != nil {
+	if err := run.account(ctx, tp, prefix, expected, spec.letters()); err != nil {
 		return nil, err
 	}
 	res.Stored, res.Missing, res.Duplicated, res.Unexpected = run.Stored, run.Missing, run.Duplicated, run.Unexpected
@@ -214,4 +183,25 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// scratch creates a topic of o.Partitions partitions and a transport to the engine for a measurement of its own;
+// cleanup deletes the topic and the indices (and template) of prefix.
+func (o *E2EOptions) scratch(ctx context.Context, topic string, t SearchTarget, prefix string) (esapi.Transport, func(), error) {
+	if err := CreateTopic(ctx, o.Kafka, topic, o.Partitions); err != nil {
+		return nil, nil, err
+	}
+	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
+	cleanup := func() {
+		ctx := context.WithoutCancel(ctx)
+		_ = DeleteTopic(ctx, o.Kafka, topic)
+		if tp != nil {
+			_ = DeleteIndices(ctx, tp, prefix+"-*", prefix)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return tp, cleanup, nil
 }

@@ -57,47 +57,20 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 	if err := PrepareIndices(ctx, searchConfig(t, prefix), alerts, mapping); err != nil {
 		return run, err
 	}
-	metrics, err := freeAddr()
-	if err != nil {
-		return run, err
-	}
-	group, letters := prefix+"-group", filepath.Join(dir, name+".deadletters.jsonl")
-	config := filepath.Join(dir, name+".yaml")
-	text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, rep.Topic,
-		settings.sourceYAML(), t.Flavor, t.URL, prefix, settings.sinkYAML(), settings.pipelineYAML(), letters, metrics)
-	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-		return run, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return run, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(o.Vigil, "run", "-c", config)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	spec := runSpec{dir: dir, name: name, group: prefix + "-group", topic: rep.Topic, url: t.URL, prefix: prefix,
+		settings: settings}
 	if o.Profile != "" {
-		cmd.Env = append(os.Environ(), "VIGIL_CPUPROFILE="+filepath.Join(o.Profile, filepath.Base(dir)+"-"+name+".cpu.pprof"))
+		spec.env = []string{"VIGIL_CPUPROFILE=" + filepath.Join(o.Profile, filepath.Base(dir)+"-"+name+".cpu.pprof")}
 	}
-	if err := cmd.Start(); err != nil {
+	vr, err := o.startVigilRun(w, t, spec)
+	if err != nil {
 		return run, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	waited := false
-	defer func() {
-		if !waited {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(60 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-		}
-	}()
+	defer vr.stop()
+	cmd, exited, metrics, group := vr.cmd, vr.exited, vr.metrics, spec.group
 	fail := func(err error) (E2ERun, error) {
-		log, _ := os.ReadFile(logFile.Name())
-		return run, fmt.Errorf("%w\nvigil run log (%s):\n%s", err, logFile.Name(), tail(log, 30))
+		log, _ := os.ReadFile(vr.log.Name())
+		return run, fmt.Errorf("%w\nvigil run log (%s):\n%s", err, vr.log.Name(), tail(log, 30))
 	}
 	deadline := time.Now().Add(o.Timeout)
 	pids := processes(cmd.Process.Pid, o.Kafka, t.URL)
@@ -108,8 +81,7 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 		}
 		select {
 		case err := <-exited:
-			waited = true
-			return fail(fmt.Errorf("vigil run exited: %v", err))
+			return run, vr.exit(err)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -129,8 +101,7 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 		}
 		select {
 		case err := <-exited:
-			waited = true
-			return fail(fmt.Errorf("vigil run exited: %v", err))
+			return run, vr.exit(err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -147,16 +118,91 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 	}
 	run.VigilCPU, run.KafkaCPU, run.SearchCPU = per1000(0), per1000(1), per1000(2)
 	run.VigilPeakRSS, _ = PeakRSS(cmd.Process.Pid)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	err = <-exited
-	waited = true
-	if err != nil {
+	if err := vr.stop(); err != nil {
 		return fail(fmt.Errorf("vigil run after SIGTERM: %v", err))
 	}
-	if err := run.account(ctx, tp, prefix, rate.Expected, letters); err != nil {
+	if err := run.account(ctx, tp, prefix, rate.Expected, spec.letters()); err != nil {
 		return run, err
 	}
 	return run, nil
+}
+
+// vigilRun is a `vigil run` the benchmark started, with its configuration and log in the run's folder.
+type vigilRun struct {
+	cmd     *exec.Cmd
+	log     *os.File
+	metrics string // the address of its /metrics
+	exited  chan error
+	done    bool
+	err     error
+}
+
+// runSpec is what differs between the benchmark's `vigil run` processes.
+type runSpec struct {
+	dir, name    string // the rate's folder (its rules.yml), the files' base name
+	group, topic string
+	url, prefix  string // the search engine's URL and the index prefix
+	settings     RunSettings
+	env          []string
+}
+
+// startVigilRun writes the configuration of spec (runConfig) and starts `vigil run` on it; its dead letters go to
+// <name>.deadletters.jsonl, its output to <name>.log.
+func (o *E2EOptions) startVigilRun(w E2EWorkload, t SearchTarget, spec runSpec) (*vigilRun, error) {
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	config := filepath.Join(spec.dir, spec.name+".yaml")
+	text := fmt.Sprintf(runConfig, filepath.Join(spec.dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, spec.group,
+		spec.topic, spec.settings.sourceYAML(), t.Flavor, spec.url, spec.prefix, spec.settings.sinkYAML(),
+		spec.settings.pipelineYAML(), spec.letters(), metrics)
+	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	log, err := os.Create(filepath.Join(spec.dir, spec.name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(o.Vigil, "run", "-c", config)
+	cmd.Stdout, cmd.Stderr = log, log
+	if spec.env != nil {
+		cmd.Env = append(os.Environ(), spec.env...)
+	}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, err
+	}
+	r := &vigilRun{cmd: cmd, log: log, metrics: metrics, exited: make(chan error, 1)}
+	go func() { r.exited <- cmd.Wait() }()
+	return r, nil
+}
+
+func (s runSpec) letters() string { return filepath.Join(s.dir, s.name+".deadletters.jsonl") }
+
+// exit records that the process has exited with err (received from r.exited) and returns an error saying so, with
+// the end of its log.
+func (r *vigilRun) exit(err error) error {
+	r.done, r.err = true, err
+	log, _ := os.ReadFile(r.log.Name())
+	return fmt.Errorf("vigil run exited: %v\nits log (%s):\n%s", err, r.log.Name(), tail(log, 30))
+}
+
+// stop sends SIGTERM and waits for the exit (a minute, then it kills); it returns the exit's error. Safe to call
+// again, and after exit.
+func (r *vigilRun) stop() error {
+	if !r.done {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case r.err = <-r.exited:
+		case <-time.After(60 * time.Second):
+			_ = r.cmd.Process.Kill()
+			r.err = <-r.exited
+		}
+		r.done = true
+		r.log.Close()
+	}
+	return r.err
 }
 
 // account compares the stored ids with the expected ones and counts the dead letters.

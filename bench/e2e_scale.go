@@ -3,14 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
-
-	"github.com/vigilsoc/vigil/sinks"
 )
 
 // Scale is a run of several `vigil run` instances in one consumer group over one topic (docs/scaling.md).
@@ -35,47 +28,22 @@ func RunScale(ctx context.Context, o E2EOptions, t SearchTarget, dir string, exp
 	w := NewE2EWorkload(o.Events, o.Tenants, o.Seed, o.Base)
 	name := fmt.Sprintf("%s-scale%d", o.Name, instances)
 	topic, prefix, group := name+"-events", name+"-"+t.Flavor, name+"-group"
-	if err := CreateTopic(ctx, o.Kafka, topic, o.Partitions); err != nil {
-		return nil, err
-	}
-	defer func() { _ = DeleteTopic(context.WithoutCancel(ctx), o.Kafka, topic) }()
-	tp, err := sinks.NewSearchTransport(searchConfig(t, prefix))
+	tp, cleanup, err := o.scratch(ctx, topic, t, prefix)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = DeleteIndices(context.WithoutCancel(ctx), tp, prefix+"-*", prefix) }()
-	letters := filepath.Join(dir, name+".deadletters.jsonl")
+	defer cleanup()
 	addrs := make([]string, instances)
+	var spec runSpec
 	for i := range instances {
-		if addrs[i], err = freeAddr(); err != nil {
-			return nil, err
-		}
-		config := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", name, i))
-		text := fmt.Sprintf(runConfig, filepath.Join(dir, "rules.yml"), strings.Join(w.Tenants, ", "), o.Kafka, group, topic,
-			o.Settings.sourceYAML(), t.Flavor, t.URL, prefix, o.Settings.sinkYAML(), o.Settings.pipelineYAML(), letters, addrs[i])
-		if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
-			return nil, err
-		}
-		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, i)))
+		spec = runSpec{dir: dir, name: fmt.Sprintf("%s-%d", name, i), group: group, topic: topic, url: t.URL, prefix: prefix,
+			settings: o.Settings}
+		vr, err := o.startVigilRun(w, t, spec)
 		if err != nil {
 			return nil, err
 		}
-		defer log.Close()
-		cmd := exec.Command(o.Vigil, "run", "-c", config)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		defer func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(60 * time.Second):
-				_ = cmd.Process.Kill()
-			}
-		}()
+		defer vr.stop()
+		addrs[i] = vr.metrics
 	}
 	deadline := time.Now().Add(o.Timeout)
 	// Every instance owns its share of the partitions (12 over 4: 3 each) before a record is produced, so that the
@@ -128,7 +96,7 @@ func RunScale(ctx context.Context, o E2EOptions, t SearchTarget, dir string, exp
 		res.Spread = float64(hi) / float64(lo)
 	}
 	var run E2ERun
-	if err := run.account(ctx, tp, prefix, expected, letters); err != nil {
+	if err := run.account(ctx, tp, prefix, expected, spec.letters()); err != nil {
 		return nil, err
 	}
 	res.Stored, res.Missing, res.Duplicated, res.Unexpected = run.Stored, run.Missing, run.Duplicated, run.Unexpected

@@ -5,7 +5,6 @@ package intake
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -16,91 +15,23 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/vigilsoc/vigil/testenv"
+	"github.com/vigilsoc/vigil/testenv/faultproxy"
 )
 
-// faultProxy forwards TCP connections to a Kafka broker. cut closes every connection through it and drops new
-// ones at once, as a dead broker does; restore lets them through again. Test-only: a fault injector in front of
-// the real broker, which testenv shares between tests and cannot stop.
-type faultProxy struct {
-	target string
-	ln     net.Listener
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func newFaultProxy(t *testing.T, target string) *faultProxy {
+// newFaultProxy puts a faultproxy.Proxy in front of the broker at target (testenv shares it between tests and
+// cannot stop it), closed when the test ends.
+func newFaultProxy(t *testing.T, target string) *faultproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := faultproxy.New(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{target: target, ln: ln, conns: map[net.Conn]bool{}}
-	go p.accept()
-	t.Cleanup(func() { ln.Close(); p.cut() })
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *faultProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.forward(c)
-	}
-}
-
-// forward copies both ways between the client and a new connection to the broker, until either side ends or cut.
-func (p *faultProxy) forward(c net.Conn) {
-	b, err := net.Dial("tcp", p.target)
-	if err != nil || !p.track(c, b) {
-		c.Close()
-		if b != nil {
-			b.Close()
-		}
-		return
-	}
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
-	<-done
-	c.Close()
-	b.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, b)
-	p.mu.Unlock()
-}
-
-// track registers a connection pair; false while the proxy is down.
-func (p *faultProxy) track(c, b net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return false
-	}
-	p.conns[c], p.conns[b] = true, true
-	return true
-}
-
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *faultProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
-
 // proxiedServer serves cfg with intake's own Kafka writer, every connection of which goes through the proxy.
-func proxiedServer(t *testing.T, cfg Config, proxy *faultProxy) *Server {
+func proxiedServer(t *testing.T, cfg Config, proxy *faultproxy.Proxy) *Server {
 	t.Helper()
 	w, err := NewKafkaWriter(cfg.WithDefaults().Kafka, 1<<20)
 	if err != nil {
@@ -108,7 +39,7 @@ func proxiedServer(t *testing.T, cfg Config, proxy *faultProxy) *Server {
 	}
 	var d net.Dialer
 	w.Transport.(*kafka.Transport).Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, network, proxy.ln.Addr().String())
+		return d.DialContext(ctx, network, proxy.Addr())
 	}
 	return serve(t, cfg, Options{Writer: w})
 }
@@ -187,10 +118,10 @@ func TestIntegrationKafkaCutMidRequest(t *testing.T) {
 		go func() { defer wg.Done(); tally.send(t, "http://"+s.Addr()+"/services/collector/event", c, stop) }()
 	}
 	waitFor(t, "10 requests answered 200", func() bool { return tally.count(200) >= 10 })
-	proxy.cut()
+	proxy.Cut()
 	waitFor(t, "3 requests answered 503 with Kafka cut off", func() bool { return tally.count(503) >= 3 })
 	before := tally.count(200)
-	proxy.restore()
+	proxy.Restore()
 	waitFor(t, "10 more requests answered 200 after Kafka came back", func() bool { return tally.count(200) >= before+10 })
 	close(stop)
 	wg.Wait()
