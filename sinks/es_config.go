@@ -78,7 +78,9 @@ type ElasticsearchConfig struct {
 	// RetryInitialBackoff is the wait before the first retry of a failed request or of alerts the server asked to
 	// retry (429, 5xx); it doubles per attempt, with jitter. Default 100ms.
 	RetryInitialBackoff time.Duration `yaml:"retry_initial_backoff"`
-	// RetryMaxBackoff caps the wait between retries. Retries never stop while the pipeline runs. Default 30s.
+	// RetryMaxBackoff caps the wait between retries. Retries never stop while the pipeline runs. It is also how late
+	// the sink may notice that a cluster which was away is back: measured with a 60 s outage (docs/benchmarks.md,
+	// "Catch-up"), 30s kept the backlog waiting for up to 30 s after the engine returned. Default 5s.
 	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
 	// StallTimeout is how long the sink may have alerts waiting without storing (or dead-lettering) any before its
 	// readiness check fails: a cluster that hangs, refuses every request or rejects every alert with 429. It passes
@@ -140,7 +142,7 @@ func (c *ElasticsearchConfig) SetDefaults() {
 		c.RetryInitialBackoff = 100 * time.Millisecond
 	}
 	if c.RetryMaxBackoff <= 0 {
-		c.RetryMaxBackoff = 30 * time.Second
+		c.RetryMaxBackoff = 5 * time.Second
 	}
 	if c.StallTimeout <= 0 {
 		c.StallTimeout = 30 * time.Second

@@ -53,7 +53,7 @@ func TestElasticsearchConfigDefaults(t *testing.T) {
 	var c ElasticsearchConfig
 	c.SetDefaults()
 	if c.Flavor != FlavorElasticsearch || c.IndexPrefix != "vigil-alerts" || !*c.InstallTemplate || c.Workers != 4 ||
-		c.FlushBytes != 5<<20 || *c.FlushInterval != 5*time.Millisecond || c.RetryMaxBackoff != 30*time.Second ||
+		c.FlushBytes != 5<<20 || *c.FlushInterval != 5*time.Millisecond || c.RetryMaxBackoff != 5*time.Second ||
 		*c.Replicas != 1 || !*c.AutoExpandReplicas || c.Shards != 1 || c.RequestTimeout != time.Minute ||
 		c.EventTimeWindow != (EventTimeWindow{Past: 30 * 24 * time.Hour, Future: 24 * time.Hour}) || c.StallTimeout != 30*time.Second {
 		t.Errorf("defaults: got %+v", c)
