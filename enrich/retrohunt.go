@@ -3,6 +3,7 @@ package enrich
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vigilsoc/vigil/fields"
@@ -98,7 +99,7 @@ func (t *ThreatIntel) MatchFields(ev fields.Value) []Match {
 		for _, field := range t.fields[kind] {
 			eachStringAt(ev, field, func(atomic string) {
 				for i := s.match(kind, atomic, clk); i >= 0; i = s.nextLive(s.recs[i].next, s.value(i), clk) {
-					if !containsIndex(seen, i) {
+					if !slices.Contains(seen, i) {
 						seen = append(seen, i)
 						out = append(out, Match{Indicator: s.indicator(i), Field: field, Atomic: atomic})
 					}
@@ -107,13 +108,4 @@ func (t *ThreatIntel) MatchFields(ev fields.Value) []Match {
 		}
 	}
 	return out
-}
-
-func containsIndex(list []int32, i int32) bool {
-	for _, x := range list {
-		if x == i {
-			return true
-		}
-	}
-	return false
 }
