@@ -1,10 +1,8 @@
 package sigma
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,30 +41,7 @@ type filterHeader struct {
 // ParseFilters reads the Sigma filters of one YAML file (one filter, or several separated by `---`). A document
 // that is not a valid filter yields an *UnsupportedError; the other filters are returned alongside.
 func ParseFilters(file string, data []byte) ([]*Filter, []error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var out []*Filter
-	var errs []error
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			errs = append(errs, &UnsupportedError{File: file, Reason: "invalid YAML", Detail: err.Error()})
-			break
-		}
-		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
-			continue
-		}
-		f, err := parseFilter(file, doc.Content[0])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, errs
+	return parseDocuments(file, data, parseFilter)
 }
 
 func parseFilter(file string, n *yaml.Node) (*Filter, error) {

@@ -155,8 +155,14 @@ func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
 // correlation rules, in any mix and order. A document that is neither (a filter rule, an old multi-document
 // collection) or is malformed yields an *UnsupportedError; the other rules are returned alongside.
 func Parse(file string, data []byte) ([]*Rule, []error) {
+	return parseDocuments(file, data, parseRule)
+}
+
+// parseDocuments parses each non-empty YAML document of data with parse, and returns what it parsed and its errors;
+// a YAML error ends the file.
+func parseDocuments[T any](file string, data []byte, parse func(file string, n *yaml.Node) (T, error)) ([]T, []error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var out []*Rule
+	var out []T
 	var errs []error
 	for {
 		var doc yaml.Node
@@ -171,12 +177,12 @@ func Parse(file string, data []byte) ([]*Rule, []error) {
 		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
 			continue
 		}
-		r, err := parseRule(file, doc.Content[0])
+		x, err := parse(file, doc.Content[0])
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, r)
+		out = append(out, x)
 	}
 	return out, errs
 }
