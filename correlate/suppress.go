@@ -105,7 +105,8 @@ func (p *Partition) foldCorrelation(g *group, id alertID, t int64) (alertID, *su
 		s.last = max(s.last, t)
 		p.e.Stats.Suppressed.Add(1)
 	} else {
-		x.sup = &suppression{id: id, start: t, last: t, end: t + int64(c.SuppressFor), count: 1}
+		x.sup = &suppression{id: id, start: t, last: t, end: t + int64(c.SuppressFor), count: 1,
+			created: p.e.now().UnixNano()}
 	}
 	return x.sup.id, new(*x.sup)
 }

@@ -179,6 +179,10 @@ correlation:
 	if !slices.Equal(got, want) {
 		t.Errorf("brute: got %q, want %q (count of the last burst, bursts folded, first match)", got, want)
 	}
+	// The folded alert keeps its first burst's time: its versions stay in one daily index.
+	if b := only(alerts, "brute"); len(b) == 2 && !b[0].Time.Equal(time.Date(2026, 12, 1, 10, 0, 48, 0, time.UTC)) {
+		t.Errorf("brute: got the folded alert's time %v, want its first burst's, 10:00:48", b[0].Time)
+	}
 	if tw := only(alerts, "twice"); len(tw) != 1 || vigil.Get(tw[0].Doc, "vigil", "correlation", "count") != int64(3) {
 		t.Errorf("twice: got %d alerts (%v), want one of count 3: it sees each of the three bursts", len(tw), describeAlerts(tw, "correlation"))
 	}

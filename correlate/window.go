@@ -108,12 +108,17 @@ func (p *Partition) openBurst(g *group, en entry) {
 		first = window[orderedChain(g.corr, window)[0]]
 	}
 	id := g.alertID(first.id)
-	folded, _ := p.foldCorrelation(g, id, en.time)
+	folded, sup := p.foldCorrelation(g, id, en.time)
 	b := &burst{id: folded, start: first.time, match: en.time, end: en.time + g.corr.span,
 		created: p.e.now().UnixNano()}
+	if sup != nil && sup.created != 0 {
+		// A burst folded into the suppression window's alert is a version of that alert: it keeps the alert's time
+		// and creation time, so that every version lands in the same daily index.
+		b.match, b.created = sup.start, sup.created
+	}
 	g.extra().burst = b
 	p.touch(g)
-	p.chain(g, id, b.match, int(g.applied)) // the correlations naming this one see every alert, suppressed or not
+	p.chain(g, id, en.time, int(g.applied)) // the correlations naming this one see every alert, suppressed or not
 }
 
 // aggregate is the number the condition compares: the count of matches, of distinct values or of distinct rules, a
