@@ -251,6 +251,10 @@ type E2ERun struct {
 	Seconds      float64 `json:"seconds"`
 	EventsPerSec float64 `json:"events_per_sec"`
 	AlertsPerSec float64 `json:"alerts_per_sec"`
+	// LagZeroSeconds is from the first record read to the group's lag first seen at 0 (every batch written and
+	// committed), before the engine's refresh makes the last alerts searchable; LagZeroPerSec the events/s to it.
+	LagZeroSeconds float64 `json:"lag_zero_seconds"`
+	LagZeroPerSec  float64 `json:"lag_zero_events_per_sec"`
 	// CPU seconds per 1,000 events over the same span (-1: not measured), and Vigil's peak RSS.
 	VigilCPU     float64 `json:"vigil_cpu_s_per_1000"`
 	KafkaCPU     float64 `json:"kafka_cpu_s_per_1000"`

@@ -93,6 +93,10 @@ func (o *E2EOptions) endToEnd(ctx context.Context, w E2EWorkload, rep *E2EReport
 	for {
 		lag, lagErr := GroupLag(ctx, o.Kafka, group, rep.Topic, rep.Partitions)
 		count, countErr := CountDocs(ctx, tp, prefix+"-*")
+		if lagErr == nil && lag == 0 && run.LagZeroSeconds == 0 {
+			run.LagZeroSeconds = time.Since(start).Seconds()
+			run.LagZeroPerSec = float64(len(w.Events)) / run.LagZeroSeconds
+		}
 		if lagErr == nil && countErr == nil && lag == 0 && count >= want {
 			break
 		}
