@@ -74,6 +74,12 @@ func (s RunSettings) String() string {
 	if s.RetryMaxBackoff > 0 {
 		parts = append(parts, fmt.Sprintf("retry_max_backoff=%s", s.RetryMaxBackoff))
 	}
+	if s.Workers > 0 {
+		parts = append(parts, fmt.Sprintf("workers=%d", s.Workers))
+	}
+	if s.FlushInterval > 0 {
+		parts = append(parts, fmt.Sprintf("flush_interval=%s", s.FlushInterval))
+	}
 	if len(parts) == 0 {
 		return "defaults"
 	}
@@ -88,12 +94,16 @@ func ParseRunSettings(text string) (RunSettings, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		if k == "retry_max_backoff" {
+		if k == "retry_max_backoff" || k == "flush_interval" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return s, fmt.Errorf("setting %q: want a positive duration", kv)
 			}
-			s.RetryMaxBackoff = d
+			if k == "flush_interval" {
+				s.FlushInterval = d
+			} else {
+				s.RetryMaxBackoff = d
+			}
 			continue
 		}
 		n, err := strconv.Atoi(v)
@@ -105,8 +115,10 @@ func ParseRunSettings(text string) (RunSettings, error) {
 			s.BatchSize = n
 		case "max_in_flight":
 			s.MaxInFlight = n
+		case "workers":
+			s.Workers = n
 		default:
-			return s, fmt.Errorf("setting %q: unknown key (batch_size, max_in_flight, retry_max_backoff)", kv)
+			return s, fmt.Errorf("setting %q: unknown key (batch_size, max_in_flight, workers, flush_interval, retry_max_backoff)", kv)
 		}
 	}
 	return s, nil
@@ -119,13 +131,38 @@ type RunSettings struct {
 	// RetryMaxBackoff is sinks[].elasticsearch.retry_max_backoff: the longest wait between retries while the
 	// engine is away, so also how late the sink may notice it is back.
 	RetryMaxBackoff time.Duration `json:"retry_max_backoff,omitempty"`
+	// Workers is sinks[].elasticsearch.workers (bulk requests in flight), FlushInterval its flush_interval (how long a
+	// request that is not full waits for alerts of other batches).
+	Workers       int           `json:"workers,omitempty"`
+	FlushInterval time.Duration `json:"flush_interval,omitempty"`
 }
 
 func (s RunSettings) sinkYAML() string {
+	var b strings.Builder
 	if s.RetryMaxBackoff > 0 {
-		return fmt.Sprintf(", retry_max_backoff: %s", s.RetryMaxBackoff)
+		fmt.Fprintf(&b, ", retry_max_backoff: %s", s.RetryMaxBackoff)
 	}
-	return ""
+	if s.Workers > 0 {
+		fmt.Fprintf(&b, ", workers: %d", s.Workers)
+	}
+	if s.FlushInterval > 0 {
+		fmt.Fprintf(&b, ", flush_interval: %s", s.FlushInterval)
+	}
+	return b.String()
+}
+
+// sink applies the sink settings to cfg, as `vigil run` gets them from sinkYAML.
+func (s RunSettings) sink(cfg sinks.ElasticsearchConfig) sinks.ElasticsearchConfig {
+	if s.RetryMaxBackoff > 0 {
+		cfg.RetryMaxBackoff = s.RetryMaxBackoff
+	}
+	if s.Workers > 0 {
+		cfg.Workers = s.Workers
+	}
+	if s.FlushInterval > 0 {
+		cfg.FlushInterval = &s.FlushInterval
+	}
+	return cfg
 }
 
 func (s RunSettings) sourceYAML() string {
@@ -533,6 +570,7 @@ func (o *E2EOptions) indexingParts(ctx context.Context, e *E2EEngine, t SearchTa
 	// The sink's own limit: every alert in one Write, which it cuts into requests of FlushBytes for its workers, as
 	// the BulkIndexer gets every alert at once.
 	if e.Sink, err = measure("sink", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+		cfg = o.Settings.sink(cfg)
 		cfg.SetDefaults()
 		return MeasureSink(ctx, cfg, alerts, len(alerts), 1)
 	}); err != nil {
@@ -542,6 +580,7 @@ func (o *E2EOptions) indexingParts(ctx context.Context, e *E2EEngine, t SearchTa
 	size, inFlight := o.Settings.batch()
 	perWrite := max(1, len(alerts)*size/events)
 	if e.SinkBatches, err = measure("sink-batches", func(cfg sinks.ElasticsearchConfig) (PartResult, error) {
+		cfg = o.Settings.sink(cfg)
 		cfg.SetDefaults()
 		r, err := MeasureSink(ctx, cfg, alerts, perWrite, inFlight)
 		r.Part = fmt.Sprintf("vigil sink, %d batches of %d alerts in flight", inFlight, perWrite)

@@ -13,6 +13,7 @@ import (
 	"github.com/vigilsoc/vigil"
 	"github.com/vigilsoc/vigil/fields"
 	"github.com/vigilsoc/vigil/rules"
+	"github.com/vigilsoc/vigil/sinks"
 )
 
 // TestE2ERuleFiles checks that the rule files the benchmark writes load as `vigil run` loads them, and that the two
@@ -138,7 +139,14 @@ func TestRunSettings(t *testing.T) {
 		r.String() != "retry_max_backoff=5s" {
 		t.Errorf("retry_max_backoff: got %+v, %v", r, err)
 	}
-	for _, bad := range []string{"batch_size=0", "workers=2", "max_in_flight", "retry_max_backoff=soon"} {
+	w, err := ParseRunSettings("workers=8,flush_interval=20ms")
+	if err != nil || w.sinkYAML() != ", workers: 8, flush_interval: 20ms" || w.String() != "workers=8,flush_interval=20ms" {
+		t.Errorf("sink settings: got %+v (%q), %v", w, w.sinkYAML(), err)
+	}
+	if cfg := w.sink(sinks.ElasticsearchConfig{}); cfg.Workers != 8 || *cfg.FlushInterval != 20*time.Millisecond {
+		t.Errorf("sink config: got %+v", cfg)
+	}
+	for _, bad := range []string{"batch_size=0", "threads=2", "max_in_flight", "retry_max_backoff=soon", "flush_interval=0s"} {
 		if _, err := ParseRunSettings(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -36,6 +36,8 @@ func cmdBenchE2E(args []string, io stdio) int {
 	fs.IntVar(&settings.BatchSize, "batch-size", 0, "vigil run's sources[].kafka.batch_size (default: vigil's default)")
 	fs.IntVar(&settings.MaxInFlight, "max-in-flight", 0, "vigil run's pipeline.max_in_flight (default: vigil's default)")
 	fs.DurationVar(&settings.RetryMaxBackoff, "retry-max-backoff", 0, "vigil run's sinks[].elasticsearch.retry_max_backoff (default: vigil's default)")
+	fs.IntVar(&settings.Workers, "sink-workers", 0, "vigil run's sinks[].elasticsearch.workers, also in the sink's measurement alone (default: vigil's default)")
+	fs.DurationVar(&settings.FlushInterval, "flush-interval", 0, "vigil run's sinks[].elasticsearch.flush_interval, also in the sink's measurement alone (default: vigil's default)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
