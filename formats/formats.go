@@ -1,7 +1,7 @@
 // Package formats turns raw records into event trees: the first step of ingest, before detection. A source names
 // the format of its records (a Kafka topic's or a file source's `format`), and the Decoder maps each record to ECS
 // fields, then runs the source's message parsers over it. Rules see the same field types whatever the format: every
-// decoder writes a JSON object and decodes it with fields.Parse, as a JSON record is decoded.
+// decoder builds its tree with fields.Builder, which makes the tree fields.Parse makes of the same fields as JSON.
 //
 // One file per format:
 //
