@@ -128,8 +128,8 @@ func TestParserConditionPaths(t *testing.T) {
 	var want []string
 	for i, cond := range []string{
 		`process.name == "sshd" && log.syslog.priority != 0 || process.name == "dropbear"`, // != : CEL, on a view
-		`process.name in ["sshd", "dropbear"]`,                                            // no CEL
-		`_event.process.name == "sshd" || size(_event) == 0`,                              // CEL, the whole event
+		`process.name in ["sshd", "dropbear"]`,                                             // no CEL
+		`_event.process.name == "sshd" || size(_event) == 0`,                               // CEL, the whole event
 	} {
 		path := filepath.Join(t.TempDir(), "p.yml")
 		spec := "parsers:\n  - name: ssh\n    if: '" + cond + "'\n    types: {source.port: long}\n" +
