@@ -156,3 +156,23 @@ func TestIndexTemplateReplicas(t *testing.T) {
 		}
 	}
 }
+
+// Templates whose patterns overlap have different priorities, the more specific the higher.
+func TestTemplatePriority(t *testing.T) {
+	prio := func(prefix string) float64 {
+		c := ElasticsearchConfig{IndexPrefix: prefix}
+		c.SetDefaults()
+		raw, err := IndexTemplate(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tmpl map[string]any
+		if err := json.Unmarshal(raw, &tmpl); err != nil {
+			t.Fatal(err)
+		}
+		return tmpl["priority"].(float64)
+	}
+	if a, b := prio("vigil-shadow"), prio("vigil-shadow-staging"); a >= b || a != 212 {
+		t.Errorf("priorities: vigil-shadow %v, vigil-shadow-staging %v; want 212 and more", a, b)
+	}
+}

@@ -36,6 +36,7 @@ func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 		return nil, fmt.Errorf("index template: template.settings.index missing")
 	}
 	t["index_patterns"] = []string{cfg.IndexPrefix + "-*"}
+	t["priority"] = templatePriority(cfg.IndexPrefix)
 	tmpl["aliases"] = map[string]any{cfg.IndexPrefix: map[string]any{}}
 	index["number_of_shards"] = cfg.Shards
 	index["number_of_replicas"] = *cfg.Replicas
@@ -45,6 +46,12 @@ func IndexTemplate(cfg *ElasticsearchConfig) ([]byte, error) {
 	}
 	return json.Marshal(t)
 }
+
+// templatePriority is the priority of the template of prefix: 200 plus the prefix's length. Two Vigil templates
+// whose patterns overlap (vigil-shadow-* and vigil-shadow-staging-*: one prefix extends the other, as two
+// deployments in one cluster may have) then never have the same priority, which both engines refuse, and the more
+// specific one applies to the indices both match.
+func templatePriority(prefix string) int { return 200 + len(prefix) }
 
 // installTemplates puts the index templates of the live and of the shadow alerts (the same mappings and settings,
 // each with its prefix).

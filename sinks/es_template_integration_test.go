@@ -39,3 +39,33 @@ func TestSearchEngineIndexIsGreenOnASingleNode(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlappingTemplatePrefixes: two deployments in one cluster whose shadow prefixes overlap (one extends the
+// other) both install their templates, which the engines would refuse at equal priorities, and an index both
+// patterns match takes the more specific template (its alias).
+func TestOverlappingTemplatePrefixes(t *testing.T) {
+	for _, e := range testenv.SearchEngines(t) {
+		t.Run(e.Flavor, func(t *testing.T) {
+			shadow := testenv.UniqueName(t, "vigil-it-shadow-")
+			var sinks []*Elasticsearch
+			for _, p := range []string{shadow, shadow + "-staging"} {
+				cfg := engineConfig(t, e)
+				cfg.ShadowIndexPrefix = p
+				t.Cleanup(func() {
+					engineDo(t, e.URL, "DELETE", "/"+p+"-*", nil)
+					engineDo(t, e.URL, "DELETE", "/_index_template/"+p, nil)
+				})
+				sinks = append(sinks, newTestSink(t, cfg, &memDLQ{}))
+			}
+			now := time.Now()
+			a := socAlert("acme", "rule.shadow", "low", 1, now, now)
+			a.Shadow = true
+			write(t, sinks[1], []*vigil.Alert{a})
+			index := IndexName(shadow+"-staging", "acme", now)
+			_, aliases := engineDo(t, e.URL, "GET", "/"+index+"/_alias", nil)
+			if docPath(aliases, index, "aliases", shadow+"-staging") == nil {
+				t.Errorf("index %s: got aliases %v, want %s-staging's (the more specific template)", index, aliases, shadow)
+			}
+		})
+	}
+}
