@@ -21,6 +21,8 @@ import (
 //	x.re(p)                                                  RE2 search (flags in the pattern: (?i), (?m), (?s))
 //	x.inCidr(p)                                              IP address inside a CIDR range
 //	x.gt(n) x.gte(n) x.lt(n) x.lte(n)                        numeric comparison; numeric strings count
+//	x.minuteIs(n) x.hourIs(n) x.dayIs(n) x.weekIs(n)          a part of the date and time x writes (time modifiers)
+//	x.monthIs(n) x.yearIs(n)
 //	_event.anyValue()                                        every value of the event, for keyword searches
 //
 // x may be a string, a number or a boolean (compared by its text, so 4688 and "4688" are equal), or a list (any
@@ -44,6 +46,12 @@ const (
 	opGte
 	opLt
 	opLte
+	opMinute // the time modifiers: a part of a written date and time (timeparts.go)
+	opHour
+	opDay
+	opWeek
+	opMonth
+	opYear
 )
 
 type sigmaFunc struct {
@@ -58,6 +66,8 @@ var sigmaFuncs = map[string]sigmaFunc{
 	"endsWithCased": {opSuffix, true}, "likeCased": {opLike, true},
 	"re": {opRe, true}, "inCidr": {opCidr, true},
 	"gt": {opGt, true}, "gte": {opGte, true}, "lt": {opLt, true}, "lte": {opLte, true},
+	"minuteIs": {opMinute, true}, "hourIs": {opHour, true}, "dayIs": {opDay, true}, "weekIs": {opWeek, true},
+	"monthIs": {opMonth, true}, "yearIs": {opYear, true},
 }
 
 // sigmaExpressionSizeLimit is the largest condition, in code points, that the rule environment parses.

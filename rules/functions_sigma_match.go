@@ -85,6 +85,13 @@ func (m *sigmaMatcher) addPattern(v ref.Val) error {
 		}
 		m.bound = n
 		return nil
+	case opMinute, opHour, opDay, opWeek, opMonth, opYear:
+		n, err := timePartPattern(m.op, s)
+		if err != nil {
+			return err
+		}
+		m.lits = append(m.lits, sigmaLiteral{s: s, num: float64(n), isNum: true})
+		return nil
 	}
 	if !m.cased {
 		s = strings.ToLower(s)
@@ -127,6 +134,8 @@ func (m *sigmaMatcher) match(v ref.Val) bool {
 		return m.matchNumber(float64(x), x)
 	case types.Bool:
 		return m.matchString(strconv.FormatBool(bool(x)))
+	case types.Timestamp:
+		return timePartRange[m.op] != [2]int{} && m.matchTime(x.Time)
 	case anyValue:
 		if o, ok := x.m.(object); ok {
 			return m.matchFields(o.v, true)
@@ -218,6 +227,8 @@ func (m *sigmaMatcher) matchNumber(n float64, v ref.Val) bool {
 			}
 		}
 		return false
+	case opMinute, opHour, opDay, opWeek, opMonth, opYear:
+		return false // a number is no written date
 	}
 	s, _ := scalarText(v)
 	return m.matchString(s)
@@ -247,6 +258,8 @@ func (m *sigmaMatcher) matchString(s string) bool {
 	case opGt, opGte, opLt, opLte:
 		n, ok := parseNumber(s)
 		return ok && m.matchNumber(n, nil)
+	case opMinute, opHour, opDay, opWeek, opMonth, opYear:
+		return m.matchTimePart(s)
 	}
 	fold := !m.cased
 	if fold && !isASCII(s) {

@@ -63,6 +63,15 @@ func TestSigmaFunctions(t *testing.T) {
 		{"gte numeric string", `Size.gte(100)`, `{"Size":"100"}`, `{"Size":"99.5"}`},
 		{"lt", `Size.lt(1.5)`, `{"Size":1}`, `{"Size":"abc"}`},
 		{"lte", `Size.lte(-1)`, `{"Size":-1}`, `{"Size":0}`},
+		{"hourIs as written, offset kept", `T.hourIs([22, 23])`, `{"T":"2024-03-01T23:30:00+02:00"}`, `{"T":"2024-03-01T21:30:00Z"}`},
+		{"hourIs Sysmon UtcTime", `UtcTime.hourIs(2)`, `{"UtcTime":"2019-05-14 02:05:48.469"}`, `{"UtcTime":"2019-05-14 12:05:48.469"}`},
+		{"minuteIs", `T.minuteIs(5)`, `{"T":"2019-05-14T02:05:48.4691234Z"}`, `{"T":"2019-05-14T02:06:00Z"}`},
+		{"hourIs needs a time of day", `T.hourIs(0)`, `{"T":"2019-05-14 00:00"}`, `{"T":"2019-05-14"}`},
+		{"dayIs on a date", `T.dayIs(14)`, `{"T":"2019-05-14"}`, `{"T":"2019-05-15T00:00:00Z"}`},
+		{"weekIs is ISO", `T.weekIs(1)`, `{"T":"2024-12-30T10:00:00Z"}`, `{"T":"2024-12-29T10:00:00Z"}`},
+		{"monthIs list", `T.monthIs([11, 12])`, `{"T":["x","2024-12-01"]}`, `{"T":"2024-10-01"}`},
+		{"yearIs not on numbers", `T.yearIs(2024)`, `{"T":"2024-01-01T00:00:00Z"}`, `{"T":2024}`},
+		{"yearIs not on other text", `!T.yearIs(2024)`, `{"T":"2024 was a year"}`, `{"T":"2024-02-29"}`},
 		{"field reference", `A.ieq(B)`, `{"A":"x","B":"X"}`, `{"A":"x","B":"y"}`},
 		{"keyword search", `_event.anyValue().icontains("mimikatz")`,
 			`{"a":{"b":["x","run MimiKatz now"]}}`, `{"mimikatz":"key, not value"}`},
@@ -76,7 +85,8 @@ func TestSigmaFunctionsRejectBadPatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cond := range []string{`x.re("(")`, `x.inCidr("10.0.0.0/33")`, `x.gt("abc")`} {
+	for _, cond := range []string{`x.re("(")`, `x.inCidr("10.0.0.0/33")`, `x.gt("abc")`,
+		`x.hourIs(24)`, `x.minuteIs("5m")`, `x.dayIs(0)`, `x.weekIs(54)`, `x.monthIs(13)`, `x.yearIs(1.5)`} {
 		_, err := env.Compile(&Rule{ID: "t", Name: "t", Severity: "low", Condition: cond})
 		if err == nil || !strings.Contains(err.Error(), "condition") {
 			t.Errorf("compile %s: got %v, want a load error", cond, err)

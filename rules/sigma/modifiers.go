@@ -7,12 +7,14 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsoc/vigil/rules"
 )
 
 // modifiers is the parsed modifier chain of one field item.
 type modifiers struct {
 	all, cased, neq bool
-	kind            string // "": string matching; or re, cidr, gt, gte, lt, lte, exists, fieldref
+	kind            string // "": string matching; or re, cidr, gt, gte, lt, lte, exists, fieldref, or a time part
 	reFlags         string
 	transforms      []string // contains, startswith, endswith, base64, base64offset, wide, utf16*, windash, in order
 	expand          bool
@@ -41,7 +43,7 @@ func parseModifiers(list []string) (modifiers, error) {
 		case "contains", "startswith", "endswith", "base64", "base64offset", "wide", "utf16le", "utf16be", "utf16",
 			"windash":
 			m.transforms = append(m.transforms, mod)
-		case "re", "cidr", "gt", "gte", "lt", "lte", "exists", "fieldref":
+		case "re", "cidr", "gt", "gte", "lt", "lte", "exists", "fieldref", "minute", "hour", "day", "week", "month", "year":
 			err = setKind(mod)
 		case "i", "m", "s":
 			m.reFlags += mod
@@ -194,6 +196,13 @@ func (c *itemCompiler) tests(target fieldPath, m modifiers, v any) ([][2]any, er
 			return nil, &UnsupportedError{Reason: "invalid value", Detail: fmt.Sprintf("%s takes a number, not %q", m.kind, text)}
 		}
 		return [][2]any{{m.kind, f}}, nil
+	case "minute", "hour", "day", "week", "month", "year":
+		// A part of the field's date and time, as written (rules/timeparts.go), equal to the value.
+		if err := rules.CheckTimePart(m.kind, text); err != nil {
+			return nil, &UnsupportedError{Reason: "invalid value", Detail: err.Error()}
+		}
+		n, _ := strconv.Atoi(text)
+		return [][2]any{{m.kind + "Is", int64(n)}}, nil
 	}
 	if _, isStr := v.(string); !isStr && len(m.transforms) == 0 && !m.expand && target != nil {
 		return [][2]any{{"ieq", v}}, nil // numbers and booleans compare by value
