@@ -24,13 +24,6 @@ var ecsDifferences = map[string]struct {
 	// "NT AUTHORITY\SYSTEM"; the Sysmon pipeline splits User into user.domain and user.name and drops it, and the
 	// profile maps User to user.name ("SYSTEM").
 	"sigma.2617e7ed-adb7-40ba-b0f3-8f9945fe6c09": {2, 0, "the shipper splits User into user.domain and user.name"},
-	// To fix in the profile: it maps Signed to file.code_signature.signed, which the Sysmon pipeline never sets
-	// (it compares the text "true" with a boolean); Signed stays in winlog.event_data.
-	"sigma.b5de0c9a-6f19-43e0-af4e-55ad01f550af": {6, 0, "profile: Signed"},
-	// To fix in the profile: it maps ProcessName to process.executable, but the Security pipeline moves it there
-	// only for logon, privilege-use and account events; 4656 and 4663 keep it in winlog.event_data.
-	"sigma.4a1b6da0-d94f-4fc3-98fc-2d9cb9e5ee76": {0, 3, "profile: ProcessName of 4656"},
-	"sigma.962fe167-e48d-4fd6-9974-11e5b9a5d6d1": {0, 2, "profile: ProcessName of 4656"},
 }
 
 // TestECSOnWinlogbeatEvents converts SigmaHQ's rules with both built-in profiles and runs windows-flat's on the OTRF
@@ -134,4 +127,52 @@ func jsonEvent(t testing.TB, doc map[string]any) *vigil.Event {
 		t.Fatal(fmt.Errorf("%s: %w", raw, err))
 	}
 	return &vigil.Event{Raw: raw, Fields: tree, Tenant: "default"}
+}
+
+// TestECSOnShippedFields covers the profile's Winlogbeat-specific mappings that the OTRF recordings do not exercise:
+// each rule must match the flat event under windows-flat and the same event as Winlogbeat ships it under ecs.
+func TestECSOnShippedFields(t *testing.T) {
+	flatConv, ecsConv := newTestConverter(t, "windows-flat"), newTestConverter(t, "ecs")
+	sysmon, security := `"Channel":"Microsoft-Windows-Sysmon/Operational","Provider_Name":"Microsoft-Windows-Sysmon"`,
+		`"Channel":"Security","Provider_Name":"Microsoft-Windows-Security-Auditing"`
+	cases := []struct{ logsource, detection, event string }{
+		{"{product: windows, service: security}", "sel: {EventID: 4624, ProcessName|endswith: '\\winlogon.exe', IpAddress: 10.0.0.5, WorkstationName: PC1}",
+			`{` + security + `,"EventID":4624,"ProcessName":"C:\\Windows\\System32\\winlogon.exe","ProcessId":"0x1c0","IpAddress":"10.0.0.5","IpPort":"0","WorkstationName":"PC1","TargetUserName":"bob","SubjectUserName":"PC1$"}`},
+		{"{product: windows, service: security}", "sel: {EventID: 4624, SubjectUserName|endswith: '$', TargetUserName: bob}",
+			`{` + security + `,"EventID":4624,"TargetUserName":"bob","SubjectUserName":"PC1$"}`},
+		{"{product: windows, service: security}", "sel: {EventID: 5140, IpAddress: 10.0.0.5, ShareName: '\\\\*\\C$'}",
+			`{` + security + `,"EventID":5140,"IpAddress":"10.0.0.5","IpPort":"5050","ShareName":"\\\\*\\C$"}`},
+		{"{product: windows, service: security}", "sel: {EventID: 5156, Application|endswith: '\\mshta.exe', DestPort: 443, SourcePort: 50000, Protocol: 6}",
+			`{` + security + `,"EventID":5156,"Application":"\\device\\harddiskvolume2\\windows\\system32\\mshta.exe","DestAddress":"1.2.3.4","DestPort":"443","SourcePort":"50000","Protocol":"6"}`},
+		{"{product: windows, category: process_tampering}", "sel: {Type: 'Image is replaced', Image|endswith: '\\x.exe'}",
+			`{` + sysmon + `,"EventID":25,"Type":"Image is replaced","Image":"C:\\x.exe"}`},
+		{"{product: windows, category: process_tampering}", "sel: {Type: 'Image is replaced', Image|endswith: '\\x.exe'}",
+			`{` + sysmon + `,"EventID":25,"Type":"Image is replaced","Image":"C:\\x.exe","Message":"Process Tampering:\r\nType: Image is replaced"}`},
+		{"{product: windows, category: ps_script}", "sel: {ScriptBlockText|contains: Invoke-Mimikatz, Path|endswith: '\\a.ps1'}",
+			`{"Channel":"Microsoft-Windows-PowerShell/Operational","EventID":4104,"ScriptBlockText":"Invoke-Mimikatz -x","Path":"C:\\a.ps1"}`},
+		{"{product: windows, category: image_load}", "sel: {ImageLoaded|endswith: '\\a.dll', Signed: 'false'}",
+			`{` + sysmon + `,"EventID":7,"Image":"C:\\x.exe","ImageLoaded":"C:\\a.dll","Signed":"false","SignatureStatus":"Unavailable"}`},
+		{"{product: windows, category: process_access}", "sel: {TargetImage|endswith: '\\lsass.exe', SourceImage|endswith: '\\x.exe', GrantedAccess: '0x1010'}",
+			`{` + sysmon + `,"EventID":10,"SourceImage":"C:\\x.exe","TargetImage":"C:\\Windows\\system32\\lsass.exe","GrantedAccess":"0x1010","SourceProcessGUID":"{1}","SourceProcessId":"4"}`},
+	}
+	for _, tc := range cases {
+		text := "title: t\nid: 1\nlogsource: " + tc.logsource + "\ndetection:\n  " + tc.detection + "\n  condition: sel\n"
+		var flat map[string]any
+		if err := json.Unmarshal([]byte(tc.event), &flat); err != nil {
+			t.Fatal(err)
+		}
+		shipped := jsonEvent(t, winlogbeatEvent(flat))
+		for _, c := range []struct {
+			conv *Converter
+			ev   *vigil.Event
+		}{{flatConv, testEvent(t, tc.event)}, {ecsConv, shipped}} {
+			res, err := convertText(t, c.conv, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Compiled.Match(c.ev) {
+				t.Errorf("%s: got no match with %s on\n%s\nwant a match; condition:\n%s", tc.detection, c.conv.Profile.Name, c.ev.Raw, res.Rule.Condition)
+			}
+		}
+	}
 }

@@ -129,6 +129,12 @@ var otrfNotEventData = map[string]bool{
 func sysmonPipeline(ev, data map[string]any, code string) {
 	dropEmpty(data, "-", "{00000000-0000-0000-0000-000000000000}")
 	rename(ev, data, "RuleName", "rule.name")
+	if code == "255" {
+		rename(ev, data, "ID", "error.code")
+	}
+	if code == "25" { // a rename: it fails, and Type stays, when Winlogbeat sent the rendered message
+		rename(ev, data, "Type", "message")
+	}
 	renameData(data, "Hash", "Hashes")
 	hashes := parseHashes(data["Hashes"])
 	if len(hashes) > 0 && oneOf(code, "1", "23", "24", "25", "26") {
