@@ -1,8 +1,14 @@
 package sigma
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,14 +18,17 @@ import (
 	"github.com/vigilsoc/vigil/rules"
 )
 
-// ecsDifferences are the rules whose matches on the OTRF recordings differ between windows-flat (on the recorded
-// events) and ecs (on the same events as Winlogbeat ships them), with the number of (rule, event) pairs only
-// windows-flat finds and only ecs finds, and why. Each is inherent to what the shipper does to the event; docs/sigma.md
-// lists them. Any other difference, or another count, fails TestECSOnWinlogbeatEvents.
-var ecsDifferences = map[string]struct {
+// shipperDifference is a rule whose matches differ between windows-flat (on the flat events) and ecs (on the same
+// events as Winlogbeat ships them): the number of (rule, event) pairs only windows-flat finds and only ecs finds,
+// and why. Each is inherent to what the shipper does to the event; docs/sigma.md lists them.
+type shipperDifference struct {
 	flatOnly, ecsOnly int
 	reason            string
-}{
+}
+
+// otrfDifferences are those on the OTRF recordings. Any other difference, or another count, fails
+// TestECSOnWinlogbeatEvents.
+var otrfDifferences = map[string]shipperDifference{
 	// proc_creation_win_susp_system_user_anomaly: `User|contains: [AUTHORI, AUTORI]` looks for the domain of
 	// "NT AUTHORITY\SYSTEM"; the Sysmon pipeline splits User into user.domain and user.name and drops it, and the
 	// profile maps User to user.name ("SYSTEM").
@@ -35,13 +44,23 @@ func TestECSOnWinlogbeatEvents(t *testing.T) {
 	}
 	root := shared(t, "sigma")
 	events := otrfEvents(t)
-	derived := make([]*vigil.Event, len(events))
+	shipped := make([]*vigil.Event, len(events))
 	for i, ev := range events {
-		events[i], derived[i] = shippedPair(t, ev)
+		var flat map[string]any
+		if err := json.Unmarshal(ev.Raw, &flat); err != nil {
+			t.Fatal(err)
+		}
+		evtxNames(flat)
+		events[i], shipped[i] = jsonEvent(t, flat), jsonEvent(t, winlogbeatEvent(flat))
 	}
-	flat := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "windows-flat")), events)
-	ecs := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "ecs")), derived)
+	compareShipped(t, root, "the OTRF recordings", events, shipped, otrfDifferences)
+}
 
+// compareShipped runs windows-flat's Windows rules on flat and ecs's on shipped (the same events as Winlogbeat
+// ships them) and checks that they find the same (rule, event) pairs but for the documented differences.
+func compareShipped(t *testing.T, root, name string, flat, shipped []*vigil.Event, documented map[string]shipperDifference) {
+	flatPairs := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "windows-flat")), flat)
+	ecsPairs := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "ecs")), shipped)
 	type diff struct{ flatOnly, ecsOnly []int }
 	diffs := map[string]*diff{}
 	get := func(id string) *diff {
@@ -50,13 +69,13 @@ func TestECSOnWinlogbeatEvents(t *testing.T) {
 		}
 		return diffs[id]
 	}
-	for p := range flat {
-		if !ecs[p] {
+	for p := range flatPairs {
+		if !ecsPairs[p] {
 			get(p.rule).flatOnly = append(get(p.rule).flatOnly, p.event)
 		}
 	}
-	for p := range ecs {
-		if !flat[p] {
+	for p := range ecsPairs {
+		if !flatPairs[p] {
 			get(p.rule).ecsOnly = append(get(p.rule).ecsOnly, p.event)
 		}
 	}
@@ -66,24 +85,72 @@ func TestECSOnWinlogbeatEvents(t *testing.T) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		d, want := diffs[id], ecsDifferences[id]
+		d, want := diffs[id], documented[id]
 		if len(d.flatOnly) == want.flatOnly && len(d.ecsOnly) == want.ecsOnly {
 			continue
 		}
-		var ex []string
-		for _, i := range append(d.flatOnly, d.ecsOnly...)[:1] {
-			ex = append(ex, "recorded: "+string(events[i].Raw), "shipped: "+string(derived[i].Raw))
-		}
-		t.Errorf("rule %s: got %d pairs only with windows-flat and %d only with ecs, want %d and %d (%s)\n%s",
-			id, len(d.flatOnly), len(d.ecsOnly), want.flatOnly, want.ecsOnly, want.reason, strings.Join(ex, "\n"))
+		i := append(d.flatOnly, d.ecsOnly...)[0]
+		t.Errorf("rule %s: got %d pairs only with windows-flat and %d only with ecs, want %d and %d (%s); an event:\n"+
+			"flat:    %s\nshipped: %s", id, len(d.flatOnly), len(d.ecsOnly), want.flatOnly, want.ecsOnly, want.reason,
+			flat[i].Raw, shipped[i].Raw)
 	}
-	for id, want := range ecsDifferences {
+	for id, want := range documented {
 		if diffs[id] == nil {
-			t.Errorf("rule %s: documented difference (%s) is gone: update ecsDifferences and docs/sigma.md", id, want.reason)
+			t.Errorf("rule %s: documented difference (%s) is gone: update the list and docs/sigma.md", id, want.reason)
 		}
 	}
-	t.Logf("%d (rule, event) pairs with windows-flat on the recordings, %d with ecs on Winlogbeat's events; %d rules differ",
-		len(flat), len(ecs), len(diffs))
+	t.Logf("%s: %d (rule, event) pairs with windows-flat, %d with ecs on the events as Winlogbeat ships them; %d rules differ",
+		name, len(flatPairs), len(ecsPairs), len(diffs))
+}
+
+// regressionDifferences are those on SigmaHQ's regression data. Any other difference, or another count, fails
+// TestECSOnWinlogbeatRegressionEvents.
+var regressionDifferences = map[string]shipperDifference{
+	// registry_set rules on `Details: 'DWORD (0x00000000)'`: the Sysmon pipeline writes a DWORD's (and QWORD's)
+	// value as the decimal number's text in registry.data.strings ("0") and drops Details.
+	"sigma.37b437cf-3fc5-4c8e-9c94-1d7c9aff842b": {1, 0, dwordReason}, // registry_set_allow_rdp_remote_assistance_feature
+	"sigma.3ae1a046-f7db-439d-b7ce-b8b366b81fa6": {1, 0, dwordReason}, // registry_set_disable_security_center_notifications
+	"sigma.8b7273a4-ba5d-4d8a-b04f-11f2900d043a": {1, 0, dwordReason}, // registry_set_deviceguard_hypervisorenforcedcodeintegrity_disabled
+	"sigma.974515da-6cc5-4c95-ae65-f97f9150ec7f": {1, 0, dwordReason}, // registry_set_disable_defender_firewall
+	"sigma.aa37cbb0-da36-42cb-a90f-fdf216fc7467": {1, 0, dwordReason}, // registry_set_amsi_disable
+	"sigma.c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e": {2, 0, dwordReason}, // registry_set_disable_administrative_share
+	"sigma.d526c60a-e236-4011-b165-831ffa52ab70": {1, 0, dwordReason}, // registry_set_vulnerable_driver_blocklist_disable
+	"sigma.f8aebc67-a56d-4ec9-9fbe-7b0e8b7b4efd": {1, 0, dwordReason}, // registry_set_special_accounts
+}
+
+const dwordReason = "the shipper writes Details: DWORD (0x...) as a decimal number's text in registry.data.strings"
+
+// TestECSOnWinlogbeatRegressionEvents is TestECSOnWinlogbeatEvents on SigmaHQ's regression data (every rule's
+// events, through every Windows rule): EVTX exports, whose System, EventData and UserData are apart, as Winlogbeat
+// reads them (winlogbeatFromEVTX).
+func TestECSOnWinlogbeatRegressionEvents(t *testing.T) {
+	root := shared(t, "sigma")
+	var flat, shipped []*vigil.Event
+	err := filepath.WalkDir(filepath.Join(root, "regression_data"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		for {
+			var doc map[string]any
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			flat = append(flat, jsonEvent(t, FlattenEVTX(doc)))
+			shipped = append(shipped, jsonEvent(t, winlogbeatFromEVTX(doc)))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareShipped(t, root, "SigmaHQ's regression data", flat, shipped, regressionDifferences)
 }
 
 type matchPair struct {
@@ -102,18 +169,6 @@ func matchPairs(set *rules.RuleSet, events []*vigil.Event) map[matchPair]bool {
 		}
 	}
 	return out
-}
-
-// shippedPair returns the recorded event with its System values under EVTX's names (evtxNames), and the event
-// Winlogbeat would index for it.
-func shippedPair(t testing.TB, ev *vigil.Event) (recorded, shipped *vigil.Event) {
-	t.Helper()
-	var flat map[string]any
-	if err := json.Unmarshal(ev.Raw, &flat); err != nil {
-		t.Fatal(err)
-	}
-	evtxNames(flat)
-	return jsonEvent(t, flat), jsonEvent(t, winlogbeatEvent(flat))
 }
 
 func jsonEvent(t testing.TB, doc map[string]any) *vigil.Event {

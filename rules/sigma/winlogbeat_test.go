@@ -35,33 +35,91 @@ import (
 //     may render some itself (the 8.17 golden file of 4688 has TokenElevationType "TokenElevationTypeFull (2)"):
 //     not modelled, so a Sigma value written as %%1937 is not tested against its rendering.
 func winlogbeatEvent(flat map[string]any) map[string]any {
-	ev := map[string]any{}
 	data := map[string]any{}
 	for k, v := range flat {
-		if otrfNotEventData[k] || v == nil {
+		if otrfNotEventData[k] {
 			continue
 		}
 		if k == "EventType" && flat["Channel"] != "Microsoft-Windows-Sysmon/Operational" {
 			continue // NXLog's severity (INFO, AUDIT_SUCCESS); only Sysmon has an EventType in its event data
 		}
-		data[k] = textOf(v)
+		data[k] = v
 	}
-	code := textOf(flat["EventID"])
-	channel, _ := flat["Channel"].(string)
+	return shipWindowsEvent(flat, data, nil)
+}
+
+// winlogbeatFromEVTX is winlogbeatEvent for an event of an EVTX JSON export (SigmaHQ's regression data), where
+// System, EventData and UserData are apart: EventData becomes winlog.event_data (names without spaces, as
+// FlattenEVTX writes them; unnamed Data values are param1, param2 ... as Winlogbeat names them), UserData's element
+// winlog.user_data.
+func winlogbeatFromEVTX(doc map[string]any) map[string]any {
+	ev, _ := doc["Event"].(map[string]any)
+	if ev == nil {
+		ev = doc
+	}
+	sys := FlattenEVTX(map[string]any{"System": ev["System"]})
+	data := map[string]any{}
+	if d, ok := ev["EventData"].(map[string]any); ok {
+		flattenData(data, d)
+	}
+	switch unnamed := data["Data"].(type) {
+	case []any:
+		delete(data, "Data")
+		for i, v := range unnamed {
+			data["param"+strconv.Itoa(i+1)] = v
+		}
+	case string:
+		delete(data, "Data")
+		data["param1"] = unnamed
+	}
+	var user map[string]any
+	if u, ok := ev["UserData"].(map[string]any); ok {
+		for k, v := range u {
+			if child, ok := v.(map[string]any); ok && k != "#attributes" {
+				user = map[string]any{}
+				flattenData(user, child)
+			}
+		}
+	}
+	return shipWindowsEvent(sys, data, user)
+}
+
+// shipWindowsEvent builds Winlogbeat's document from an event's System values (by their EVTX-flat names: EventID,
+// Channel, Provider_Name, Computer ...), its event data and its user data, and runs the module pipeline the
+// routing pipeline picks for it.
+func shipWindowsEvent(sys, eventData, userData map[string]any) map[string]any {
+	ev := map[string]any{}
+	data := map[string]any{}
+	for k, v := range eventData {
+		if v != nil {
+			data[k] = textOf(v)
+		}
+	}
+	code := fmt.Sprint(textOf(sys["EventID"]))
+	channel, _ := sys["Channel"].(string)
 	winlog := map[string]any{"channel": channel, "event_id": code, "event_data": data}
+	if len(userData) > 0 {
+		ud := map[string]any{}
+		for k, v := range userData {
+			if v != nil {
+				ud[k] = textOf(v)
+			}
+		}
+		winlog["user_data"] = ud
+	}
 	ev["winlog"] = winlog
 	setPath(ev, "event.code", code)
-	for from, to := range otrfSystem {
-		if v, ok := flat[from]; ok && v != nil {
+	for from, to := range winlogSystem {
+		if v, ok := sys[from]; ok && v != nil {
 			setPath(ev, to, v)
 		}
 	}
-	if v, ok := flat["Computer"]; ok {
+	if v, ok := sys["Computer"]; ok {
 		setPath(ev, "host.name", v)
 	}
-	switch {
-	case strings.EqualFold(channel, "Security") && (flat["Provider_Name"] == "Microsoft-Windows-Security-Auditing" ||
-		flat["Provider_Name"] == "Microsoft-Windows-Eventlog"):
+	switch provider := sys["Provider_Name"]; {
+	case strings.EqualFold(channel, "Security") && (provider == "Microsoft-Windows-Security-Auditing" ||
+		provider == "Microsoft-Windows-Eventlog"):
 		securityPipeline(ev, data, code)
 	case strings.EqualFold(channel, "Microsoft-Windows-Sysmon/Operational"):
 		sysmonPipeline(ev, data, code)
@@ -93,24 +151,30 @@ func evtxNames(flat map[string]any) {
 	}
 }
 
-// otrfSystem maps the recording's System (and NXLog) values to Winlogbeat's fields.
-var otrfSystem = map[string]string{
-	"Provider_Name":      "winlog.provider_name",
-	"ProviderGuid":       "winlog.provider_guid",
-	"Computer":           "winlog.computer_name",
-	"RecordNumber":       "winlog.record_id",
-	"Task":               "winlog.task",
-	"Opcode":             "winlog.opcode",
-	"Version":            "winlog.version",
-	"ActivityID":         "winlog.activity_id",
-	"ExecutionProcessID": "winlog.process.pid",
-	"ThreadID":           "winlog.process.thread.id",
-	"UserID":             "winlog.user.identifier",
-	"AccountName":        "winlog.user.name",
-	"Domain":             "winlog.user.domain",
-	"AccountType":        "winlog.user.type",
-	"Message":            "message",
-	"@timestamp":         "@timestamp",
+// winlogSystem maps System values, by their EVTX-flat names and by the names NXLog gave them in the OTRF
+// recordings, to Winlogbeat's fields.
+var winlogSystem = map[string]string{
+	"Provider_Name":       "winlog.provider_name",
+	"Provider_Guid":       "winlog.provider_guid",
+	"ProviderGuid":        "winlog.provider_guid",
+	"Computer":            "winlog.computer_name",
+	"EventRecordID":       "winlog.record_id",
+	"RecordNumber":        "winlog.record_id",
+	"Task":                "winlog.task",
+	"Opcode":              "winlog.opcode",
+	"Version":             "winlog.version",
+	"ActivityID":          "winlog.activity_id",
+	"Execution_ProcessID": "winlog.process.pid",
+	"ExecutionProcessID":  "winlog.process.pid",
+	"Execution_ThreadID":  "winlog.process.thread.id",
+	"ThreadID":            "winlog.process.thread.id",
+	"Security_UserID":     "winlog.user.identifier",
+	"UserID":              "winlog.user.identifier",
+	"AccountName":         "winlog.user.name",
+	"Domain":              "winlog.user.domain",
+	"AccountType":         "winlog.user.type",
+	"Message":             "message",
+	"@timestamp":          "@timestamp",
 }
 
 // otrfNotEventData are the recording's fields that are not EventData: EVTX System values, and what NXLog and the
@@ -405,6 +469,12 @@ func securityPipeline(ev, data map[string]any, code string) {
 			data["PrivilegeList"] = list
 		}
 	}
+	if ud, ok := getPath(ev, "winlog.user_data").(map[string]any); ok && code == "1102" {
+		copyTo(ev, ud, "SubjectUserSid", "user.id")
+		copyTo(ev, ud, "SubjectUserName", "user.name")
+		copyTo(ev, ud, "SubjectDomainName", "user.domain")
+		copyTo(ev, ud, "SubjectLogonId", "winlog.logon.id")
+	}
 	if ip, ok := getPath(ev, "source.ip").(string); ok {
 		setPath(ev, "source.ip", strings.ReplaceAll(ip, "::ffff:", ""))
 	}
@@ -658,12 +728,18 @@ func oneOf(s string, list ...string) bool {
 }
 
 // textOf is an event data value as Winlogbeat sends it: text.
-func textOf(v any) string {
+func textOf(v any) any {
 	switch x := v.(type) {
 	case string:
 		return x
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = textOf(e)
+		}
+		return out
 	}
 	return fmt.Sprint(v)
 }
