@@ -99,8 +99,8 @@ func compareShipped(t *testing.T, root, name string, flat, shipped []*vigil.Even
 			t.Errorf("rule %s: documented difference (%s) is gone: update the list and docs/sigma.md", id, want.reason)
 		}
 	}
-	t.Logf("%s: %d (rule, event) pairs with windows-flat, %d with ecs on the events as Winlogbeat ships them; %d rules differ",
-		name, len(flatPairs), len(ecsPairs), len(diffs))
+	t.Logf("%s (%d events): %d (rule, event) pairs with windows-flat, %d with ecs on the events as Winlogbeat ships "+
+		"them; %d rules differ", name, len(flat), len(flatPairs), len(ecsPairs), len(diffs))
 }
 
 // regressionDifferences are those on SigmaHQ's regression data. Any other difference, or another count, fails
