@@ -58,7 +58,8 @@ func TestECSOnWinlogbeatEvents(t *testing.T) {
 
 // compareShipped runs windows-flat's Windows rules on flat and ecs's on shipped (the same events as Winlogbeat
 // ships them) and checks that they find the same (rule, event) pairs but for the documented differences.
-func compareShipped(t *testing.T, root, name string, flat, shipped []*vigil.Event, documented map[string]shipperDifference) {
+func compareShipped(t *testing.T, root, name string, flat, shipped []*vigil.Event,
+	documented map[string]shipperDifference) {
 	flatPairs := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "windows-flat")), flat)
 	ecsPairs := matchPairs(windowsRuleSet(t, root, newTestConverter(t, "ecs")), shipped)
 	type diff struct{ flatOnly, ecsOnly []int }
