@@ -68,6 +68,16 @@ func securityPipeline(ev, data map[string]any, code string) {
 		copyTo(ev, data, "SubjectUserName", "user.name")
 		copyTo(ev, data, "SubjectDomainName", "user.domain")
 	}
+	if oneOf(code, "4648", "4688") { // "Copy Target User to Effective"
+		for _, f := range [][2]string{{"TargetUserSid", "id"}, {"TargetUserName", "name"}, {"TargetDomainName", "domain"}} {
+			if v, ok := data[f[0]].(string); ok && v != "" && v != "-" {
+				if f[1] == "name" {
+					v = strings.Split(v, "@")[0]
+				}
+				setPath(ev, "user.effective."+f[1], v)
+			}
+		}
+	}
 	copyTo(ev, data, "SubjectLogonId", "winlog.logon.id")
 	if oneOf(code, securityCommonAuth...) {
 		if pid, ok := decodeLong(data["ProcessId"]); ok {

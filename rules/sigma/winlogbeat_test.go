@@ -35,7 +35,7 @@ import (
 func winlogbeatEvent(flat map[string]any) map[string]any {
 	data := map[string]any{}
 	for k, v := range flat {
-		if otrfNotEventData[k] {
+		if notEventData[k] {
 			continue
 		}
 		if k == "EventType" && flat["Channel"] != "Microsoft-Windows-Sysmon/Operational" {
@@ -175,9 +175,9 @@ var winlogSystem = map[string]string{
 	"@timestamp":          "@timestamp",
 }
 
-// otrfNotEventData are the recording's fields that are not EventData: EVTX System values, and what NXLog and the
-// recording's Logstash added.
-var otrfNotEventData = map[string]bool{
+// notEventData are the flat event's fields that are not EventData: EVTX System values by their EVTX-flat names
+// (FlattenEVTX) and by NXLog's in the OTRF recordings, and what NXLog and the recordings' Logstash added.
+var notEventData = map[string]bool{
 	"@timestamp": true, "@version": true, "AccountName": true, "AccountType": true, "ActivityID": true,
 	"Category": true, "Channel": true, "Computer": true, "Domain": true, "ERROR_EVT_UNRESOLVED": true,
 	"EventID": true, "EventReceivedTime": true, "EventTime": true, "EventTypeOrignal": true,
@@ -186,6 +186,9 @@ var otrfNotEventData = map[string]bool{
 	"Severity": true, "SeverityValue": true, "SourceModuleName": true, "SourceModuleType": true,
 	"SourceName": true, "Task": true, "ThreadID": true, "TimeCreated": true, "UserID": true, "Version": true,
 	"host": true, "port": true, "tags": true,
+	"Provider_Guid": true, "Provider_EventSourceName": true, "EventID_Qualifiers": true, "EventRecordID": true,
+	"Execution_ProcessID": true, "Execution_ThreadID": true, "Security_UserID": true, "TimeCreated_SystemTime": true,
+	"Correlation_ActivityID": true, "Correlation_RelatedActivityID": true,
 }
 
 // rename is the ingest rename processor with ignore_missing and ignore_failure: nothing happens when the target
