@@ -195,7 +195,7 @@ func (c *Converter) condition(r *Rule) (cond string, guarded bool, err error) {
 // detection builds the detection of r with the field names of mapping l.
 func (c *Converter) detection(r *Rule, l *LogsourceMapping) (node, error) {
 	ic := &itemCompiler{
-		field:        func(name string) fieldPath { return c.Profile.field(l, r.Logsource, name) },
+		fields:       func(name string) []fieldPath { return c.Profile.fields(l, r.Logsource, name) },
 		placeholders: c.Placeholders,
 	}
 	searches := map[string]node{}

@@ -68,7 +68,7 @@ func parseModifiers(list []string) (modifiers, error) {
 
 // itemCompiler turns field items into nodes.
 type itemCompiler struct {
-	field        func(name string) fieldPath
+	fields       func(name string) []fieldPath
 	placeholders map[string][]string
 }
 
@@ -78,16 +78,29 @@ func (c *itemCompiler) compile(item *FieldItem) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	var target fieldPath
+	targets := []fieldPath{nil}
 	if item.Field != "" {
-		target = c.field(item.Field)
+		targets = c.fields(item.Field)
 	} else if m.kind == "exists" || m.kind == "fieldref" || m.neq {
 		return nil, &UnsupportedError{Reason: "modifier combination", Detail: "a keyword search (no field) cannot be exists, fieldref or neq"}
 	}
-	n, err := c.values(target, m, item)
-	if err != nil {
-		return nil, err
+	// A field mapped to several event fields holds when its test holds on any of them; a test for absence, on all.
+	var alts []node
+	absence := false
+	for _, target := range targets {
+		n, err := c.values(target, m, item)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, n)
+		switch x := n.(type) {
+		case nullNode:
+			absence = true
+		case presenceNode:
+			absence = !x.want
+		}
 	}
+	n := combine(alts, absence)
 	if m.neq {
 		return notNode{n}, nil
 	}
@@ -114,7 +127,7 @@ func (c *itemCompiler) values(target fieldPath, m modifiers, item *FieldItem) (n
 		var refs []node
 		for _, v := range item.Values {
 			name, _ := valueText(v)
-			refs = append(refs, callNode{field: target, fn: stringFunc(m, m.transforms), ref: c.field(name)})
+			refs = append(refs, callNode{field: target, fn: stringFunc(m, m.transforms), ref: c.fields(name)[0]})
 		}
 		return combine(refs, m.all), nil
 	}

@@ -20,6 +20,7 @@ var builtinProfiles embed.FS
 //
 //	name: my-profile
 //	fields: {Image: process.executable}           # Sigma field -> event field; dots are nested objects
+//	                                              # or a list: any of these fields (whichever the event has)
 //	prefix: {product: windows, value: winlog.event_data.}   # for fields no mapping names (optional)
 //	logsources:
 //	  - category: process_creation                # matches rules whose log source has these values
@@ -27,11 +28,11 @@ var builtinProfiles embed.FS
 //	    conditions: {EventID: 1, Channel: Microsoft-Windows-Sysmon/Operational}
 //	    fields: {Image: NewProcessName}           # overrides for this log source
 type Profile struct {
-	Name        string              `yaml:"name"`
-	Description string              `yaml:"description"`
-	Fields      map[string]string   `yaml:"fields"`
-	Prefix      *FieldPrefix        `yaml:"prefix"`
-	Logsources  []*LogsourceMapping `yaml:"logsources"`
+	Name        string                  `yaml:"name"`
+	Description string                  `yaml:"description"`
+	Fields      map[string]FieldTargets `yaml:"fields"`
+	Prefix      *FieldPrefix            `yaml:"prefix"`
+	Logsources  []*LogsourceMapping     `yaml:"logsources"`
 }
 
 // FieldPrefix prepends Value to the fields of rules for Product that no mapping names and that have no dot.
@@ -43,11 +44,35 @@ type FieldPrefix struct {
 // LogsourceMapping is one way a Sigma log source appears in events: the conditions (the guard) that select its
 // events and the field names it uses. Several mappings matching one rule are alternatives.
 type LogsourceMapping struct {
-	Category   string            `yaml:"category"`
-	Product    string            `yaml:"product"`
-	Service    string            `yaml:"service"`
-	Conditions Conditions        `yaml:"conditions"`
-	Fields     map[string]string `yaml:"fields"`
+	Category   string                  `yaml:"category"`
+	Product    string                  `yaml:"product"`
+	Service    string                  `yaml:"service"`
+	Conditions Conditions              `yaml:"conditions"`
+	Fields     map[string]FieldTargets `yaml:"fields"`
+}
+
+// FieldTargets are the event fields a Sigma field is mapped to: one, or several where the shipper puts the value in
+// one place for some events and in another for others (Winlogbeat moves the Security log's ProcessName to
+// process.executable for logons but leaves it in winlog.event_data for object access). A test of the Sigma field
+// holds when it holds for any of them; a test for absence (`field: null`, `|exists: false`) when it holds for all.
+type FieldTargets []string
+
+// UnmarshalYAML reads a field name or a list of them.
+func (f *FieldTargets) UnmarshalYAML(n *yaml.Node) error {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Value != "":
+		*f = FieldTargets{n.Value}
+		return nil
+	case n.Kind == yaml.SequenceNode && len(n.Content) > 0:
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode || c.Value == "" {
+				return fmt.Errorf("line %d: a field mapping lists field names", c.Line)
+			}
+			*f = append(*f, c.Value)
+		}
+		return nil
+	}
+	return fmt.Errorf("line %d: a field mapping is a field name or a list of them", n.Line)
 }
 
 // Conditions is an ordered set of field: value(s) tests. A list means any of its values.
@@ -179,20 +204,32 @@ func differingCondition(a, b *LogsourceMapping) int {
 	return k
 }
 
-// field maps a Sigma field name for a rule of log source ls under mapping l (nil when the profile has none).
-func (p *Profile) field(l *LogsourceMapping, ls Logsource, name string) fieldPath {
+// fields maps a Sigma field name for a rule of log source ls under mapping l (nil when the profile has none): the
+// event fields that may hold it, in the profile's order.
+func (p *Profile) fields(l *LogsourceMapping, ls Logsource, name string) []fieldPath {
+	targets, ok := FieldTargets(nil), false
 	if l != nil {
-		if f, ok := l.Fields[name]; ok {
-			return splitField(f)
+		targets, ok = l.Fields[name]
+	}
+	if !ok {
+		targets, ok = p.Fields[name]
+	}
+	if !ok {
+		if p.Prefix != nil && strings.EqualFold(p.Prefix.Product, ls.Product) && !strings.Contains(name, ".") {
+			name = p.Prefix.Value + name
 		}
+		targets = FieldTargets{name}
 	}
-	if f, ok := p.Fields[name]; ok {
-		return splitField(f)
+	paths := make([]fieldPath, len(targets))
+	for i, t := range targets {
+		paths[i] = splitField(t)
 	}
-	if p.Prefix != nil && strings.EqualFold(p.Prefix.Product, ls.Product) && !strings.Contains(name, ".") {
-		return splitField(p.Prefix.Value + name)
-	}
-	return splitField(name)
+	return paths
+}
+
+// field is the first of fields, for the places that read one field (a fieldref's reference, a correlation's).
+func (p *Profile) field(l *LogsourceMapping, ls Logsource, name string) fieldPath {
+	return p.fields(l, ls, name)[0]
 }
 
 // guard is the node selecting the events of mapping l. It is written with == and in on literals, which the engine's

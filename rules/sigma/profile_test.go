@@ -158,14 +158,14 @@ func TestProfileFieldsAreKnown(t *testing.T) {
 		}
 		var fields []string
 		for _, f := range p.Fields {
-			fields = append(fields, f)
+			fields = append(fields, f...)
 		}
 		if p.Prefix != nil {
 			fields = append(fields, p.Prefix.Value+"AnyField")
 		}
 		for _, l := range p.Logsources {
 			for _, f := range l.Fields {
-				fields = append(fields, f)
+				fields = append(fields, f...)
 			}
 			for _, c := range l.Conditions {
 				fields = append(fields, c.Field)
@@ -174,6 +174,53 @@ func TestProfileFieldsAreKnown(t *testing.T) {
 		for _, f := range fields {
 			if !schema.Known(f) {
 				t.Errorf("profile %s: field %s is in no known schema", name, f)
+			}
+		}
+	}
+}
+
+// TestFieldAlternatives: a Sigma field mapped to a list of event fields holds when its test holds on any of them,
+// and is absent only when all are.
+func TestFieldAlternatives(t *testing.T) {
+	p, err := ParseProfile("alts", []byte("name: alts\nfields: {ProcessName: [process.executable, data.ProcessName]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseProfile("bad", []byte("fields: {ProcessName: []}\n")); err == nil {
+		t.Errorf("empty list: got no error, want one")
+	}
+	conv := newTestConverter(t, "windows-flat")
+	conv.Profile = p
+	cases := []struct {
+		detection      string
+		match, noMatch []string
+	}{
+		{"sel: {ProcessName|endswith: '\\lsass.exe'}\ncondition: sel",
+			[]string{`{"process":{"executable":"C:\\lsass.exe"}}`, `{"data":{"ProcessName":"C:\\lsass.exe"}}`},
+			[]string{`{"process":{"executable":"C:\\cmd.exe"}}`, `{"data":{"ProcessName":"C:\\cmd.exe"}}`, `{}`}},
+		{"sel: {A: x}\nfilter: {ProcessName|endswith: '\\svchost.exe'}\ncondition: sel and not filter",
+			[]string{`{"A":"x"}`, `{"A":"x","data":{"ProcessName":"C:\\cmd.exe"}}`},
+			[]string{`{"A":"x","data":{"ProcessName":"C:\\svchost.exe"}}`, `{"A":"x","process":{"executable":"C:\\svchost.exe"}}`}},
+		{"sel: {A: x, ProcessName: null}\ncondition: sel",
+			[]string{`{"A":"x"}`},
+			[]string{`{"A":"x","data":{"ProcessName":"C:\\cmd.exe"}}`, `{"A":"x","process":{"executable":"C:\\cmd.exe"}}`}},
+		{"sel: {A: x, ProcessName|exists: false}\ncondition: sel",
+			[]string{`{"A":"x"}`},
+			[]string{`{"A":"x","data":{"ProcessName":"C:\\cmd.exe"}}`}},
+	}
+	for _, tc := range cases {
+		res, err := convertText(t, conv, sigmaRule(tc.detection))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, js := range tc.match {
+			if !res.Compiled.Match(testEvent(t, js)) {
+				t.Errorf("%q: got no match on %s, want match; condition:\n%s", tc.detection, js, res.Rule.Condition)
+			}
+		}
+		for _, js := range tc.noMatch {
+			if res.Compiled.Match(testEvent(t, js)) {
+				t.Errorf("%q: got match on %s, want none; condition:\n%s", tc.detection, js, res.Rule.Condition)
 			}
 		}
 	}
