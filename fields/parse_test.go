@@ -1,8 +1,10 @@
 package fields
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -139,6 +141,24 @@ func BenchmarkParse(b *testing.B) {
 		for b.Loop() {
 			if _, err := Parse(data); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("otrf", func(b *testing.B) { // real Windows events: many members, escapes in most strings
+		sample, err := os.ReadFile("testdata/otrf.jsonl")
+		if err != nil {
+			b.Fatal(err)
+		}
+		records := bytes.Split(bytes.TrimSpace(sample), []byte("\n"))
+		b.ReportAllocs()
+		b.SetBytes(int64(len(sample)))
+		for b.Loop() {
+			for _, r := range records {
+				v, err := Parse(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v.Release()
 			}
 		}
 	})
