@@ -53,6 +53,8 @@ type tree struct {
 	gen   uint32
 	// shadowed names the keys whose value a later duplicate replaced (at most maxShadowed).
 	shadowed []string
+	// members is the builder's index of large objects, kept with the tree so that it is pooled with it.
+	members memberIndex
 }
 
 // maxShadowed bounds the shadowed keys a tree lists.
@@ -85,6 +87,7 @@ func (v Value) Release() {
 	t := v.t
 	t.gen++
 	t.raw, t.extra, t.nodes, t.shadowed = nil, nil, t.nodes[:0], nil
+	t.members.reset()
 	if cap(t.nodes) <= maxPooledNodes {
 		trees.Put(t)
 	}
