@@ -51,16 +51,14 @@ func parse(data []byte, nodes int) (Value, int, error) {
 	if d.data[d.pos] != '{' {
 		return Value{}, d.pos, fmt.Errorf("not a JSON object (starts with %q)", d.data[d.pos])
 	}
-	t, _ := trees.Get().(*tree)
-	if t == nil {
-		t = &tree{}
-	}
+	t := newTree()
 	if cap(t.nodes) < nodes {
 		t.nodes = make([]node, 0, nodes)
 	}
 	t.raw = data
 	d.b.t = t
 	_, err := d.object(0)
+	t.ownExtra()
 	d.skipSpace()
 	v := Value{t: t, gen: t.gen}
 	if err != nil {
@@ -298,12 +296,8 @@ func (d *decoder) extraSpan(off int, mayBeInvalid bool) span {
 }
 
 // escapedString is the slow path for strings with escapes: start is the string's first byte, i its first backslash,
-// high the bits of the bytes between. The unescaped text is built at the end of the extra buffer, which the first
-// escape of a record sizes for the rest of the record: unescaping shortens texts, so it then rarely grows.
+// high the bits of the bytes between. The unescaped text is built at the end of the extra buffer.
 func (d *decoder) escapedString(start, i int, high uint64) (span, error) {
-	if d.b.t.extra == nil {
-		d.b.t.extra = make([]byte, 0, len(d.data)-start)
-	}
 	off := len(d.b.t.extra)
 	b := append(d.b.t.extra, d.data[start:i]...)
 	for i < len(d.data) {

@@ -15,6 +15,7 @@
 package fields
 
 import (
+	"bytes"
 	"encoding/json"
 	"iter"
 	"math"
@@ -55,6 +56,35 @@ type tree struct {
 	shadowed []string
 	// members is the builder's index of large objects, kept with the tree so that it is pooled with it.
 	members memberIndex
+	// scratch is where unescaped texts are written while the tree is built (extra is scratch then, and inScratch
+	// is set); the tree then copies them into an extra of their exact size. The scratch buffer is pooled with the
+	// tree, so a stream of records allocates only what its trees keep.
+	scratch   []byte
+	inScratch bool
+}
+
+// newTree takes a tree from the pool, or makes one, for Parse or a Builder to build.
+func newTree() *tree {
+	t, _ := trees.Get().(*tree)
+	if t == nil {
+		t = &tree{}
+	}
+	t.extra, t.inScratch = t.scratch[:0], true
+	return t
+}
+
+// ownExtra ends the building of t: its unescaped texts are copied out of the scratch buffer into an extra of their
+// own, which is never reused, since strings read from the tree may outlive it.
+func (t *tree) ownExtra() {
+	if !t.inScratch {
+		return
+	}
+	t.scratch, t.inScratch = t.extra[:0], false
+	if len(t.extra) == 0 {
+		t.extra = nil
+		return
+	}
+	t.extra = bytes.Clone(t.extra)
 }
 
 // maxShadowed bounds the shadowed keys a tree lists.
@@ -86,6 +116,12 @@ func (v Value) Release() {
 	}
 	t := v.t
 	t.gen++
+	if t.inScratch { // a Builder that never ended, or a failed Parse
+		t.scratch, t.inScratch = t.extra[:0], false
+	}
+	if cap(t.scratch) > maxPooledScratch {
+		t.scratch = nil
+	}
 	t.raw, t.extra, t.nodes, t.shadowed = nil, nil, t.nodes[:0], nil
 	t.members.reset()
 	if cap(t.nodes) <= maxPooledNodes {
@@ -93,8 +129,11 @@ func (v Value) Release() {
 	}
 }
 
-// maxPooledNodes keeps the storage of unusually large records out of the pool.
-const maxPooledNodes = 4096
+// maxPooledNodes and maxPooledScratch keep the storage of unusually large records out of the pool.
+const (
+	maxPooledNodes   = 4096
+	maxPooledScratch = 64 << 10
+)
 
 // node is 24 bytes: it is written once per value of every event.
 type node struct {
