@@ -296,8 +296,12 @@ func (d *decoder) extraSpan(off int, mayBeInvalid bool) span {
 }
 
 // escapedString is the slow path for strings with escapes: start is the string's first byte, i its first backslash,
-// high the bits of the bytes between. The unescaped text is built at the end of the extra buffer.
+// high the bits of the bytes between. The unescaped text is built at the end of the extra buffer; a tree without a
+// scratch buffer sizes its extra for the rest of the record at the first escape, since unescaping shortens texts.
 func (d *decoder) escapedString(start, i int, high uint64) (span, error) {
+	if d.b.t.extra == nil {
+		d.b.t.extra = make([]byte, 0, len(d.data)-start)
+	}
 	off := len(d.b.t.extra)
 	b := append(d.b.t.extra, d.data[start:i]...)
 	for i < len(d.data) {

@@ -56,9 +56,10 @@ type tree struct {
 	shadowed []string
 	// members is the builder's index of large objects, kept with the tree so that it is pooled with it.
 	members memberIndex
-	// scratch is where unescaped texts are written while the tree is built (extra is scratch then, and inScratch
-	// is set); the tree then copies them into an extra of their exact size. The scratch buffer is pooled with the
-	// tree, so a stream of records allocates only what its trees keep.
+	// scratch is where a pooled tree's unescaped texts are written while it is built (extra is scratch then, and
+	// inScratch is set); the tree then copies them into an extra of their exact size. The scratch buffer is pooled
+	// with the tree, so a stream of released records allocates only what its trees keep. A tree without one (new, and
+	// never released: a caller that does not release pays nothing for the scratch) writes into its own extra.
 	scratch   []byte
 	inScratch bool
 }
@@ -67,9 +68,11 @@ type tree struct {
 func newTree() *tree {
 	t, _ := trees.Get().(*tree)
 	if t == nil {
-		t = &tree{}
+		return &tree{}
 	}
-	t.extra, t.inScratch = t.scratch[:0], true
+	if t.scratch != nil {
+		t.extra, t.inScratch = t.scratch[:0], true
+	}
 	return t
 }
 
@@ -116,8 +119,11 @@ func (v Value) Release() {
 	}
 	t := v.t
 	t.gen++
-	if t.inScratch { // a Builder that never ended, or a failed Parse
+	switch {
+	case t.inScratch: // a Builder that never ended, or a failed Parse
 		t.scratch, t.inScratch = t.extra[:0], false
+	case t.scratch == nil && cap(t.extra) > 0: // the extra stays the tree's: its next record gets a scratch
+		t.scratch = make([]byte, 0, cap(t.extra))
 	}
 	if cap(t.scratch) > maxPooledScratch {
 		t.scratch = nil

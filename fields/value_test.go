@@ -215,6 +215,25 @@ func TestRelease(t *testing.T) {
 	c.Get("d")
 }
 
+// TestReleaseKeepsUnescapedTexts: a pooled tree writes its unescaped texts into a scratch buffer it keeps, and
+// copies them out; the strings read from one record's tree survive the decoding of the next ones into that tree.
+func TestReleaseKeepsUnescapedTexts(t *testing.T) {
+	var read []string
+	for i := range 20 {
+		v, err := Parse(fmt.Appendf(nil, `{"p": "C:\\Windows\\%d", "m": "line\r\n\t%d"}`, i, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, v.Get("p").Str(), v.Get("m").Str())
+		v.Release()
+	}
+	for i := range 20 {
+		if p, m := read[2*i], read[2*i+1]; p != fmt.Sprintf(`C:\Windows\%d`, i) || m != fmt.Sprintf("line\r\n\t%d", i) {
+			t.Errorf("record %d: got %q %q after later records reused its tree", i, p, m)
+		}
+	}
+}
+
 // TestMarshalJSON: a Value encodes to the bytes encoding/json gives for its plain Go form.
 func TestMarshalJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
