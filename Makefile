@@ -23,8 +23,11 @@ unit:
 # exceeded" on a busy machine, which finds nothing.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS := FuzzSyslog FuzzCEF FuzzLEEF FuzzKV FuzzHEC FuzzLines
+# The fast paths held to a slower reference: the record reader's scanner, and the JSON decoder's strings.
+FUZZ_REFERENCE := ./ingest/:FuzzRecordReader ./fields/:FuzzParseString
 fuzz:
 	@for f in $(FUZZ_TARGETS); do $(GO) test -run=NONE -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./formats/ || exit 1; done
+	@for t in $(FUZZ_REFERENCE); do $(GO) test -run=NONE -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*} || exit 1; done
 
 # Verbose, so the log names each integration test that ran against the real servers (none may skip: testenv/run
 # sets VIGIL_REQUIRE_INTEGRATION=1); the RUN/PAUSE/CONT lines are left out.

@@ -18,10 +18,7 @@ type Builder struct {
 
 // NewBuilder starts a tree of about members members and size bytes of keys and texts (hints for its storage).
 func NewBuilder(members, size int) *Builder {
-	t, _ := trees.Get().(*tree)
-	if t == nil {
-		t = &tree{}
-	}
+	t := newTree()
 	if cap(t.nodes) < 2*members+2 {
 		t.nodes = make([]node, 0, 2*members+2)
 	}
@@ -86,6 +83,7 @@ func (b *Builder) JSON(key string, value []byte) error {
 // Value ends the tree and returns its root; Release gives its storage back as for a parsed tree. A tree larger than
 // Parse takes is an error.
 func (b *Builder) Value() (Value, error) {
+	b.b.t.ownExtra()
 	v := Value{t: b.b.t, gen: b.b.t.gen}
 	if n := len(v.t.raw) + len(v.t.extra); n > maxRecord {
 		v.Release()

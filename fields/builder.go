@@ -6,17 +6,9 @@ import "strings"
 // while the slice grows.
 type builder struct {
 	t *tree
-	// big indexes the members of large objects by name, so that a record with thousands of keys in one object is not
-	// quadratic to decode; small objects are searched directly.
-	big map[member]int32
 }
 
-type member struct {
-	obj int32
-	key string
-}
-
-// bigObject is the member count from which an object's members are indexed in builder.big.
+// bigObject is the member count from which an object's members are indexed in the tree's memberIndex.
 const bigObject = 16
 
 func (b *builder) add(k Kind) int32 {
@@ -40,16 +32,13 @@ func (b *builder) link(parent, child int32) {
 	}
 }
 
-// indexMembers records the members of a large object in b.big: all of them from first on.
+// indexMembers records the members of a large object in the tree's member index: all of them from first on.
 func (b *builder) indexMembers(obj, first int32) {
-	if b.big == nil {
-		b.big = map[member]int32{}
-	}
 	if b.t.nodes[obj].n() == bigObject {
 		first = b.t.nodes[obj].first()
 	}
 	for c := first; c != 0; c = b.t.nodes[c].next {
-		b.big[member{obj, b.t.text(b.t.nodes[c].key)}] = c
+		b.t.members.put(b.t, obj, b.t.text(b.t.nodes[c].key), c)
 	}
 }
 
@@ -57,7 +46,7 @@ func (b *builder) indexMembers(obj, first int32) {
 func (b *builder) find(obj int32, key string) int32 {
 	nodes := b.t.nodes
 	if nodes[obj].n() >= bigObject {
-		return b.big[member{obj, key}]
+		return b.t.members.find(b.t, obj, key)
 	}
 	for c := nodes[obj].first(); c != 0; c = nodes[c].next {
 		if int(nodes[c].key.n&^inExtra) == len(key) && b.t.text(nodes[c].key) == key {

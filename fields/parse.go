@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -50,16 +51,14 @@ func parse(data []byte, nodes int) (Value, int, error) {
 	if d.data[d.pos] != '{' {
 		return Value{}, d.pos, fmt.Errorf("not a JSON object (starts with %q)", d.data[d.pos])
 	}
-	t, _ := trees.Get().(*tree)
-	if t == nil {
-		t = &tree{}
-	}
+	t := newTree()
 	if cap(t.nodes) < nodes {
 		t.nodes = make([]node, 0, nodes)
 	}
 	t.raw = data
 	d.b.t = t
 	_, err := d.object(0)
+	t.ownExtra()
 	d.skipSpace()
 	v := Value{t: t, gen: t.gen}
 	if err != nil {
@@ -243,27 +242,13 @@ var special = func() (t [256]bool) {
 // UTF-8, in the tree's extra buffer.
 func (d *decoder) string() (span, error) {
 	start := d.pos + 1
-	// high collects the bits of every byte: any at or above 0x80 means the text is not plain ASCII. Eight bytes at a
-	// time while none of them is special, then byte by byte.
-	var high uint64
-	i := start
-	for ; i+8 <= len(d.data); i += 8 {
-		x := binary.LittleEndian.Uint64(d.data[i:])
-		if hasByte(x, '"')|hasByte(x, '\\')|hasLess(x, 0x20) != 0 {
-			break
-		}
-		high |= x
-	}
-	for i < len(d.data) && !special[d.data[i]] {
-		high |= uint64(d.data[i])
-		i++
-	}
+	i, high := plainRun(d.data, start)
 	switch {
 	case i == len(d.data):
 		d.pos = i
 		return span{}, d.errorf("unterminated string")
 	case d.data[i] == '\\':
-		return d.escapedString(start, i)
+		return d.escapedString(start, i, high)
 	case d.data[i] < 0x20:
 		d.pos = i
 		return span{}, d.errorf("control character in string")
@@ -272,24 +257,51 @@ func (d *decoder) string() (span, error) {
 	if s := d.data[start:i]; high&highBits != 0 && !utf8.Valid(s) {
 		off := len(d.b.t.extra)
 		d.b.t.extra = append(d.b.t.extra, s...)
-		return d.extraSpan(off), nil
+		return d.extraSpan(off, true), nil
 	}
 	return span{uint32(start), uint32(i - start)}, nil
 }
 
-// extraSpan returns the span of the text at the end of the extra buffer from off, replacing invalid UTF-8 first.
-func (d *decoder) extraSpan(off int) span {
+// plainRun returns the index of the first special byte (quote, backslash or control character) of data from i on,
+// or len(data), and the bits of the bytes before it: any at or above 0x80 means the text is not plain ASCII. Eight
+// bytes at a time, the last eight byte by byte. The runs between the escapes of Windows paths and messages are short,
+// so the word holding the special byte is not rescanned: the lowest byte flagged by hasByte and hasLess is exact
+// (their false positives are above a true one).
+func plainRun(data []byte, i int) (int, uint64) {
+	var high uint64
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		if m := hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20); m != 0 {
+			k := bits.TrailingZeros64(m) / 8
+			return i + k, high | x&(1<<(8*k)-1)
+		}
+		high |= x
+	}
+	for i < len(data) && !special[data[i]] {
+		high |= uint64(data[i])
+		i++
+	}
+	return i, high
+}
+
+// extraSpan returns the span of the text at the end of the extra buffer from off, replacing invalid UTF-8 first when
+// the text may hold some (it has bytes from the record at or above 0x80; escapes always give valid UTF-8).
+func (d *decoder) extraSpan(off int, mayBeInvalid bool) span {
 	t := d.b.t
-	if !utf8.Valid(t.extra[off:]) {
+	if mayBeInvalid && !utf8.Valid(t.extra[off:]) {
 		fixed := strings.ToValidUTF8(string(t.extra[off:]), "\uFFFD")
 		t.extra = append(t.extra[:off], fixed...)
 	}
 	return span{uint32(off), uint32(len(t.extra)-off) | inExtra}
 }
 
-// escapedString is the slow path for strings with escapes: start is the string's first byte, i its first backslash.
-// The unescaped text is built at the end of the extra buffer.
-func (d *decoder) escapedString(start, i int) (span, error) {
+// escapedString is the slow path for strings with escapes: start is the string's first byte, i its first backslash,
+// high the bits of the bytes between. The unescaped text is built at the end of the extra buffer; a tree without a
+// scratch buffer sizes its extra for the rest of the record at the first escape, since unescaping shortens texts.
+func (d *decoder) escapedString(start, i int, high uint64) (span, error) {
+	if d.b.t.extra == nil {
+		d.b.t.extra = make([]byte, 0, len(d.data)-start)
+	}
 	off := len(d.b.t.extra)
 	b := append(d.b.t.extra, d.data[start:i]...)
 	for i < len(d.data) {
@@ -298,15 +310,13 @@ func (d *decoder) escapedString(start, i int) (span, error) {
 		case c == '"':
 			d.pos = i + 1
 			d.b.t.extra = b
-			return d.extraSpan(off), nil
+			return d.extraSpan(off, high&highBits != 0), nil
 		case c < 0x20:
 			d.pos = i
 			return span{}, d.errorf("control character in string")
 		case c != '\\':
-			j := i + 1
-			for j < len(d.data) && !special[d.data[j]] {
-				j++
-			}
+			j, h := plainRun(d.data, i)
+			high |= h
 			b = append(b, d.data[i:j]...)
 			i = j
 			continue

@@ -1,8 +1,10 @@
 package fields
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,6 +144,24 @@ func BenchmarkParse(b *testing.B) {
 			}
 		}
 	})
+	b.Run("otrf", func(b *testing.B) { // real Windows events: many members, escapes in most strings
+		sample, err := os.ReadFile("testdata/otrf.jsonl")
+		if err != nil {
+			b.Fatal(err)
+		}
+		records := bytes.Split(bytes.TrimSpace(sample), []byte("\n"))
+		b.ReportAllocs()
+		b.SetBytes(int64(len(sample)))
+		for b.Loop() {
+			for _, r := range records {
+				v, err := Parse(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v.Release()
+			}
+		}
+	})
 	b.Run("encoding_json", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
@@ -151,5 +171,29 @@ func BenchmarkParse(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// FuzzParseString holds the decoding of string texts (escapes, invalid UTF-8, the fast and slow paths) to
+// encoding/json's, on the text made valid UTF-8 first: Parse replaces a run of invalid bytes by one U+FFFD, where
+// encoding/json replaces each byte.
+func FuzzParseString(f *testing.F) {
+	for _, s := range []string{`C:\\Windows\\System32`, `a\"b\r\n\tc`, "\xff\xfe\\n\xc3", `\u00e9\ud83d\ude00\ud800x`, `plain`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc := []byte(`{"k":"` + s + `","n":1}`)
+		var want struct{ K string }
+		if json.Unmarshal([]byte(strings.ToValidUTF8(string(doc), "\uFFFD")), &want) != nil {
+			return
+		}
+		v, err := Parse(doc)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v; encoding/json decodes it", doc, err)
+		}
+		if got := v.Get("k").Str(); got != want.K || v.Get("n").Int() != 1 {
+			t.Errorf("Parse(%q): got %q, want %q", doc, got, want.K)
+		}
+		v.Release()
 	})
 }

@@ -15,6 +15,7 @@
 package fields
 
 import (
+	"bytes"
 	"encoding/json"
 	"iter"
 	"math"
@@ -53,6 +54,40 @@ type tree struct {
 	gen   uint32
 	// shadowed names the keys whose value a later duplicate replaced (at most maxShadowed).
 	shadowed []string
+	// members is the builder's index of large objects, kept with the tree so that it is pooled with it.
+	members memberIndex
+	// scratch is where a pooled tree's unescaped texts are written while it is built (extra is scratch then, and
+	// inScratch is set); the tree then copies them into an extra of their exact size. The scratch buffer is pooled
+	// with the tree, so a stream of released records allocates only what its trees keep. A tree without one (new, and
+	// never released: a caller that does not release pays nothing for the scratch) writes into its own extra.
+	scratch   []byte
+	inScratch bool
+}
+
+// newTree takes a tree from the pool, or makes one, for Parse or a Builder to build.
+func newTree() *tree {
+	t, _ := trees.Get().(*tree)
+	if t == nil {
+		return &tree{}
+	}
+	if t.scratch != nil {
+		t.extra, t.inScratch = t.scratch[:0], true
+	}
+	return t
+}
+
+// ownExtra ends the building of t: its unescaped texts are copied out of the scratch buffer into an extra of their
+// own, which is never reused, since strings read from the tree may outlive it.
+func (t *tree) ownExtra() {
+	if !t.inScratch {
+		return
+	}
+	t.scratch, t.inScratch = t.extra[:0], false
+	if len(t.extra) == 0 {
+		t.extra = nil
+		return
+	}
+	t.extra = bytes.Clone(t.extra)
 }
 
 // maxShadowed bounds the shadowed keys a tree lists.
@@ -84,14 +119,27 @@ func (v Value) Release() {
 	}
 	t := v.t
 	t.gen++
+	switch {
+	case t.inScratch: // a Builder that never ended, or a failed Parse
+		t.scratch, t.inScratch = t.extra[:0], false
+	case t.scratch == nil && cap(t.extra) > 0: // the extra stays the tree's: its next record gets a scratch
+		t.scratch = make([]byte, 0, cap(t.extra))
+	}
+	if cap(t.scratch) > maxPooledScratch {
+		t.scratch = nil
+	}
 	t.raw, t.extra, t.nodes, t.shadowed = nil, nil, t.nodes[:0], nil
+	t.members.reset()
 	if cap(t.nodes) <= maxPooledNodes {
 		trees.Put(t)
 	}
 }
 
-// maxPooledNodes keeps the storage of unusually large records out of the pool.
-const maxPooledNodes = 4096
+// maxPooledNodes and maxPooledScratch keep the storage of unusually large records out of the pool.
+const (
+	maxPooledNodes   = 4096
+	maxPooledScratch = 64 << 10
+)
 
 // node is 24 bytes: it is written once per value of every event.
 type node struct {

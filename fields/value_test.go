@@ -45,7 +45,8 @@ func TestAccessors(t *testing.T) {
 }
 
 // TestParseLikeElasticsearch compares Parse with encoding/json followed by the expansion Elasticsearch applies
-// (expand below), on random documents full of dotted keys, duplicates and objects meeting scalars, small and large.
+// (expand below), on random documents full of dotted keys, duplicates and objects meeting scalars, small and large
+// (objects of bigObject members or more are searched through the member index).
 func TestParseLikeElasticsearch(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
@@ -62,6 +63,7 @@ func TestParseLikeElasticsearch(t *testing.T) {
 		if n := countMembers(v); n != len(v.Map()) {
 			t.Fatalf("doc %d: Len %d but %d members", i, v.Len(), n)
 		}
+		v.Release() // the next document is decoded into this tree's storage and member index
 	}
 }
 
@@ -211,6 +213,25 @@ func TestRelease(t *testing.T) {
 		}
 	}()
 	c.Get("d")
+}
+
+// TestReleaseKeepsUnescapedTexts: a pooled tree writes its unescaped texts into a scratch buffer it keeps, and
+// copies them out; the strings read from one record's tree survive the decoding of the next ones into that tree.
+func TestReleaseKeepsUnescapedTexts(t *testing.T) {
+	var read []string
+	for i := range 20 {
+		v, err := Parse(fmt.Appendf(nil, `{"p": "C:\\Windows\\%d", "m": "line\r\n\t%d"}`, i, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, v.Get("p").Str(), v.Get("m").Str())
+		v.Release()
+	}
+	for i := range 20 {
+		if p, m := read[2*i], read[2*i+1]; p != fmt.Sprintf(`C:\Windows\%d`, i) || m != fmt.Sprintf("line\r\n\t%d", i) {
+			t.Errorf("record %d: got %q %q after later records reused its tree", i, p, m)
+		}
+	}
 }
 
 // TestMarshalJSON: a Value encodes to the bytes encoding/json gives for its plain Go form.

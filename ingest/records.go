@@ -72,41 +72,25 @@ func (rr *RecordReader) Next() (Record, error) {
 	}
 }
 
-// object reads one object starting at rr.pending[0], across lines if needed.
+// object reads one object starting at rr.pending[0], across lines if needed. An object that ends on the line it
+// starts on, the usual case, is returned in place: a slice of that line, capped so that appending to it copies.
 func (rr *RecordReader) object(start int64) (Record, error) {
 	var buf []byte
-	depth, inString, escaped := 0, false, false
+	var sc scanner
 	data := rr.pending
 	for {
-		for i := 0; i < len(data); i++ {
-			c := data[i]
-			switch {
-			case escaped:
-				escaped = false
-			case inString:
-				switch c {
-				case '\\':
-					escaped = true
-				case '"':
-					inString = false
-				}
-			case c == '"':
-				inString = true
-			case c == '{' || c == '[':
-				depth++
-			case c == '}' || c == ']':
-				depth--
-				if depth == 0 {
-					rec := append(buf, data[:i+1]...)
-					rr.pending = data[i+1:]
-					return Record{Data: rec, Line: start}, nil
-				}
+		if i := sc.scan(data); i >= 0 {
+			rec := data[: i+1 : i+1]
+			if buf != nil {
+				rec = append(buf, rec...)
 			}
+			rr.pending = data[i+1:]
+			return Record{Data: rec, Line: start}, nil
 		}
 		buf = append(buf, data...)
 		if len(buf) > rr.maxBytes {
 			rr.pending = nil
-			rr.skipObject(depth, inString, escaped)
+			rr.skipObject(sc)
 			return Record{Data: buf[:min(len(buf), 256)], Line: start,
 				Err: fmt.Errorf("%w: more than %d bytes", ErrOversize, rr.maxBytes)}, nil
 		}
@@ -123,32 +107,68 @@ func (rr *RecordReader) object(start int64) (Record, error) {
 }
 
 // skipObject discards input until the current oversized object ends, so the next record starts cleanly.
-func (rr *RecordReader) skipObject(depth int, inString, escaped bool) {
-	for depth > 0 {
+func (rr *RecordReader) skipObject(sc scanner) {
+	for sc.depth > 0 {
 		line, err := rr.readLine()
 		if err != nil {
 			return
 		}
-		for i, c := range line {
-			switch {
-			case escaped:
-				escaped = false
-			case inString:
-				escaped, inString = c == '\\', c != '"'
-			case c == '"':
-				inString = true
-			case c == '{' || c == '[':
-				depth++
-			case c == '}' || c == ']':
-				if depth--; depth == 0 {
-					rr.pending = line[i+1:]
-				}
-			}
-			if depth == 0 {
-				break
-			}
+		if i := sc.scan(line); i >= 0 {
+			rr.pending = line[i+1:]
 		}
 	}
+}
+
+// scanner finds where a JSON object ends without decoding it: it counts the brackets outside strings, and is not a
+// validator (the decoder is). It is the reader's hot loop, so it does not look at a string's bytes one by one:
+// bytes.IndexByte (vectorized) finds the next quote, and the quote ends the string unless an odd number of
+// backslashes precedes it.
+type scanner struct {
+	depth             int
+	inString, escaped bool
+}
+
+// scan advances over data and returns the index of the bracket that closes the object, or -1 when data ends first.
+func (s *scanner) scan(data []byte) int {
+	i := 0
+	if s.escaped && len(data) > 0 {
+		s.escaped = false
+		i = 1
+	}
+	for i < len(data) {
+		if s.inString {
+			j := bytes.IndexByte(data[i:], '"')
+			if j < 0 {
+				s.escaped = oddBackslashes(data[i:])
+				return -1
+			}
+			q := i + j
+			s.inString = oddBackslashes(data[i:q])
+			i = q + 1
+			continue
+		}
+		switch data[i] {
+		case '"':
+			s.inString = true
+		case '{', '[':
+			s.depth++
+		case '}', ']':
+			if s.depth--; s.depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return -1
+}
+
+// oddBackslashes reports whether b ends with an odd number of backslashes, which escape the byte after b.
+func oddBackslashes(b []byte) bool {
+	n := 0
+	for n < len(b) && b[len(b)-1-n] == '\\' {
+		n++
+	}
+	return n%2 == 1
 }
 
 // readLine returns the next line including its newline; the last line of the input may have none.
