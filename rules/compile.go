@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"cel.dev/cel-go/cel"
-
 	"github.com/vigilsoc/vigil/fields"
 )
 
@@ -28,7 +26,7 @@ type Compiled struct {
 	// NamedBy lists the enabled correlations that read this rule's matches.
 	NamedBy []*Compiled
 
-	cond       cel.Program
+	cond       *evaluator
 	exceptions []exception
 	requires   [][]group // for building the prefilter index: branches of groups; nil when the condition has none, or once the index is built
 	tenants    map[string]bool

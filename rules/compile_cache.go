@@ -4,8 +4,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"cel.dev/cel-go/cel"
 )
 
 // Loading a rule set is what a start, a reload, a deploy and a hunt wait for, so CompileSet does three things beyond
@@ -23,7 +21,7 @@ import (
 
 // compiledExpr is one compiled condition or exception.
 type compiledExpr struct {
-	prg      cel.Program
+	prg      *evaluator
 	cost     uint64
 	requires [][]group
 }
@@ -44,11 +42,11 @@ func (e *Env) compiledExpr(expr string, cache *exprCache) (*compiledExpr, error)
 			return x, nil
 		}
 	}
-	prg, checked, est, err := e.program(expr)
+	prg, tree, est, err := e.program(expr)
 	if err != nil {
 		return nil, err
 	}
-	x := &compiledExpr{prg: prg, cost: est, requires: requirementBranches(checked.NativeRep().Expr())}
+	x := &compiledExpr{prg: prg, cost: est, requires: requirementBranches(tree)}
 	if cache != nil {
 		cache.keep(expr, x)
 	}

@@ -1,6 +1,10 @@
 package rules
 
-import "cel.dev/cel-go/cel"
+import (
+	"cel.dev/cel-go/cel"
+
+	"github.com/vigilsoc/vigil/fields"
+)
 
 // ParseBoth parses expr with the fast parser and with cel.Env's, and returns both trees as text (empty on an error).
 func ParseBoth(e *Env, expr string) (fast, reference string) {
@@ -15,3 +19,31 @@ func ParseBoth(e *Env, expr string) (fast, reference string) {
 
 // ReferenceCompile makes e compile as Vigil did before parse.go and compile_cache.go: the baseline of benchmarks.
 func ReferenceCompile(e *Env) { e.reference = true }
+
+// Outcomes compiles expr as Vigil does, and with CEL alone. native is nil when expr is outside the native subset
+// (native.go), or when it does not compile; err is CEL's error. Both functions return 0 (false), 1 (true) or 2
+// (error) for an event.
+func Outcomes(e *Env, expr string) (native, viaCEL func(fields.Value) int, err error) {
+	prg, _, _, err := e.celProgram(expr, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	viaCEL = func(v fields.Value) int { return int(evalProgram(prg, &activation{fields: v})) }
+	if x, _, _, err := e.program(expr); err == nil && x.native != nil {
+		native = func(v fields.Value) int { return int(x.eval(&activation{fields: v})) }
+	}
+	return native, viaCEL, nil
+}
+
+// FieldPaths returns the dotted paths of the event fields expr reads.
+func FieldPaths(e *Env, expr string) []string {
+	tree := e.fastParse(expr)
+	if tree == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range e.fieldRefs(tree.Expr()) {
+		out = append(out, r.path)
+	}
+	return out
+}
