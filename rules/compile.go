@@ -10,7 +10,7 @@ import (
 	"github.com/vigilsoc/vigil/fields"
 )
 
-// Compiled is a rule ready to be evaluated. Its programs are shared by all goroutines: CEL programs are stateless.
+// Compiled is a rule ready to be evaluated. Its evaluators are shared by all goroutines: they are stateless.
 type Compiled struct {
 	*Rule
 	// Version is a hash of the rule's text; alerts carry it as rule.version.

@@ -13,11 +13,11 @@ import (
 //     at its place in the input, so the set, its order and its error text are the same as compiled one by one.
 //   - It reuses what the Env compiled before: the programs of the last successful CompileSet are kept in the Env,
 //     keyed by the expression's text (the content itself, so two texts never share an entry), and a reload compiles
-//     only the conditions and exceptions that changed. A CEL program is stateless and shared by every goroutine, so
-//     two sets may hold the same one. The cache keeps what the last good set used, plus, after a failed compile,
+//     only the conditions and exceptions that changed. A compiled expression (native nodes or a CEL program) is
+//     stateless and shared by every goroutine, so two sets may hold the same one. The cache keeps what the last good set used, plus, after a failed compile,
 //     what that attempt compiled, so fixing the bad file recompiles only it; it never holds more than two sets'.
-//   - The index requirements of a condition are kept with its program, since they come from the checked tree, which
-//     is not kept.
+//   - The index requirements of a condition are kept with its program, since they come from the parsed (or checked)
+//     tree, which is not kept.
 
 // compiledExpr is one compiled condition or exception.
 type compiledExpr struct {
