@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
 
 	"github.com/vigilsoc/vigil/fields"
 )
@@ -47,3 +48,16 @@ func FieldPaths(e *Env, expr string) []string {
 	}
 	return out
 }
+
+// RegexMatches matches s with the Sigma function re's prepared matcher, which skips the regular expression when
+// its required literal is absent, and with the regular expression alone.
+func RegexMatches(pattern, s string) (prepared, plain bool, err error) {
+	m, err := newSigmaMatcher(sigmaFuncs["re"], types.String(pattern))
+	if err != nil {
+		return false, false, err
+	}
+	return m.matchString(s), m.res[0].MatchString(s), nil
+}
+
+// RequiredLiteral returns the literal the re matcher looks for before running pattern ("" when none).
+func RequiredLiteral(pattern string) string { return requiredLiteral(pattern).s }
