@@ -61,3 +61,16 @@ func RegexMatches(pattern, s string) (prepared, plain bool, err error) {
 
 // RequiredLiteral returns the literal the re matcher looks for before running pattern ("" when none).
 func RequiredLiteral(pattern string) string { return requiredLiteral(pattern).s }
+
+// ExceptionTexts returns the CEL text of every entry of the lists.
+func ExceptionTexts(ls *ExceptionLists) []string {
+	var out []string
+	for _, l := range ls.Lists() {
+		for i := range l.Entries {
+			if text, err := l.Entries[i].celText(); err == nil {
+				out = append(out, text)
+			}
+		}
+	}
+	return out
+}

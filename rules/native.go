@@ -19,11 +19,13 @@ import (
 // it is accepted or rejected with CEL's messages. TestNativeAgreesWithCEL checks the two paths give the same
 // outcome for every rule and event of the test data.
 
-// compileNative returns the native form of a parsed condition, or false when it is outside the subset.
+// compileNative returns the native form of a parsed condition, or false when it is outside the subset. Every node
+// of the subset is of type bool, as a condition must be.
 func (e *Env) compileNative(root ast.Expr) (boolNode, bool) {
 	return e.nativeBool(root)
 }
 
+// nativeBool compiles an expression of type bool.
 func (e *Env) nativeBool(x ast.Expr) (boolNode, bool) {
 	switch x.Kind() {
 	case ast.LiteralKind:

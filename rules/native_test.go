@@ -25,7 +25,7 @@ import (
 )
 
 // TestNativeAgreesWithCEL compiles every condition and exception of SigmaHQ's rules (all rule folders, converted with
-// both built-in profiles) and of the rules Vigil ships (configs/) natively and with CEL alone, and evaluates both on
+// both built-in profiles) and of the rules and exception lists Vigil ships (configs/) natively and with CEL alone, and evaluates both on
 // every OTRF event, every SigmaHQ regression event, and events made for the expression that give each field it reads
 // a string, a number, a boolean, a list, a map, null, or nothing, and the expression's own literals. The outcome
 // (true, false, error) must be the same for every expression and event.
@@ -55,6 +55,13 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 	}
 	for _, r := range shipped {
 		add(r)
+	}
+	lists, err := rules.LoadExceptions(filepath.Join("..", "configs", "exceptions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range rules.ExceptionTexts(lists) {
+		exprs[x] = "configs/exceptions"
 	}
 	shared := sharedEvents(t, root)
 	if len(shared) < 7000 {

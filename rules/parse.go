@@ -13,7 +13,8 @@ import (
 // the proto form, the one way cel-go accepts a tree it did not parse (a copy, cheap next to the ANTLR parse). When it
 // reports an error, the expression is parsed again by cel.Env's parser, so error messages stay those of the
 // reference parser; and TestFastParserAgrees checks that both parsers give the same tree for every rule Vigil ships,
-// its tests, and SigmaHQ's converted rules.
+// its tests, and SigmaHQ's converted rules. A condition in the native subset (native.go) is compiled from the Pratt
+// tree itself and never reaches cel.Env.
 
 // newFastParser builds a Pratt parser with the options cel.Env gives its own parser: its macros, optional syntax,
 // and the expression size limit the Sigma library raises.
