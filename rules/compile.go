@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"cel.dev/cel-go/cel"
-
 	"github.com/vigilsoc/vigil/fields"
 )
 
-// Compiled is a rule ready to be evaluated. Its programs are shared by all goroutines: CEL programs are stateless.
+// Compiled is a rule ready to be evaluated. Its evaluators are shared by all goroutines: they are stateless.
 type Compiled struct {
 	*Rule
 	// Version is a hash of the rule's text; alerts carry it as rule.version.
@@ -28,7 +26,7 @@ type Compiled struct {
 	// NamedBy lists the enabled correlations that read this rule's matches.
 	NamedBy []*Compiled
 
-	cond       cel.Program
+	cond       *evaluator
 	exceptions []exception
 	requires   [][]group // for building the prefilter index: branches of groups; nil when the condition has none, or once the index is built
 	tenants    map[string]bool

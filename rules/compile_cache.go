@@ -4,8 +4,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"cel.dev/cel-go/cel"
 )
 
 // Loading a rule set is what a start, a reload, a deploy and a hunt wait for, so CompileSet does three things beyond
@@ -15,15 +13,15 @@ import (
 //     at its place in the input, so the set, its order and its error text are the same as compiled one by one.
 //   - It reuses what the Env compiled before: the programs of the last successful CompileSet are kept in the Env,
 //     keyed by the expression's text (the content itself, so two texts never share an entry), and a reload compiles
-//     only the conditions and exceptions that changed. A CEL program is stateless and shared by every goroutine, so
-//     two sets may hold the same one. The cache keeps what the last good set used, plus, after a failed compile,
+//     only the conditions and exceptions that changed. A compiled expression (native nodes or a CEL program) is
+//     stateless and shared by every goroutine, so two sets may hold the same one. The cache keeps what the last good set used, plus, after a failed compile,
 //     what that attempt compiled, so fixing the bad file recompiles only it; it never holds more than two sets'.
-//   - The index requirements of a condition are kept with its program, since they come from the checked tree, which
-//     is not kept.
+//   - The index requirements of a condition are kept with its program, since they come from the parsed (or checked)
+//     tree, which is not kept.
 
 // compiledExpr is one compiled condition or exception.
 type compiledExpr struct {
-	prg      cel.Program
+	prg      *evaluator
 	cost     uint64
 	requires [][]group
 }
@@ -44,11 +42,11 @@ func (e *Env) compiledExpr(expr string, cache *exprCache) (*compiledExpr, error)
 			return x, nil
 		}
 	}
-	prg, checked, est, err := e.program(expr)
+	prg, tree, est, err := e.program(expr)
 	if err != nil {
 		return nil, err
 	}
-	x := &compiledExpr{prg: prg, cost: est, requires: requirementBranches(checked.NativeRep().Expr())}
+	x := &compiledExpr{prg: prg, cost: est, requires: requirementBranches(tree)}
 	if cache != nil {
 		cache.keep(expr, x)
 	}

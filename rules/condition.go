@@ -3,8 +3,6 @@ package rules
 import (
 	"strings"
 
-	"cel.dev/cel-go/cel"
-
 	"github.com/vigilsoc/vigil/fields"
 )
 
@@ -12,7 +10,7 @@ import (
 // rule's condition, with the same functions. Message parsers (package formats) choose the events they apply to with
 // one. It is safe for concurrent use.
 type Condition struct {
-	prg   cel.Program
+	prg   *evaluator
 	reads []string // the event fields it reads, when it names them all
 	whole bool     // it may read any field (it uses _event itself)
 	guard *guard   // its form without CEL, when it has one
@@ -20,22 +18,22 @@ type Condition struct {
 
 // CompileCondition compiles expr. Its free identifiers are the event's top-level fields, as in a rule.
 func (e *Env) CompileCondition(expr string) (*Condition, error) {
-	prg, checked, _, err := e.program(expr)
+	prg, tree, _, err := e.program(expr)
 	if err != nil {
 		return nil, err
 	}
 	c := &Condition{prg: prg, whole: strings.Contains(expr, RootVariable)}
-	for _, ref := range e.fieldRefs(checked.NativeRep().Expr()) {
+	for _, ref := range e.fieldRefs(tree) {
 		c.reads = append(c.reads, ref.path)
 	}
-	c.guard = e.compileGuard(checked.NativeRep().Expr())
+	c.guard = e.compileGuard(tree)
 	return c, nil
 }
 
 // Eval reports whether the condition holds for the event tree v. An evaluation error (a missing field, a wrong type)
 // is false, as for a rule.
 func (c *Condition) Eval(v fields.Value) bool {
-	return eval(c.prg, &activation{fields: v}) == truthy
+	return c.prg.eval(&activation{fields: v}) == truthy
 }
 
 // Reads returns the dotted paths of the event fields the condition reads (a path stands for the fields under it

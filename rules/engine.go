@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
 	"github.com/vigilsoc/vigil"
@@ -116,7 +115,7 @@ func (c *Compiled) match(act *activation, tenant string) bool {
 		s = &Stats{}
 	}
 	s.Evaluations.Add(1)
-	switch eval(c.cond, act) {
+	switch c.cond.eval(act) {
 	case errored:
 		s.Errors.Add(1)
 		return false
@@ -141,26 +140,15 @@ const (
 	errored
 )
 
-func eval(prg cel.Program, act *activation) outcome {
-	out, _, err := prg.Eval(act)
-	switch {
-	case err != nil:
-		return errored
-	case out == types.True:
-		return truthy
-	}
-	return falsy
-}
-
 // NaiveMatch evaluates the rule the simple way, handing fields to CEL as a map that it wraps in a new activation on
 // every call, with no index and no tenant check. It is the baseline of `vigil bench`, not for production use.
 func (c *Compiled) NaiveMatch(fields map[string]any) bool {
-	out, _, err := c.cond.Eval(fields)
+	out, err := c.cond.celEval(fields)
 	if err != nil || out != types.True {
 		return false
 	}
 	for _, x := range c.exceptions {
-		if out, _, err := x.prg.Eval(fields); err == nil && out == types.True {
+		if out, err := x.prg.celEval(fields); err == nil && out == types.True {
 			return false
 		}
 	}

@@ -45,6 +45,8 @@ type Env struct {
 	// byFields caches the environments that declare a set of field variables, keyed by the sorted names: rules mostly
 	// read the same few top-level fields, and extending an environment is a large part of compiling a rule.
 	byFields sync.Map
+	// declared names the environment's variables (_event, and any a library adds): they are not event fields.
+	declared map[string]bool
 }
 
 // EnvOption configures an Env.
@@ -98,13 +100,38 @@ func NewEnv(opts ...EnvOption) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: build CEL parser: %w", err)
 	}
-	return &Env{base: base, costLimit: cfg.costLimit, fast: fast}, nil
+	declared := map[string]bool{}
+	for _, v := range base.Variables() {
+		declared[v.Name()] = true
+	}
+	return &Env{base: base, costLimit: cfg.costLimit, fast: fast, declared: declared}, nil
 }
 
-// program compiles one expression. Its free identifiers are declared as dynamic event fields; the expression must be
-// of type bool and its estimated cost within the limit.
-func (e *Env) program(expr string) (cel.Program, *cel.Ast, uint64, error) {
-	parsed, iss := e.parse(expr)
+// program compiles one expression: into native nodes when it is in their subset (native.go), else with CEL. It also
+// returns the expression's tree, which the index requirements, field references and guards read, and its estimated
+// cost.
+func (e *Env) program(expr string) (*evaluator, ast.Expr, uint64, error) {
+	var tree *ast.AST
+	if !e.reference {
+		if tree = e.fastParse(expr); tree != nil {
+			if n, ok := e.compileNative(tree.Expr()); ok {
+				// The subset has no loops and only linear functions, whose cost CEL does not estimate either.
+				return &evaluator{native: n, env: e, expr: expr}, tree.Expr(), 0, nil
+			}
+		}
+	}
+	prg, checked, est, err := e.celProgram(expr, tree)
+	if err != nil {
+		return nil, nil, est, err
+	}
+	return &evaluator{prg: prg, env: e, expr: expr}, checked.NativeRep().Expr(), est, nil
+}
+
+// celProgram compiles one expression with CEL, from its tree when the fast parser gave one (nil: parse expr). Its
+// free identifiers are declared as dynamic event fields; the expression must be of type bool and its estimated cost
+// within the limit.
+func (e *Env) celProgram(expr string, tree *ast.AST) (cel.Program, *cel.Ast, uint64, error) {
+	parsed, iss := e.parse(expr, tree)
 	if iss.Err() != nil {
 		return nil, nil, 0, newExprError("syntax", iss)
 	}

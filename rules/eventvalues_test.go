@@ -66,8 +66,11 @@ func TestTreeValuesLikeMaps(t *testing.T) {
 			t.Errorf("compile %s: %v", cond, err)
 			continue
 		}
-		want, _, wantErr := c.cond.Eval(plain)
-		got, _, gotErr := c.cond.Eval(&activation{fields: tree})
+		want, wantErr := c.cond.celEval(plain)
+		got, gotErr := c.cond.celEval(&activation{fields: tree})
+		if native := c.cond.eval(&activation{fields: tree}); native != celOutcome(got, gotErr) {
+			t.Errorf("%s: got %v natively, want %v as CEL", cond, native, celOutcome(got, gotErr))
+		}
 		if (wantErr != nil) != errors[cond] || wantErr == nil && want != types.True {
 			t.Errorf("%s on plain maps: got %v (error %v): the case is wrong", cond, want, wantErr)
 		}

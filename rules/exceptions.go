@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"cel.dev/cel-go/cel"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -43,7 +42,7 @@ type ExceptionEntry struct {
 	// Line is the entry's line in the list's file.
 	Line int `yaml:"-"`
 
-	prg cel.Program
+	prg *evaluator
 }
 
 // ExceptionTypes are the types of an entry's values.

@@ -4,20 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	"cel.dev/cel-go/cel"
 )
 
 // exception is a compiled exception of a rule: inline (tenants nil) or an entry of an exception list, which applies
 // only to its list's tenants when the list names any.
 type exception struct {
-	prg     cel.Program
+	prg     *evaluator
 	tenants map[string]bool
 }
 
 // applies reports whether the exception suppresses a match for tenant's event.
 func (x *exception) applies(act *activation, tenant string) bool {
-	return (x.tenants == nil || x.tenants[tenant]) && eval(x.prg, act) == truthy
+	return (x.tenants == nil || x.tenants[tenant]) && x.prg.eval(act) == truthy
 }
 
 // CompileExceptions compiles every entry of ls in e's environment; errors carry the entry's file:line.

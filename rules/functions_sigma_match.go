@@ -21,6 +21,7 @@ type sigmaMatcher struct {
 	lits  []sigmaLiteral
 	multi *multiContains // for opContains with many literals
 	res   []*regexp.Regexp
+	reLit []requiredText // for res[i]: a text every match contains, to skip the regular expression when it is absent
 	nets  []netip.Prefix
 	bound float64
 }
@@ -70,6 +71,7 @@ func (m *sigmaMatcher) addPattern(v ref.Val) error {
 			return err
 		}
 		m.res = append(m.res, re)
+		m.reLit = append(m.reLit, requiredLiteral(s))
 		return nil
 	case opCidr:
 		p, err := netip.ParsePrefix(s)
@@ -237,7 +239,11 @@ func (m *sigmaMatcher) matchNumber(n float64, v ref.Val) bool {
 func (m *sigmaMatcher) matchString(s string) bool {
 	switch m.op {
 	case opRe:
-		for _, re := range m.res {
+		ascii := isASCII(s)
+		for i, re := range m.res {
+			if m.reLit[i].absent(s, ascii) {
+				continue
+			}
 			if re.MatchString(s) {
 				return true
 			}

@@ -1,0 +1,103 @@
+package rules_test
+
+import (
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vigilsoc/vigil/fields"
+	"github.com/vigilsoc/vigil/rules"
+)
+
+// TestRequiredLiteral checks which literal the re matcher searches for before running a pattern.
+func TestRequiredLiteral(t *testing.T) {
+	for _, tc := range []struct{ pattern, want string }{
+		{`\\Windows\\System32\\[a-zA-Z0-9]{8}\.tmp$`, `\Windows\System32\`},
+		{`(?i)\\AppData\\.*\.ps1`, `\appdata\`},
+		{`(?i)(\\Temp\\)[0-9]+`, `\temp\`},
+		{`abc|defgh`, ``},  // an alternation requires neither side
+		{`(?i)k`, ``},      // too short, and k folds to the Kelvin sign
+		{`(?i)straße`, ``}, // case-insensitive and not ASCII
+		{`x?yz`, `yz`},
+		{`(abc)+`, ``}, // repeated: not a plain element
+	} {
+		if got := rules.RequiredLiteral(tc.pattern); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.pattern, got, tc.want)
+		}
+	}
+}
+
+// TestRegexPrefilter matches every `re` pattern of the converted SigmaHQ rules with the prepared matcher and with
+// the regular expression alone, on the string values of the OTRF and regression events that hold the pattern's
+// literal in any case, on a sample of the others, and on the literal itself in several cases and surroundings:
+// the results must be the same.
+func TestRegexPrefilter(t *testing.T) {
+	root := filepath.Join("..", "..", "shared", "testdata")
+	env := libEnv(t)
+	patterns := map[string]bool{}
+	reCall := regexp.MustCompile(`\.re\(("(?:[^"\\]|\\.)*")\)`)
+	for _, r := range convertSigmaHQ(t, env, filepath.Join(root, "sigma"), "windows-flat") {
+		for _, m := range reCall.FindAllStringSubmatch(r.Condition, -1) {
+			if p, err := strconv.Unquote(m[1]); err == nil {
+				patterns[p] = true
+			}
+		}
+	}
+	if len(patterns) < 100 {
+		t.Fatalf("got %d re patterns, want at least 100", len(patterns))
+	}
+	texts := map[string]bool{}
+	for _, ev := range sharedEvents(t, root) {
+		collectStrings(ev, texts)
+	}
+	var values []string
+	for s := range texts {
+		values = append(values, s)
+	}
+	sort.Strings(values)
+	lowered := make([]string, len(values))
+	for i, v := range values {
+		lowered[i] = strings.ToLower(v)
+	}
+	matched, compared := 0, 0
+	for p := range patterns {
+		lit := rules.RequiredLiteral(p)
+		tried := []string{lit, strings.ToUpper(lit), "x" + lit + "y", "é" + strings.ToUpper(lit), lit[:len(lit)/2]}
+		for i, v := range values {
+			if i%50 == 0 || lit != "" && strings.Contains(lowered[i], strings.ToLower(lit)) {
+				tried = append(tried, v)
+			}
+		}
+		for _, v := range tried {
+			prepared, plain, err := rules.RegexMatches(p, v)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			compared++
+			if plain {
+				matched++
+			}
+			if prepared != plain {
+				t.Errorf("%s on %q: got %v, want %v", p, v, prepared, plain)
+			}
+		}
+	}
+	t.Logf("%d patterns, %d distinct texts: %d comparisons, %d matches", len(patterns), len(values), compared, matched)
+	if matched < 100 {
+		t.Errorf("got %d matches, want at least 100 for the comparison to mean something", matched)
+	}
+}
+
+func collectStrings(v fields.Value, out map[string]bool) {
+	switch v.Kind() {
+	case fields.String:
+		out[v.Str()] = true
+	case fields.Array, fields.Object:
+		for e := v.First(); e.Exists(); e = e.Next() {
+			collectStrings(e, out)
+		}
+	}
+}
