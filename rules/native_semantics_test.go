@@ -66,6 +66,9 @@ func TestNativeSemantics(t *testing.T) {
 		{`a.gt(5)`, `{"a": "7"}`, truthy},
 		{`a.inCidr("10.0.0.0/8")`, `{"a": "10.1.2.3"}`, truthy},
 		{`a.re("^x+$")`, `{"a": "xx"}`, truthy},
+		{`a.hourIs([22, 23])`, `{"a": "2024-03-01T23:30:00+02:00"}`, truthy},
+		{`a.hourIs(23)`, `{"a": 23}`, falsy},
+		{`!a.hourIs(23)`, `{}`, errored},
 		{`_event.anyValue().icontains("needle")`, `{"a": {"b": ["hay", "a needle"]}}`, truthy},
 		{`a.ieq(b)`, `{"a": "X", "b": "x"}`, truthy}, // a Sigma fieldref
 		{`a.ieq(b)`, `{"a": "X"}`, errored},
