@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,8 +69,19 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 	if len(shared) < 7000 {
 		t.Fatalf("got %d OTRF and regression events, want at least 7,000", len(shared))
 	}
-	if testing.Short() {
+	if testing.Short() || raceDetector {
 		shared = shared[:len(shared)/10]
+	}
+	if raceDetector {
+		// Under the race detector, every tenth expression on a tenth of the events: the concurrency is what is
+		// tested there. `make integration` runs this test in full without it.
+		sample := map[string]string{}
+		for i, x := range slices.Sorted(maps.Keys(exprs)) {
+			if i%10 == 0 {
+				sample[x] = exprs[x]
+			}
+		}
+		exprs = sample
 	}
 	st := compareAll(t, env, exprs, shared)
 	t.Logf("%d expressions (%d native, %d CEL only), %d evaluations: %d true, %d false, %d errors",
@@ -77,7 +90,11 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 	if st.native < len(exprs)*98/100 {
 		t.Errorf("got %d of %d expressions native, want at least 98%%", st.native, len(exprs))
 	}
-	if st.outcomes[1].Load() < 5_000 || st.outcomes[2].Load() < 100_000 {
+	minTrue := int64(5_000)
+	if raceDetector {
+		minTrue = 1_000
+	}
+	if st.outcomes[1].Load() < minTrue || st.outcomes[2].Load() < 100_000 {
 		t.Errorf("got %d true and %d errored outcomes, want many of each for the comparison to mean something",
 			st.outcomes[1].Load(), st.outcomes[2].Load())
 	}
