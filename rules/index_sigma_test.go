@@ -31,7 +31,7 @@ func TestIndexSigmaPatterns(t *testing.T) {
 		}},
 		{`CommandLine.re("(?i)invoke-expression")`, []ev{
 			{`{"CommandLine":"INVO\u212aE-EXPRESSION"}`, true}, // KELVIN SIGN: (?i)k matches it, ToLower makes it k
-			{`{"CommandLine":"Invoke-Expreſsion"}`, true},     // ſ: (?i)s matches it; the literal stops before it
+			{`{"CommandLine":"Invoke-Expreſsion"}`, true},      // ſ: (?i)s matches it; the literal stops before it
 			{`{"CommandLine":"Invoke-Command"}`, false},
 		}},
 		{`CommandLine.re("^(cmd|powershell)(\\.exe)?\\s")`, []ev{
