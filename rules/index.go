@@ -88,7 +88,7 @@ func buildIndex(rs []*Compiled) *index {
 	}
 	parallel(len(ix.fields), func(i int) { // the automata are most of building the index
 		if f := ix.fields[i]; len(f.subLits) > 0 {
-			f.subs = newSubstrings(f.subLits)
+			f.subs = newSubstrings(f.subLits, false)
 		}
 	})
 	if len(ix.tops) > manyTops {

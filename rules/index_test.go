@@ -12,7 +12,7 @@ import (
 
 func TestSubstrings(t *testing.T) {
 	lits := []string{"he", "she", "his", "hers", "", "cmd.exe", "e"}
-	a := newSubstrings(lits)
+	a := newSubstrings(lits, false)
 	for _, text := range []string{"ushers", "C:\\windows\\cmd.exe /c", "", "xyz", "hishe"} {
 		got := a.scan(text, nil)
 		slices.Sort(got)

@@ -29,7 +29,7 @@ func TestSubstringsRandom(t *testing.T) {
 			for range 1 + rng.IntN(40) {
 				lits = append(lits, word(alphabet, 1+rng.IntN(8)))
 			}
-			a := newSubstrings(lits)
+			a := newSubstrings(lits, false)
 			if alphabet == all.String() && a.classes != 0 && len(lits) > 30 {
 				t.Logf("rows with %d classes", a.classes)
 			}
@@ -61,4 +61,43 @@ func overlaps(s, l string) int {
 		}
 	}
 	return n - strings.Count(s, l)
+}
+
+// TestSubstringsFold: an automaton built with fold finds lowered literals in a text as if the text's letters A-Z had
+// been lowered first, through the transition rows and past them, and never a literal holding an upper-case letter.
+func TestSubstringsFold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	word := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 200 {
+		var lits []string
+		for range 1 + rng.IntN(40) {
+			lits = append(lits, word("abAé\\", 1+rng.IntN(8)))
+		}
+		a := newSubstrings(lits, true)
+		for range 20 {
+			text := word("aAbBé\\", rng.IntN(60))
+			lowered := string(appendLowerASCII(nil, text))
+			got := a.scan(text, nil)
+			slices.Sort(got)
+			var want []int32
+			for i, l := range lits {
+				if string(appendLowerASCII(nil, l)) != l {
+					continue
+				}
+				for range strings.Count(lowered, l) + overlaps(lowered, l) {
+					want = append(want, int32(i))
+				}
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("lits %q, text %q: got %v, want %v", lits, text, got, want)
+			}
+		}
+	}
 }
