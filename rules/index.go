@@ -59,6 +59,10 @@ type fieldIndex struct {
 	subs            *substrings
 	subLits         []string
 	subGrps         [][]int32 // literal → groups
+	// eqLens has bit n set when a key of strings has n bytes (eqLong: 256 or more). Most texts (command lines, paths)
+	// have a length no value has, and need neither lowering nor hashing for the lookup.
+	eqLens [4]uint64
+	eqLong bool
 }
 
 func buildIndex(rs []*Compiled) *index {
@@ -85,10 +89,18 @@ func buildIndex(rs []*Compiled) *index {
 		byValue := func(a, b threshold) int { return cmp.Compare(a.v, b.v) }
 		slices.SortFunc(f.atLeast, byValue)
 		slices.SortFunc(f.atMost, byValue)
+		for v := range f.strings {
+			if n := len(v); n < 256 {
+				f.eqLens[n>>6] |= 1 << (n & 63)
+			} else {
+				f.eqLong = true
+			}
+		}
 	}
 	parallel(len(ix.fields), func(i int) { // the automata are most of building the index
 		if f := ix.fields[i]; len(f.subLits) > 0 {
-			f.subs = newSubstrings(f.subLits, false)
+			// Lowered fields scan their text as if lowered: their literals are lowered.
+			f.subs = newSubstrings(f.subLits, f.fold || f.sigma)
 		}
 	})
 	if len(ix.tops) > manyTops {
@@ -352,7 +364,8 @@ type scratch struct {
 	ruleMark   []uint32
 	cands      []int32
 	lits       []int32
-	buf        []byte
+	buf        []byte // a text lowered
+	num        []byte // a number's text
 }
 
 // candidates returns the indexes, in rule order, of the rules that may match the event. The slice belongs to s.
@@ -434,16 +447,33 @@ func (f *fieldIndex) collect(ix *index, v fields.Value, s *scratch) {
 
 func (f *fieldIndex) collectString(ix *index, x string, s *scratch) {
 	if f.sigma {
-		f.collectSigmaText(ix, sigmaLower(x, s), s)
+		f.collectSigmaString(ix, x, s)
 		return
 	}
-	if f.fold {
-		s.buf = appendLowerASCII(s.buf[:0], x)
-		x = unsafeString(s.buf)
+	// lowerAscii changes the letters A-Z only: the automaton lowers them as it scans, and only a text as long as some
+	// value is copied lowered for the lookup.
+	if f.mayEqual(len(x)) {
+		key := x
+		if f.fold {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			key = unsafeString(s.buf)
+		}
+		ix.satisfy(f.strings[key], s)
 	}
-	ix.satisfy(f.strings[x], s)
+	f.collectSubstrings(ix, x, s)
+}
+
+// mayEqual reports whether some value of f.strings has n bytes.
+func (f *fieldIndex) mayEqual(n int) bool {
+	if n >= 256 {
+		return f.eqLong
+	}
+	return f.eqLens[n>>6]&(1<<(n&63)) != 0
+}
+
+func (f *fieldIndex) collectSubstrings(ix *index, text string, s *scratch) {
 	if f.subs != nil {
-		s.lits = f.subs.scan(x, s.lits[:0])
+		s.lits = f.subs.scan(text, s.lits[:0])
 		for _, lit := range s.lits {
 			ix.satisfy(f.subGrps[lit], s)
 		}
@@ -456,44 +486,45 @@ func (f *fieldIndex) collectSigma(ix *index, v fields.Value, s *scratch) {
 	var text string
 	switch v.Kind() {
 	case fields.String:
-		text = sigmaLower(v.Str(), s)
+		f.collectSigmaString(ix, v.Str(), s)
+		return
 	case fields.Int:
 		ix.satisfy(f.numbers[float64(v.Int())], s)
-		s.buf = strconv.AppendInt(s.buf[:0], v.Int(), 10)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendInt(s.num[:0], v.Int(), 10)
+		text = unsafeString(s.num)
 	case fields.Uint:
 		ix.satisfy(f.numbers[float64(v.Uint())], s)
-		s.buf = strconv.AppendUint(s.buf[:0], v.Uint(), 10)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendUint(s.num[:0], v.Uint(), 10)
+		text = unsafeString(s.num)
 	case fields.Float:
 		ix.satisfy(f.numbers[v.Float()], s)
-		s.buf = strconv.AppendFloat(s.buf[:0], v.Float(), 'f', -1, 64)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendFloat(s.num[:0], v.Float(), 'f', -1, 64)
+		text = unsafeString(s.num)
 	case fields.Bool:
 		text = strconv.FormatBool(v.Bool())
 	default:
 		return
 	}
-	f.collectSigmaText(ix, text, s)
+	f.collectSigmaString(ix, text, s) // a number's text: ASCII, "NaN" and "+Inf" with capitals
 }
 
-// sigmaLower lowers a text as the Sigma functions do; the result may live in s.buf.
-func sigmaLower(x string, s *scratch) string {
-	if isASCII(x) {
-		s.buf = appendLowerASCII(s.buf[:0], x)
-		return unsafeString(s.buf)
-	}
-	return strings.ToLower(x)
-}
-
-func (f *fieldIndex) collectSigmaText(ix *index, text string, s *scratch) {
-	ix.satisfy(f.strings[text], s)
-	if f.subs != nil {
-		s.lits = f.subs.scan(text, s.lits[:0])
-		for _, lit := range s.lits {
-			ix.satisfy(f.subGrps[lit], s)
+// collectSigmaString looks a text up lowered as the Sigma functions lower it: an ASCII text by its letters A-Z, which
+// the automaton lowers as it scans (and only a text as long as some value is copied lowered for the lookup), other
+// text with strings.ToLower.
+func (f *fieldIndex) collectSigmaString(ix *index, x string, s *scratch) {
+	if !isASCII(x) {
+		x = strings.ToLower(x)
+		if f.mayEqual(len(x)) {
+			ix.satisfy(f.strings[x], s)
 		}
+		f.collectSubstrings(ix, x, s)
+		return
 	}
+	if f.mayEqual(len(x)) {
+		s.buf = appendLowerASCII(s.buf[:0], x)
+		ix.satisfy(f.strings[unsafeString(s.buf)], s)
+	}
+	f.collectSubstrings(ix, x, s)
 }
 
 func (f *fieldIndex) collectNumber(ix *index, v float64, s *scratch) {

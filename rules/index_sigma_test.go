@@ -59,6 +59,23 @@ func TestIndexSigmaPatterns(t *testing.T) {
 		}},
 		{`DestinationIp.inCidr(["10.0.0.0/8", "fe80::/10"])`, nil}, // fe80::/10 gives no text
 		{`DestinationIp.inCidr("2603:1006::/40")`, []ev{{`{"DestinationIp":"2603:1006::1"}`, true}, {`{"DestinationIp":"2604::1"}`, false}}},
+		// Lowering: ASCII text by the automaton as it scans and for the lookup of values of its length, other text
+		// with strings.ToLower; lowerAscii() by its letters A-Z only.
+		{`Image.ieq(["été", "cmd.exe"]) || Image.icontains("\\TEMP\\")`, []ev{
+			{`{"Image":"ÉTÉ"}`, true},
+			{`{"Image":"CMD.exe"}`, true},
+			{`{"Image":"CMD.exe "}`, false},
+			{`{"Image":"C:\\temp\\x"}`, true},
+			{`{"Image":"C:\\Temp\\Été"}`, true},
+			{`{"Image":"C:\\Tmp\\Été"}`, false},
+		}},
+		{`process.name.lowerAscii() in ["cmd.exe", "été"] || process.command_line.lowerAscii().contains("-enc")`, []ev{
+			{`{"process":{"name":"CMD.EXE"}}`, true},
+			{`{"process":{"name":"ÉTé"}}`, false}, // lowerAscii leaves É alone
+			{`{"process":{"name":"éTé"}}`, true},
+			{`{"process":{"command_line":"powershell -ENC x"}}`, true},
+			{`{"process":{"command_line":"powershell -ENV x"}}`, false},
+		}},
 		// A negated test requires only the field (it is never true on a missing one).
 		{`!CommandLine.re("mimikatz")`, []ev{{`{"CommandLine":"x"}`, true}, {`{"Image":"mimikatz"}`, false}}},
 	}
