@@ -511,20 +511,32 @@ func (f *fieldIndex) collectSigma(ix *index, v fields.Value, s *scratch) {
 // collectSigmaString looks a text up lowered as the Sigma functions lower it: an ASCII text by its letters A-Z, which
 // the automaton lowers as it scans (and only a text as long as some value is copied lowered for the lookup), other
 // text with strings.ToLower.
+//
+// An automaton of ASCII literals scans any text as is, but for the two runes strings.ToLower turns into ASCII
+// letters: other runes lower to runes of bytes the literals lack, which bring the scan back to the root as the bytes
+// of the rune unlowered do. So a long non-ASCII script block is lowered only when the field also has values.
 func (f *fieldIndex) collectSigmaString(ix *index, x string, s *scratch) {
-	if !isASCII(x) {
-		x = strings.ToLower(x)
-		if f.mayEqual(len(x)) {
-			ix.satisfy(f.strings[x], s)
+	if len(f.strings) > 0 || f.subs != nil && (!f.subs.ascii || lowersToASCII(x)) {
+		if !isASCII(x) {
+			x = strings.ToLower(x)
+			if f.mayEqual(len(x)) {
+				ix.satisfy(f.strings[x], s)
+			}
+			f.collectSubstrings(ix, x, s)
+			return
 		}
-		f.collectSubstrings(ix, x, s)
-		return
-	}
-	if f.mayEqual(len(x)) {
-		s.buf = appendLowerASCII(s.buf[:0], x)
-		ix.satisfy(f.strings[unsafeString(s.buf)], s)
+		if f.mayEqual(len(x)) {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			ix.satisfy(f.strings[unsafeString(s.buf)], s)
+		}
 	}
 	f.collectSubstrings(ix, x, s)
+}
+
+// lowersToASCII reports whether x holds one of the two runes that unicode.ToLower turns into ASCII: U+0130 (İ, to i)
+// and U+212A (KELVIN SIGN, to k). TestLowersToASCII checks that there are no others.
+func lowersToASCII(x string) bool {
+	return strings.Contains(x, "\u0130") || strings.Contains(x, "\u212a")
 }
 
 func (f *fieldIndex) collectNumber(ix *index, v float64, s *scratch) {

@@ -1,6 +1,10 @@
 package rules
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
 
 // TestIndexSigmaPatterns shows the candidates the index yields for rules made only of Sigma's re, *Cased and inCidr
 // tests: an event is a candidate exactly when want says, and every event the rule matches is one.
@@ -76,6 +80,15 @@ func TestIndexSigmaPatterns(t *testing.T) {
 			{`{"process":{"command_line":"powershell -ENC x"}}`, true},
 			{`{"process":{"command_line":"powershell -ENV x"}}`, false},
 		}},
+		// Literals all ASCII: a non-ASCII text is scanned as is, unless it holds İ or K (KELVIN SIGN), which lower to
+		// ASCII letters.
+		{`Payload.icontains(["invoke", "kerberos"])`, []ev{
+			{`{"Payload":"“Invoke” it"}`, true},
+			{`{"Payload":"“Invoké” it"}`, false},
+			{`{"Payload":"“İNVOKE” it"}`, true},
+			{`{"Payload":"\u212aerberos"}`, true},
+			{`{"Payload":"ķerberos"}`, false},
+		}},
 		// A negated test requires only the field (it is never true on a missing one).
 		{`!CommandLine.re("mimikatz")`, []ev{{`{"CommandLine":"x"}`, true}, {`{"Image":"mimikatz"}`, false}}},
 	}
@@ -97,6 +110,16 @@ func TestIndexSigmaPatterns(t *testing.T) {
 			if matched := len(NewEngine(set.Unindexed()).Detect(event, nil)) == 1; matched && len(cands) == 0 {
 				t.Errorf("%s matches %s, which the index drops", tc.cond, e.js)
 			}
+		}
+	}
+}
+
+// TestLowersToASCII: İ and KELVIN SIGN are the only runes beyond ASCII that unicode.ToLower turns into ASCII, which
+// collectSigmaString relies on.
+func TestLowersToASCII(t *testing.T) {
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		if l := unicode.ToLower(r); l < utf8.RuneSelf && !lowersToASCII(string(r)) {
+			t.Errorf("unicode.ToLower(%U) is %q, which lowersToASCII misses", r, l)
 		}
 	}
 }

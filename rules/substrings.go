@@ -24,6 +24,8 @@ type substrings struct {
 	// fold: the literals are lowered (no A-Z) and the scan lowers the text's A-Z as it goes (class and step), so an
 	// ASCII text need not be copied lowered first.
 	fold bool
+	// ascii: every literal is ASCII, so every byte of a non-ASCII rune leads back to the root.
+	ascii bool
 	// The scan spends most of its steps near the root, where texts keep falling back to, so the states of depth
 	// up to denseDepth have a complete transition row (goto and fail resolved) over byte classes: the bytes of the
 	// literals, and class 0 for every other byte, which leads back to the root from any state.
@@ -111,7 +113,9 @@ func (a *substrings) buildLinks() {
 // buildRows gives the states of depth up to denseDepth their transition rows (see substrings).
 func (a *substrings) buildRows() {
 	byClass := []byte{0} // class → a byte of it
+	a.ascii = true
 	for _, b := range a.label[1:] {
+		a.ascii = a.ascii && b < 0x80
 		if a.class[b] == 0 {
 			a.class[b] = uint8(min(len(byClass), 255))
 			byClass = append(byClass, b)
