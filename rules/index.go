@@ -25,7 +25,7 @@ type index struct {
 	// with many (flat Windows fields: EventID, Image, CommandLine...), byTop finds them while the event's members are
 	// walked once, instead of a search through them per field.
 	tops   []topFields
-	byTop  map[string]int
+	byTop  *topTable
 	always []int32 // rules without requirements, evaluated on every event
 	// A rule's requirements are branches (the disjuncts of a top-level ||), each a conjunction of groups.
 	need       []uint8           // per branch: how many groups must be satisfied
@@ -104,10 +104,7 @@ func buildIndex(rs []*Compiled) *index {
 		}
 	})
 	if len(ix.tops) > manyTops {
-		ix.byTop = make(map[string]int, len(ix.tops))
-		for i, t := range ix.tops {
-			ix.byTop[t.name] = i
-		}
+		ix.byTop = newTopTable(ix.tops)
 	}
 	nRules, nBranches, nGroups := len(rs), len(ix.need), len(ix.owner)
 	ix.pool.New = func() any {
@@ -381,7 +378,7 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 	s.event = event
 	if ix.byTop != nil {
 		for name, v := range event.Members() {
-			if i, ok := ix.byTop[name]; ok {
+			if i := ix.byTop.find(ix.tops, name); i >= 0 {
 				ix.collectTop(ix.tops[i].fields, v, s)
 			}
 		}
