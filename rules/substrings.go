@@ -80,8 +80,16 @@ func newSubstrings(lits []string, fold bool) *substrings {
 // children split the run by the byte after the prefix, so they come out contiguous and in byte order.
 func (a *substrings) buildTrie(lits []string) {
 	type span struct{ lo, hi, depth int32 }
-	spans := []span{{0, int32(len(a.ids)), 0}}
-	a.label = append(a.label, 0)
+	states := 1 // at most: the root and a state per byte of the literals
+	for _, id := range a.ids {
+		states += len(lits[id])
+	}
+	spans := make([]span, 1, states)
+	spans[0] = span{0, int32(len(a.ids)), 0}
+	a.label = make([]byte, 1, states)
+	a.first = make([]int32, 0, states+1)
+	a.out = make([]int32, 0, states)
+	a.nOut = make([]int32, 0, states)
 	for s := 0; s < len(spans); s++ {
 		sp := spans[s]
 		i := sp.lo
@@ -103,6 +111,9 @@ func (a *substrings) buildTrie(lits []string) {
 		}
 	}
 	a.first = append(a.first, int32(len(spans)))
+	if n := len(a.label); cap(a.label) > n+n/4 { // literals sharing prefixes: keep what is used
+		a.label, a.first, a.out, a.nOut = slices.Clone(a.label), slices.Clone(a.first), slices.Clone(a.out), slices.Clone(a.nOut)
+	}
 	for c := a.first[0]; c < a.first[1]; c++ {
 		a.root[a.label[c]] = c
 	}
