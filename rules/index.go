@@ -2,7 +2,6 @@ package rules
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,13 +134,13 @@ const (
 
 // postingLengths counts, for each indexed fact (a field with a value, a substring, presence or a range), the groups
 // of all branches that test it: the length of its posting list.
-func postingLengths(rs []*Compiled) map[string]int {
-	n := map[string]int{}
+func postingLengths(rs []*Compiled) map[postingKey]int {
+	n := map[postingKey]int{}
 	for _, c := range rs {
 		for _, branch := range c.requires {
 			for _, g := range branch {
 				for _, a := range g {
-					n[postingKey(a)]++
+					n[a.postingKey()]++
 				}
 			}
 		}
@@ -150,23 +149,47 @@ func postingLengths(rs []*Compiled) map[string]int {
 }
 
 // postingKey names the posting list an alternative lands in. All range thresholds of a field share one key: an event
-// satisfies a run of them.
-func postingKey(a alt) string {
-	key := a.fieldKey()
+// satisfies a run of them. Numbers are keyed by their float64, as the index looks them up.
+type postingKey struct {
+	path  string // the field's path, its names joined by NUL
+	mode  uint8  // 0 plain, 1 lowered (fold), 2 as the Sigma functions read it
+	kind  uint8  // 0 equality, 1 presence, 2 range, 3 substring
+	bound int8
+	value any // string, float64 or bool
+}
+
+func (a alt) postingKey() postingKey {
+	k := postingKey{path: strings.Join(a.path, "\x00"), bound: int8(a.bound)}
+	switch {
+	case a.fold:
+		k.mode = 1
+	case a.sigma:
+		k.mode = 2
+	}
 	switch {
 	case a.present:
-		return key + "|present"
+		k.kind = 1
+		return k
 	case a.bound != 0:
-		return key + "|range" + strconv.Itoa(a.bound)
+		k.kind = 2
+		return k
 	case a.substr:
-		return key + "|contains|" + string(a.value.(types.String))
+		k.kind = 3
 	}
-	return key + "|=" + fmt.Sprint(a.value.Value())
+	switch v := a.value.(type) {
+	case types.String:
+		k.value = string(v)
+	case types.Bool:
+		k.value = bool(v)
+	case types.Int, types.Uint, types.Double:
+		k.value = toFloat(v)
+	}
+	return k
 }
 
 // splitBranch divides a branch's groups, sorted most selective first, into those the index counts and those it checks
 // once the counted ones hold; groups in neither are left out.
-func splitBranch(branch []group, postings map[string]int) (counted, checked []group) {
+func splitBranch(branch []group, postings map[postingKey]int) (counted, checked []group) {
 	// Weak groups are candidates for counting only when the branch has nothing better; among the candidates, the one
 	// with the shortest posting lists is always counted.
 	candidate := make([]bool, len(branch))
@@ -175,7 +198,7 @@ func splitBranch(branch []group, postings map[string]int) (counted, checked []gr
 	for i, g := range branch {
 		candidate[i] = score(g) < weakScore || score(branch[0]) >= weakScore
 		for _, a := range g {
-			cost[i] = max(cost[i], postings[postingKey(a)])
+			cost[i] = max(cost[i], postings[a.postingKey()])
 		}
 		if candidate[i] && (rarest < 0 || cost[i] < cost[rarest]) {
 			rarest = i
