@@ -213,6 +213,18 @@ func (a *substrings) step(s int32, b byte) int32 {
 	}
 }
 
+// stepDeep is step from a state without a row, on b of class c: once the fail links reach a state with a row, the
+// row gives the rest.
+func (a *substrings) stepDeep(s int32, b byte, c int32) int32 {
+	for s >= a.nDense {
+		if n := a.child(s, b); n >= 0 {
+			return n
+		}
+		s = a.fail[s]
+	}
+	return a.rows[s*int32(a.classes)+c]
+}
+
 // scan appends to dst the literals occurring in text; a literal may be appended more than once.
 func (a *substrings) scan(text string, dst []int32) []int32 {
 	if a.ids == nil {
@@ -238,7 +250,7 @@ func (a *substrings) scan(text string, dst []int32) []int32 {
 			if a.fold {
 				b = lowerASCII(b)
 			}
-			s = a.step(s, b)
+			s = a.stepDeep(s, b, c)
 		}
 		if a.report[s] {
 			dst = a.appendOut(s, dst)
