@@ -2,7 +2,6 @@ package rules
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +24,7 @@ type index struct {
 	// with many (flat Windows fields: EventID, Image, CommandLine...), byTop finds them while the event's members are
 	// walked once, instead of a search through them per field.
 	tops   []topFields
-	byTop  map[string]int
+	byTop  *topTable
 	always []int32 // rules without requirements, evaluated on every event
 	// A rule's requirements are branches (the disjuncts of a top-level ||), each a conjunction of groups.
 	need       []uint8           // per branch: how many groups must be satisfied
@@ -59,6 +58,10 @@ type fieldIndex struct {
 	subs            *substrings
 	subLits         []string
 	subGrps         [][]int32 // literal → groups
+	// eqLens has bit n set when a key of strings has n bytes (eqLong: 256 or more). Most texts (command lines, paths)
+	// have a length no value has, and need neither lowering nor hashing for the lookup.
+	eqLens [4]uint64
+	eqLong bool
 }
 
 func buildIndex(rs []*Compiled) *index {
@@ -85,17 +88,22 @@ func buildIndex(rs []*Compiled) *index {
 		byValue := func(a, b threshold) int { return cmp.Compare(a.v, b.v) }
 		slices.SortFunc(f.atLeast, byValue)
 		slices.SortFunc(f.atMost, byValue)
+		for v := range f.strings {
+			if n := len(v); n < 256 {
+				f.eqLens[n>>6] |= 1 << (n & 63)
+			} else {
+				f.eqLong = true
+			}
+		}
 	}
 	parallel(len(ix.fields), func(i int) { // the automata are most of building the index
 		if f := ix.fields[i]; len(f.subLits) > 0 {
-			f.subs = newSubstrings(f.subLits)
+			// Lowered fields scan their text as if lowered: their literals are lowered.
+			f.subs = newSubstrings(f.subLits, f.fold || f.sigma)
 		}
 	})
 	if len(ix.tops) > manyTops {
-		ix.byTop = make(map[string]int, len(ix.tops))
-		for i, t := range ix.tops {
-			ix.byTop[t.name] = i
-		}
+		ix.byTop = newTopTable(ix.tops)
 	}
 	nRules, nBranches, nGroups := len(rs), len(ix.need), len(ix.owner)
 	ix.pool.New = func() any {
@@ -126,13 +134,13 @@ const (
 
 // postingLengths counts, for each indexed fact (a field with a value, a substring, presence or a range), the groups
 // of all branches that test it: the length of its posting list.
-func postingLengths(rs []*Compiled) map[string]int {
-	n := map[string]int{}
+func postingLengths(rs []*Compiled) map[postingKey]int {
+	n := map[postingKey]int{}
 	for _, c := range rs {
 		for _, branch := range c.requires {
 			for _, g := range branch {
 				for _, a := range g {
-					n[postingKey(a)]++
+					n[a.postingKey()]++
 				}
 			}
 		}
@@ -141,23 +149,47 @@ func postingLengths(rs []*Compiled) map[string]int {
 }
 
 // postingKey names the posting list an alternative lands in. All range thresholds of a field share one key: an event
-// satisfies a run of them.
-func postingKey(a alt) string {
-	key := a.fieldKey()
+// satisfies a run of them. Numbers are keyed by their float64, as the index looks them up.
+type postingKey struct {
+	path  string // the field's path, its names joined by NUL
+	mode  uint8  // 0 plain, 1 lowered (fold), 2 as the Sigma functions read it
+	kind  uint8  // 0 equality, 1 presence, 2 range, 3 substring
+	bound int8
+	value any // string, float64 or bool
+}
+
+func (a alt) postingKey() postingKey {
+	k := postingKey{path: strings.Join(a.path, "\x00"), bound: int8(a.bound)}
+	switch {
+	case a.fold:
+		k.mode = 1
+	case a.sigma:
+		k.mode = 2
+	}
 	switch {
 	case a.present:
-		return key + "|present"
+		k.kind = 1
+		return k
 	case a.bound != 0:
-		return key + "|range" + strconv.Itoa(a.bound)
+		k.kind = 2
+		return k
 	case a.substr:
-		return key + "|contains|" + string(a.value.(types.String))
+		k.kind = 3
 	}
-	return key + "|=" + fmt.Sprint(a.value.Value())
+	switch v := a.value.(type) {
+	case types.String:
+		k.value = string(v)
+	case types.Bool:
+		k.value = bool(v)
+	case types.Int, types.Uint, types.Double:
+		k.value = toFloat(v)
+	}
+	return k
 }
 
 // splitBranch divides a branch's groups, sorted most selective first, into those the index counts and those it checks
 // once the counted ones hold; groups in neither are left out.
-func splitBranch(branch []group, postings map[string]int) (counted, checked []group) {
+func splitBranch(branch []group, postings map[postingKey]int) (counted, checked []group) {
 	// Weak groups are candidates for counting only when the branch has nothing better; among the candidates, the one
 	// with the shortest posting lists is always counted.
 	candidate := make([]bool, len(branch))
@@ -166,7 +198,7 @@ func splitBranch(branch []group, postings map[string]int) (counted, checked []gr
 	for i, g := range branch {
 		candidate[i] = score(g) < weakScore || score(branch[0]) >= weakScore
 		for _, a := range g {
-			cost[i] = max(cost[i], postings[postingKey(a)])
+			cost[i] = max(cost[i], postings[a.postingKey()])
 		}
 		if candidate[i] && (rarest < 0 || cost[i] < cost[rarest]) {
 			rarest = i
@@ -352,7 +384,8 @@ type scratch struct {
 	ruleMark   []uint32
 	cands      []int32
 	lits       []int32
-	buf        []byte
+	buf        []byte // a text lowered
+	num        []byte // a number's text
 }
 
 // candidates returns the indexes, in rule order, of the rules that may match the event. The slice belongs to s.
@@ -368,7 +401,7 @@ func (ix *index) candidates(event fields.Value, s *scratch) []int32 {
 	s.event = event
 	if ix.byTop != nil {
 		for name, v := range event.Members() {
-			if i, ok := ix.byTop[name]; ok {
+			if i := ix.byTop.find(ix.tops, name); i >= 0 {
 				ix.collectTop(ix.tops[i].fields, v, s)
 			}
 		}
@@ -434,16 +467,33 @@ func (f *fieldIndex) collect(ix *index, v fields.Value, s *scratch) {
 
 func (f *fieldIndex) collectString(ix *index, x string, s *scratch) {
 	if f.sigma {
-		f.collectSigmaText(ix, sigmaLower(x, s), s)
+		f.collectSigmaString(ix, x, s)
 		return
 	}
-	if f.fold {
-		s.buf = appendLowerASCII(s.buf[:0], x)
-		x = unsafeString(s.buf)
+	// lowerAscii changes the letters A-Z only: the automaton lowers them as it scans, and only a text as long as some
+	// value is copied lowered for the lookup.
+	if f.mayEqual(len(x)) {
+		key := x
+		if f.fold {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			key = unsafeString(s.buf)
+		}
+		ix.satisfy(f.strings[key], s)
 	}
-	ix.satisfy(f.strings[x], s)
+	f.collectSubstrings(ix, x, s)
+}
+
+// mayEqual reports whether some value of f.strings has n bytes.
+func (f *fieldIndex) mayEqual(n int) bool {
+	if n >= 256 {
+		return f.eqLong
+	}
+	return f.eqLens[n>>6]&(1<<(n&63)) != 0
+}
+
+func (f *fieldIndex) collectSubstrings(ix *index, text string, s *scratch) {
 	if f.subs != nil {
-		s.lits = f.subs.scan(x, s.lits[:0])
+		s.lits = f.subs.scan(text, s.lits[:0])
 		for _, lit := range s.lits {
 			ix.satisfy(f.subGrps[lit], s)
 		}
@@ -456,44 +506,57 @@ func (f *fieldIndex) collectSigma(ix *index, v fields.Value, s *scratch) {
 	var text string
 	switch v.Kind() {
 	case fields.String:
-		text = sigmaLower(v.Str(), s)
+		f.collectSigmaString(ix, v.Str(), s)
+		return
 	case fields.Int:
 		ix.satisfy(f.numbers[float64(v.Int())], s)
-		s.buf = strconv.AppendInt(s.buf[:0], v.Int(), 10)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendInt(s.num[:0], v.Int(), 10)
+		text = unsafeString(s.num)
 	case fields.Uint:
 		ix.satisfy(f.numbers[float64(v.Uint())], s)
-		s.buf = strconv.AppendUint(s.buf[:0], v.Uint(), 10)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendUint(s.num[:0], v.Uint(), 10)
+		text = unsafeString(s.num)
 	case fields.Float:
 		ix.satisfy(f.numbers[v.Float()], s)
-		s.buf = strconv.AppendFloat(s.buf[:0], v.Float(), 'f', -1, 64)
-		text = unsafeString(s.buf)
+		s.num = strconv.AppendFloat(s.num[:0], v.Float(), 'f', -1, 64)
+		text = unsafeString(s.num)
 	case fields.Bool:
 		text = strconv.FormatBool(v.Bool())
 	default:
 		return
 	}
-	f.collectSigmaText(ix, text, s)
+	f.collectSigmaString(ix, text, s) // a number's text: ASCII, "NaN" and "+Inf" with capitals
 }
 
-// sigmaLower lowers a text as the Sigma functions do; the result may live in s.buf.
-func sigmaLower(x string, s *scratch) string {
-	if isASCII(x) {
-		s.buf = appendLowerASCII(s.buf[:0], x)
-		return unsafeString(s.buf)
-	}
-	return strings.ToLower(x)
-}
-
-func (f *fieldIndex) collectSigmaText(ix *index, text string, s *scratch) {
-	ix.satisfy(f.strings[text], s)
-	if f.subs != nil {
-		s.lits = f.subs.scan(text, s.lits[:0])
-		for _, lit := range s.lits {
-			ix.satisfy(f.subGrps[lit], s)
+// collectSigmaString looks a text up lowered as the Sigma functions lower it: an ASCII text by its letters A-Z, which
+// the automaton lowers as it scans (and only a text as long as some value is copied lowered for the lookup), other
+// text with strings.ToLower.
+//
+// An automaton of ASCII literals scans any text as is, but for the two runes strings.ToLower turns into ASCII
+// letters: other runes lower to runes of bytes the literals lack, which bring the scan back to the root as the bytes
+// of the rune unlowered do. So a long non-ASCII script block is lowered only when the field also has values.
+func (f *fieldIndex) collectSigmaString(ix *index, x string, s *scratch) {
+	if len(f.strings) > 0 || f.subs != nil && (!f.subs.ascii || lowersToASCII(x)) {
+		if !isASCII(x) {
+			x = strings.ToLower(x)
+			if f.mayEqual(len(x)) {
+				ix.satisfy(f.strings[x], s)
+			}
+			f.collectSubstrings(ix, x, s)
+			return
+		}
+		if f.mayEqual(len(x)) {
+			s.buf = appendLowerASCII(s.buf[:0], x)
+			ix.satisfy(f.strings[unsafeString(s.buf)], s)
 		}
 	}
+	f.collectSubstrings(ix, x, s)
+}
+
+// lowersToASCII reports whether x holds one of the two runes that unicode.ToLower turns into ASCII: U+0130 (İ, to i)
+// and U+212A (KELVIN SIGN, to k). TestLowersToASCII checks that there are no others.
+func lowersToASCII(x string) bool {
+	return strings.Contains(x, "\u0130") || strings.Contains(x, "\u212a")
 }
 
 func (f *fieldIndex) collectNumber(ix *index, v float64, s *scratch) {

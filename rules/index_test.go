@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"cel.dev/cel-go/common/types"
 )
 
 func TestSubstrings(t *testing.T) {
 	lits := []string{"he", "she", "his", "hers", "", "cmd.exe", "e"}
-	a := newSubstrings(lits)
+	a := newSubstrings(lits, false)
 	for _, text := range []string{"ushers", "C:\\windows\\cmd.exe /c", "", "xyz", "hishe"} {
 		got := a.scan(text, nil)
 		slices.Sort(got)
@@ -27,28 +29,105 @@ func TestSubstrings(t *testing.T) {
 	}
 }
 
-func TestRegexLiteral(t *testing.T) {
-	cases := []struct{ pattern, want string }{
-		{`(?i)invoke-expression`, "e-expre"}, // cut at k and s: (?i)k also matches U+212A, s U+017F
-		{`(?i)downloadstring\(`, "download"},
-		{`^C:\\Windows\\Temp\\.*\.exe$`, `c:\windows\temp\`},
-		{`a|b`, ""},
-		{`(?i)[a-z]+`, ""},
-		{`(mimikatz)`, "mimikatz"},
-		{`(?i)ÉTÉ`, "t"},
-		{`[`, ""},
+// TestRegexLiterals shows the literals the index takes from regular expressions, and checks on sample texts that each
+// set is necessary: a text the pattern matches contains one of them once lowered.
+func TestRegexLiterals(t *testing.T) {
+	cases := []struct {
+		pattern string
+		low     lowering
+		want    []string
+	}{
+		{`(?i)invoke-expression`, lowerASCIIOnly, []string{"e-expre"}},  // cut at k and s: (?i)k also matches U+212A, s U+017F
+		{`(?i)invoke-expression`, lowerSigma, []string{"invoke-expre"}}, // strings.ToLower lowers U+212A to k, not U+017F to s
+		{`(?i)downloadstring\(`, lowerASCIIOnly, []string{"download"}},
+		{`^C:\\Windows\\Temp\\.*\.exe$`, lowerASCIIOnly, []string{`c:\windows\temp\`}},
+		{`^C:\\Windows\\Temp\\.*\.exe$`, lowerSigma, []string{`c:\windows\temp\`}},
+		{`a|b`, lowerSigma, nil},        // too short to narrow
+		{`(?i)[a-z]+`, lowerSigma, nil}, // no literal
+		{`(mimikatz)`, lowerSigma, []string{"mimikatz"}},
+		{`(?i)ÉTÉ`, lowerASCIIOnly, []string{"t"}}, // É also matches é, which lowerAscii leaves alone
+		{`(?i)ÉTÉ`, lowerSigma, []string{"été"}},
+		{`ÉTÉ`, lowerSigma, []string{"été"}},
+		{`[`, lowerSigma, nil},
+		// Alternations: one of the branches' literals, when every branch has one.
+		{`(?i)(mimikatz|rubeus)\.exe`, lowerSigma, []string{"mimikatz", "rubeu"}},
+		{`(?i)(mimikatz|ru)\.exe`, lowerSigma, []string{".exe"}}, // "ru" is too short: the factor .exe instead
+		{`(mimikatz|[0-9]+)\.dll`, lowerSigma, []string{".dll"}}, // a branch without a literal
+		{`mimikatz|[0-9]+`, lowerSigma, nil},
+		{`foo(bar)?`, lowerSigma, []string{"foo"}}, // an optional part requires nothing
+		{`(?:foo)?bar`, lowerSigma, []string{"bar"}},
+		{`(?:foo)*`, lowerSigma, nil},
+		{`(?:foo){2,}x`, lowerSigma, []string{"foo"}},
+		{`(?:abc|abd)ef`, lowerSigma, []string{"ab"}}, // the parser factors it: ab[cd]ef
+		{`x[Aa]bcdef`, lowerSigma, []string{"bcdef"}},
+		{`\bcmd\.exe\s+/c\b`, lowerSigma, []string{"cmd.exe"}},
+		{`(?m)^net\s+user$`, lowerSigma, []string{"user"}},
+		{`(?i)(set).*&&\s?set.*(environment|invoke|\$?\{?input).*&&.*"`, lowerSigma, []string{"environment", "input", "invoke"}},
+		{`\x{FFFD}abc`, lowerSigma, []string{"abc"}}, // U+FFFD also matches a byte that is not UTF-8
+		{`(?i)KELVIN`, lowerASCIIOnly, []string{"elvin"}},
+		{`KELVIN`, lowerASCIIOnly, []string{"kelvin"}},
+	}
+	texts := []string{"INVOKE-EXPRESSION", "Invoke-Expre\u017fsion", "DownloadString(", `C:\Windows\Temp\x.exe`,
+		"MIMIKATZ mimikatz", "mimikatz.exe", "RUBEUS.EXE", "ru.exe", "12.dll", "été", "ÉTÉ", "éTé", "foobar", "foo", "bar",
+		"foofoox", "abcef", "abdef", "xabcdef", "xAbcdef", "cmd.exe  /c", "x\nnet user\ny", "set x&& set input&&\"",
+		"\xffabc", "\u212aELVIN", "KELVIN"}
+	for _, tc := range cases {
+		got := regexLiterals(tc.pattern, tc.low)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("regexLiterals(%q, %d): got %q, want %q", tc.pattern, tc.low, got, tc.want)
+		}
+		re, err := regexp.Compile(tc.pattern)
+		if err != nil || got == nil {
+			continue
+		}
+		for _, text := range texts {
+			lowered := string(appendLowerASCII(nil, text))
+			if tc.low == lowerSigma && !isASCII(text) {
+				lowered = strings.ToLower(text)
+			}
+			if re.MatchString(text) && !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(lowered, l) }) {
+				t.Errorf("%q matches %q, but its lowered text %q contains none of %q", tc.pattern, text, lowered, got)
+			}
+		}
+	}
+}
+
+// TestCIDRLiterals shows the texts the index takes from inCidr's ranges, and checks that addresses of the range, as
+// netip reads them, contain one.
+func TestCIDRLiterals(t *testing.T) {
+	cases := []struct {
+		prefix string
+		want   []string
+		in     []string
+	}{
+		{"10.0.0.0/8", []string{"10.", "ffff:"}, []string{"10.1.2.3", "::ffff:10.1.2.3", "::FFFF:a01:203", "0:0:0:0:0:ffff:a01:203"}},
+		{"192.168.0.0/16", []string{"192.168.", "ffff:"}, []string{"192.168.0.1", "::ffff:c0a8:1"}},
+		{"172.16.0.0/12", []string{"172.", "ffff:"}, []string{"172.31.255.255"}},
+		{"52.238.78.88/32", []string{"52.238.78.88", "ffff:"}, []string{"52.238.78.88"}},
+		{"10.1.2.3/24", []string{"10.1.2.", "ffff:"}, []string{"10.1.2.200"}},
+		{"0.0.0.0/0", nil, nil},
+		{"8.0.0.0/5", nil, nil},
+		{"2603:1006:2000::/48", []string{"2603:"}, []string{"2603:1006:2000::1", "2603:1006:2000:0:0:0:1.2.3.4", "2603:1006:2000::1%eth0"}},
+		{"2A01:111:f400::/48", []string{"2a01:"}, []string{"2a01:111:f400::1", "2A01:0111:F400:0:0:0:0:1"}},
+		{"abc::/16", nil, nil}, // the first group has three digits: it can be written 0abc
+		{"::1/128", nil, nil},
+		{"fe80::/10", nil, nil},
+		{"x", nil, nil},
 	}
 	for _, tc := range cases {
-		got := regexLiteral(tc.pattern)
-		if got != tc.want {
-			t.Errorf("regexLiteral(%q): got %q, want %q", tc.pattern, got, tc.want)
+		got := cidrLiterals(tc.prefix)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("cidrLiterals(%q): got %q, want %q", tc.prefix, got, tc.want)
 		}
-		// The literal is a necessary condition: any text the pattern matches contains it once lowercased.
-		if re, err := regexp.Compile(tc.pattern); err == nil && got != "" {
-			for _, text := range []string{"INVOKE-EXPRESSION", "DownloadString(", `C:\Windows\Temp\x.exe`, "MIMIKATZ mimikatz"} {
-				if re.MatchString(text) && !strings.Contains(string(appendLowerASCII(nil, text)), got) {
-					t.Errorf("%q matches %q but its lowercase lacks %q", tc.pattern, text, got)
-				}
+		m, err := newSigmaMatcher(sigmaFuncs["inCidr"], types.String(tc.prefix))
+		for _, addr := range tc.in {
+			if err != nil || !m.matchString(addr) {
+				t.Errorf("%s: %s is not in the range (%v)", tc.prefix, addr, err)
+				continue
+			}
+			lowered := strings.ToLower(addr)
+			if !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(lowered, l) }) {
+				t.Errorf("%s holds %s, which contains none of %q", tc.prefix, addr, got)
 			}
 		}
 	}

@@ -2,50 +2,96 @@ package rules
 
 import (
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
-// regexLiteral returns a string that every match of the RE2 pattern must contain once ASCII-lowercased, or "" when it
-// finds none. It takes the longest literal of the pattern's top-level concatenation. For case-insensitive literals,
-// the letters k and s are cut out, because Unicode case folding also maps them to non-ASCII runes (K: U+212A,
-// S: U+017F) that lowercasing the value with lowerAscii would not turn into k or s; non-ASCII letters are cut out for
-// the same reason.
-func regexLiteral(pattern string) string {
+// lowering is how the index lowers a field's text before it looks for the literals of a pattern in it.
+type lowering int
+
+const (
+	// lowerASCIIOnly lowers the letters A-Z only, as CEL's lowerAscii does (conditions written with matches()).
+	lowerASCIIOnly lowering = iota
+	// lowerSigma lowers as the Sigma functions do: ASCII text by its letters A-Z, other text rune by rune with
+	// unicode.ToLower (strings.ToLower).
+	lowerSigma
+)
+
+// minRegexLiteral is the shortest literal worth indexing: a single byte occurs in most texts.
+const minRegexLiteral = 2
+
+// maxRegexAlternatives bounds the literals of one pattern (an alternation of many words).
+const maxRegexAlternatives = 32
+
+// regexLiterals returns literals of which every match of the RE2 pattern contains at least one, once its text is
+// lowered as low says, or nil when it finds none. A literal is required when it is a factor of the pattern's
+// concatenation (or of a repetition of at least one); an alternation requires one of the literals of its branches
+// when each branch requires some. Among the required factors the one with the longest shortest literal wins. A
+// case-insensitive letter is kept only when every rune it matches lowers to the same rune (under lowerASCIIOnly,
+// (?i)k also matches U+212A KELVIN SIGN, which lowerAscii leaves alone; under both, (?i)s matches U+017F, which
+// lowers to itself); literals are cut where a rune is not kept.
+func regexLiterals(pattern string, low lowering) []string {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return ""
+		return nil
 	}
-	re = re.Simplify()
-	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
-		re = re.Sub[0]
-	}
-	var parts []*syntax.Regexp
-	switch re.Op {
-	case syntax.OpLiteral:
-		parts = []*syntax.Regexp{re}
-	case syntax.OpConcat:
-		parts = re.Sub
-	}
-	best := ""
-	for _, p := range parts {
-		for p.Op == syntax.OpCapture && len(p.Sub) == 1 {
-			p = p.Sub[0]
-		}
-		if p.Op != syntax.OpLiteral {
-			continue
-		}
-		for _, piece := range literalPieces(p.Rune, p.Flags&syntax.FoldCase != 0) {
-			if len(piece) > len(best) {
-				best = piece
-			}
-		}
-	}
-	return best
+	lits, _ := requiredLiterals(re.Simplify(), low)
+	return lits
 }
 
-// literalPieces lowercases runes (ASCII only) and splits them where a rune cannot be compared safely after lowerAscii.
-func literalPieces(runes []rune, fold bool) []string {
+// requiredLiterals returns the literals of which every match of re contains one, and false when there are none.
+func requiredLiterals(re *syntax.Regexp, low lowering) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		pieces := literalPieces(re.Rune, re.Flags&syntax.FoldCase != 0, low)
+		if len(pieces) == 0 {
+			return nil, false
+		}
+		best := slices.MaxFunc(pieces, func(a, b string) int { return len(a) - len(b) })
+		return []string{best}, len(best) >= minRegexLiteral
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiterals(re.Sub[0], low)
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiterals(re.Sub[0], low)
+		}
+	case syntax.OpConcat:
+		var best []string
+		for _, sub := range re.Sub {
+			if lits, ok := requiredLiterals(sub, low); ok && (best == nil || betterLiterals(lits, best)) {
+				best = lits
+			}
+		}
+		return best, best != nil
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			lits, ok := requiredLiterals(sub, low)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, lits...)
+		}
+		slices.Sort(all)
+		all = slices.Compact(all)
+		return all, len(all) <= maxRegexAlternatives
+	}
+	return nil, false
+}
+
+// betterLiterals reports whether the set a narrows more than b: a longer shortest literal, then fewer literals.
+func betterLiterals(a, b []string) bool {
+	shortest := func(s []string) int { return len(slices.MinFunc(s, func(x, y string) int { return len(x) - len(y) })) }
+	if sa, sb := shortest(a), shortest(b); sa != sb {
+		return sa > sb
+	}
+	return len(a) < len(b)
+}
+
+// literalPieces lowers the runes of a literal and splits them where a rune is not kept (see regexLiterals).
+func literalPieces(runes []rune, fold bool, low lowering) []string {
 	var pieces []string
 	var b strings.Builder
 	cut := func() {
@@ -55,20 +101,37 @@ func literalPieces(runes []rune, fold bool) []string {
 		}
 	}
 	for _, r := range runes {
-		lower := unicode.ToLower(r)
-		switch {
-		case r > unicode.MaxASCII && fold && unicode.IsLetter(r):
+		lowered, ok := lowerRune(r, fold, low)
+		if !ok {
 			cut()
-		case fold && (lower == 'k' || lower == 's'):
-			cut()
-		case r <= unicode.MaxASCII:
-			b.WriteRune(asciiLower(r))
-		default:
-			b.WriteRune(r)
+			continue
 		}
+		b.WriteRune(lowered)
 	}
 	cut()
 	return pieces
+}
+
+// lowerRune returns the rune every text matching r holds at its place once lowered, or false when there is none.
+func lowerRune(r rune, fold bool, low lowering) (rune, bool) {
+	lower := func(r rune) rune {
+		if low == lowerSigma {
+			return unicode.ToLower(r)
+		}
+		return asciiLower(r)
+	}
+	if r == utf8.RuneError { // it also matches a byte that is not UTF-8
+		return 0, false
+	}
+	want := lower(r)
+	if fold {
+		for o := unicode.SimpleFold(r); o != r; o = unicode.SimpleFold(o) {
+			if lower(o) != want {
+				return 0, false
+			}
+		}
+	}
+	return want, true
 }
 
 func asciiLower(r rune) rune {

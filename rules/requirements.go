@@ -204,7 +204,8 @@ func (x extractor) alternatives(e ast.Expr) group {
 		return x.presence(fn, call)
 	case operators.NotEquals, operators.LogicalNot, "containsIP", "size":
 		return x.presence(fn, call)
-	case "ieq", "icontains", "istartsWith", "iendsWith", "ilike":
+	case "ieq", "icontains", "istartsWith", "iendsWith", "ilike",
+		"eqCased", "containsCased", "startsWithCased", "endsWithCased", "likeCased", "re", "inCidr":
 		return x.sigmaAlternatives(fn, call)
 	case "contains", "startsWith", "endsWith", "matches":
 		target, arg := args, ast.Expr(nil)
@@ -223,11 +224,12 @@ func (x extractor) alternatives(e ast.Expr) group {
 			return nil
 		}
 		if fn == "matches" {
-			// A literal the pattern requires, lowercased: the lowercased value must contain it.
-			if req := regexLiteral(string(s)); req != "" {
-				return group{{path: path, fold: true, substr: true, value: types.String(req)}}
+			// Literals one of which the pattern requires, lowercased: the lowercased value must contain one.
+			var g group
+			for _, lit := range regexLiterals(string(s), lowerASCIIOnly) {
+				g = append(g, alt{path: path, fold: true, substr: true, value: types.String(lit)})
 			}
-			return nil
+			return g
 		}
 		if s != "" {
 			return group{{path: path, fold: fold, substr: true, value: s}}
@@ -252,8 +254,11 @@ func strict(e ast.Expr) bool {
 	return true
 }
 
-// sigmaAlternatives reads a case-insensitive Sigma function with constant patterns (rules/functions_sigma.go) on a
-// field: equality for ieq, a substring for the others (for ilike, the longest text between its wildcards).
+// sigmaAlternatives reads a Sigma function with constant patterns (rules/functions_sigma.go) on a field: equality for
+// ieq, a substring for the others (for ilike, the longest text between its wildcards; for re, the literals a match
+// requires; for inCidr, the text an address of the range starts with). The index lowers the field's text as the
+// case-insensitive functions do, so the case-sensitive ones (eqCased ...) give the same requirements, lowered: a text
+// that contains a literal contains it lowered once both are lowered, rune by rune.
 func (x extractor) sigmaAlternatives(fn string, call ast.CallExpr) group {
 	if !call.IsMemberFunction() || len(call.Args()) != 1 || x.isBound(call.Target()) {
 		return nil
@@ -275,15 +280,35 @@ func (x extractor) sigmaAlternatives(fn string, call ast.CallExpr) group {
 			return nil
 		}
 		text, _ := scalarText(v)
+		switch fn {
+		case "re":
+			lits := regexLiterals(text, lowerSigma)
+			if lits == nil {
+				return nil
+			}
+			for _, lit := range lits {
+				g = append(g, alt{path: path, sigma: true, substr: true, value: types.String(lit)})
+			}
+			continue
+		case "inCidr":
+			lits := cidrLiterals(text)
+			if lits == nil {
+				return nil
+			}
+			for _, lit := range lits {
+				g = append(g, alt{path: path, sigma: true, substr: true, value: types.String(lit)})
+			}
+			continue
+		}
 		text = strings.ToLower(text)
 		switch fn {
-		case "ieq":
+		case "ieq", "eqCased":
 			g = append(g, alt{path: path, sigma: true, value: types.String(text)})
 			if n, ok := parseNumber(text); ok {
 				g = append(g, alt{path: path, sigma: true, value: types.Double(n)})
 			}
 			continue
-		case "ilike":
+		case "ilike", "likeCased":
 			parts, _ := splitGlob(text)
 			text = slices.MaxFunc(parts, func(a, b string) int { return len(a) - len(b) })
 		}

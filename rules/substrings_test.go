@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestSubstringsRandom compares the automaton with strings.Count on random literals and texts over a small
+// TestSubstringsRandom compares the automaton with strings.Contains on random literals and texts over a small
 // alphabet (deep matches and fail chains, through the transition rows and past them), and over every byte value
-// (no rows).
+// (no rows); up to fewLiterals literals are searched for one by one.
 func TestSubstringsRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func(alphabet string, n int) string {
@@ -29,7 +29,7 @@ func TestSubstringsRandom(t *testing.T) {
 			for range 1 + rng.IntN(40) {
 				lits = append(lits, word(alphabet, 1+rng.IntN(8)))
 			}
-			a := newSubstrings(lits)
+			a := newSubstrings(lits, false)
 			if alphabet == all.String() && a.classes != 0 && len(lits) > 30 {
 				t.Logf("rows with %d classes", a.classes)
 			}
@@ -37,13 +37,13 @@ func TestSubstringsRandom(t *testing.T) {
 				text := word(alphabet, rng.IntN(60))
 				got := a.scan(text, nil)
 				slices.Sort(got)
+				got = slices.Compact(got)
 				var want []int32
 				for i, l := range lits {
-					for range strings.Count(text, l) + overlaps(text, l) {
+					if strings.Contains(text, l) {
 						want = append(want, int32(i))
 					}
 				}
-				slices.Sort(want)
 				if !slices.Equal(got, want) {
 					t.Fatalf("lits %q, text %q: got %v, want %v", lits, text, got, want)
 				}
@@ -52,13 +52,39 @@ func TestSubstringsRandom(t *testing.T) {
 	}
 }
 
-// overlaps counts the occurrences of l in s that strings.Count skips because they overlap an earlier one.
-func overlaps(s, l string) int {
-	n := 0
-	for i := 0; i+len(l) <= len(s); i++ {
-		if s[i:i+len(l)] == l {
-			n++
+// TestSubstringsFold: an automaton built with fold finds lowered literals in a text as if the text's letters A-Z had
+// been lowered first, through the transition rows and past them and one by one when they are few, and never a
+// literal holding an upper-case letter.
+func TestSubstringsFold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	word := func(alphabet string, n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for range 200 {
+		var lits []string
+		for range 1 + rng.IntN(40) {
+			lits = append(lits, word("abAé\\", 1+rng.IntN(8)))
+		}
+		a := newSubstrings(lits, true)
+		for range 20 {
+			text := word("aAbBé\\", rng.IntN(60))
+			lowered := string(appendLowerASCII(nil, text))
+			got := a.scan(text, nil)
+			slices.Sort(got)
+			got = slices.Compact(got)
+			var want []int32
+			for i, l := range lits {
+				if string(appendLowerASCII(nil, l)) == l && strings.Contains(lowered, l) {
+					want = append(want, int32(i))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("lits %q, text %q: got %v, want %v", lits, text, got, want)
+			}
 		}
 	}
-	return n - strings.Count(s, l)
 }
