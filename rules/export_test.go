@@ -59,8 +59,11 @@ func RegexMatches(pattern, s string) (prepared, plain bool, err error) {
 	return m.matchString(s), m.res[0].MatchString(s), nil
 }
 
-// RequiredLiteral returns the literal the re matcher looks for before running pattern ("" when none).
-func RequiredLiteral(pattern string) string { return requiredLiteral(pattern).s }
+// RegexPrefilter returns the literals the re matcher looks for before running pattern, and whether it looks.
+func RegexPrefilter(pattern string) ([]string, bool) {
+	p := newRegexPrefilter(pattern)
+	return p.lits, p.known
+}
 
 // ExceptionTexts returns the CEL text of every entry of the lists.
 func ExceptionTexts(ls *ExceptionLists) []string {

@@ -21,7 +21,7 @@ type sigmaMatcher struct {
 	lits  []sigmaLiteral
 	multi *multiContains // for opContains with many literals
 	res   []*regexp.Regexp
-	reLit []requiredText // for res[i]: a text every match contains, to skip the regular expression when it is absent
+	reLit []regexPrefilter // for res[i]: what every match holds, to skip the regular expression when a text lacks it
 	nets  []netip.Prefix
 	bound float64
 }
@@ -71,7 +71,7 @@ func (m *sigmaMatcher) addPattern(v ref.Val) error {
 			return err
 		}
 		m.res = append(m.res, re)
-		m.reLit = append(m.reLit, requiredLiteral(s))
+		m.reLit = append(m.reLit, newRegexPrefilter(s))
 		return nil
 	case opCidr:
 		p, err := netip.ParsePrefix(s)

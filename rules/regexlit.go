@@ -140,3 +140,42 @@ func asciiLower(r rune) rune {
 	}
 	return r
 }
+
+// Most of the `re` patterns of SigmaHQ's rules are searches for a path or a command fragment around a few wildcards
+// (`\\Windows\\System32\\[a-z0-9]{8}\.tmp$`), and most texts they are tried on lack the fixed part. Go's regexp
+// scans the whole text from every position for an unanchored pattern; a search for the literals every match
+// requires decides most texts at a fraction of that cost, and the regular expression runs only where it may match.
+
+// regexPrefilter is what a text must hold for a pattern to match it, as regexLiterals finds it for the Sigma
+// functions.
+type regexPrefilter struct {
+	known   bool     // every match holds one of the pattern's literals once lowered
+	lits    []string // the ASCII ones: an ASCII text, the only kind the prefilter decides, never holds the others
+	anchors []int    // for indexFold
+}
+
+func newRegexPrefilter(pattern string) regexPrefilter {
+	lits := regexLiterals(pattern, lowerSigma)
+	p := regexPrefilter{known: lits != nil}
+	for _, l := range lits {
+		if isASCII(l) {
+			p.lits = append(p.lits, l)
+			p.anchors = append(p.anchors, anchorOf(l))
+		}
+	}
+	return p
+}
+
+// absent reports whether the pattern certainly cannot match s: s is ASCII (ascii) and holds none of the literals,
+// in any case. Other texts are left to the regular expression.
+func (p regexPrefilter) absent(s string, ascii bool) bool {
+	if !p.known || !ascii {
+		return false
+	}
+	for i, l := range p.lits {
+		if indexFold(s, l, p.anchors[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -3,6 +3,7 @@ package rules_test
 import (
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,27 +13,31 @@ import (
 	"github.com/vigilsoc/vigil/rules"
 )
 
-// TestRequiredLiteral checks which literal the re matcher searches for before running a pattern.
-func TestRequiredLiteral(t *testing.T) {
-	for _, tc := range []struct{ pattern, want string }{
-		{`\\Windows\\System32\\[a-zA-Z0-9]{8}\.tmp$`, `\Windows\System32\`},
-		{`(?i)\\AppData\\.*\.ps1`, `\appdata\`},
-		{`(?i)(\\Temp\\)[0-9]+`, `\temp\`},
-		{`abc|defgh`, ``},  // an alternation requires neither side
-		{`(?i)k`, ``},      // too short, and k folds to the Kelvin sign
-		{`(?i)straße`, ``}, // case-insensitive and not ASCII
-		{`x?yz`, `yz`},
-		{`(abc)+`, ``}, // repeated: not a plain element
+// TestRegexPrefilterLiterals checks which literals the re matcher searches an ASCII text for before running a
+// pattern (TestRegexLiterals covers how they are found).
+func TestRegexPrefilterLiterals(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		want    []string
+		known   bool
+	}{
+		{`\\Windows\\System32\\[a-zA-Z0-9]{8}\.tmp$`, []string{`\windows\system32\`}, true},
+		{`(?i)(\\Temp\\)[0-9]+`, []string{`\temp\`}, true},
+		{`abc|defgh`, []string{"abc", "defgh"}, true},
+		{`x?yz`, []string{"yz"}, true},
+		{`straße|ñu`, nil, true}, // no ASCII text can match: none to look for, and every ASCII text lacks them
+		{`[a-z]+\d`, nil, false},
 	} {
-		if got := rules.RequiredLiteral(tc.pattern); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.pattern, got, tc.want)
+		got, known := rules.RegexPrefilter(tc.pattern)
+		if !slices.Equal(got, tc.want) || known != tc.known {
+			t.Errorf("%s: got %q (%v), want %q (%v)", tc.pattern, got, known, tc.want, tc.known)
 		}
 	}
 }
 
 // TestRegexPrefilter matches every `re` pattern of the converted SigmaHQ rules with the prepared matcher and with
-// the regular expression alone, on the string values of the OTRF and regression events that hold the pattern's
-// literal in any case, on a sample of the others, and on the literal itself in several cases and surroundings:
+// the regular expression alone, on the string values of the OTRF and regression events that hold one of the
+// pattern's literals in any case, on a sample of the others, and on the literal itself in several cases and surroundings:
 // the results must be the same.
 func TestRegexPrefilter(t *testing.T) {
 	root := filepath.Join("..", "..", "shared", "testdata")
@@ -64,10 +69,13 @@ func TestRegexPrefilter(t *testing.T) {
 	}
 	matched, compared := 0, 0
 	for p := range patterns {
-		lit := rules.RequiredLiteral(p)
-		tried := []string{lit, strings.ToUpper(lit), "x" + lit + "y", "é" + strings.ToUpper(lit), lit[:len(lit)/2]}
+		lits, _ := rules.RegexPrefilter(p)
+		var tried []string
+		for _, lit := range lits {
+			tried = append(tried, lit, strings.ToUpper(lit), "x"+lit+"y", "é"+strings.ToUpper(lit), lit[:len(lit)/2])
+		}
 		for i, v := range values {
-			if i%50 == 0 || lit != "" && strings.Contains(lowered[i], strings.ToLower(lit)) {
+			if i%50 == 0 || slices.ContainsFunc(lits, func(lit string) bool { return strings.Contains(lowered[i], lit) }) {
 				tried = append(tried, v)
 			}
 		}
