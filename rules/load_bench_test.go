@@ -24,7 +24,7 @@ func BenchmarkLoadSigmaHQ(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs := sigmaHQRules(b, conv, "rules/windows")
+	rs := sigmaHQRules(b, conv, "rules/windows", "windows-flat")
 	changed := make([]*rules.Rule, len(rs))
 	for i, r := range rs {
 		changed[i] = r

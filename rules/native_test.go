@@ -47,7 +47,7 @@ func TestNativeAgreesWithCEL(t *testing.T) {
 		}
 	}
 	for _, profile := range []string{"windows-flat", "ecs"} {
-		for _, r := range convertSigmaHQ(t, env, filepath.Join(root, "sigma"), profile) {
+		for _, r := range sigmaHQRules(t, env, "", profile) {
 			add(r)
 		}
 	}
@@ -169,37 +169,6 @@ func libEnv(t testing.TB) *rules.Env {
 		t.Fatal(err)
 	}
 	return env
-}
-
-// convertSigmaHQ converts every rule of every rule folder under root with a built-in profile.
-func convertSigmaHQ(t testing.TB, env *rules.Env, root, profile string) []*rules.Rule {
-	dirs, err := sigma.RuleDirs(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := rules.Files(dirs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := sigma.LoadProfile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := &sigma.Converter{Profile: p, Env: env}
-	var out []*rules.Rule
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parsed, _ := sigma.Parse(f, data)
-		for _, r := range parsed {
-			if res, err := conv.Convert(r); err == nil {
-				out = append(out, res.Rule)
-			}
-		}
-	}
-	return out
 }
 
 // sharedEvents reads the OTRF recordings and SigmaHQ's regression events.

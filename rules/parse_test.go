@@ -56,15 +56,15 @@ func shippedExpressions(t *testing.T) []string {
 // sigmaHQExpressions converts SigmaHQ's rules (../shared/testdata/sigma) and returns their conditions.
 func sigmaHQExpressions(t *testing.T, env *rules.Env) []string {
 	var out []string
-	for _, r := range sigmaHQRules(t, env, "") {
+	for _, r := range sigmaHQRules(t, env, "", "windows-flat") {
 		out = append(out, r.Condition)
 	}
 	return out
 }
 
 // sigmaHQRules converts SigmaHQ's rules (../shared/testdata/sigma, the folder sub of it, or all rule folders when
-// sub is empty) with profile windows-flat, and returns the rules that convert, enabled or not.
-func sigmaHQRules(t testing.TB, env *rules.Env, sub string) []*rules.Rule {
+// sub is empty) with a built-in profile, and returns the rules that convert, enabled or not.
+func sigmaHQRules(t testing.TB, env *rules.Env, sub, profile string) []*rules.Rule {
 	root := filepath.Join("..", "..", "shared", "testdata", "sigma")
 	dirs, err := sigma.RuleDirs(root)
 	if err != nil {
@@ -77,7 +77,7 @@ func sigmaHQRules(t testing.TB, env *rules.Env, sub string) []*rules.Rule {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := sigma.LoadProfile("windows-flat")
+	p, err := sigma.LoadProfile(profile)
 	if err != nil {
 		t.Fatal(err)
 	}

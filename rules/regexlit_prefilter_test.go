@@ -44,7 +44,7 @@ func TestRegexPrefilter(t *testing.T) {
 	env := libEnv(t)
 	patterns := map[string]bool{}
 	reCall := regexp.MustCompile(`\.re\(("(?:[^"\\]|\\.)*")\)`)
-	for _, r := range convertSigmaHQ(t, env, filepath.Join(root, "sigma"), "windows-flat") {
+	for _, r := range sigmaHQRules(t, env, "", "windows-flat") {
 		for _, m := range reCall.FindAllStringSubmatch(r.Condition, -1) {
 			if p, err := strconv.Unquote(m[1]); err == nil {
 				patterns[p] = true

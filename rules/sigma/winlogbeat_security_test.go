@@ -182,15 +182,7 @@ func psOperationalPipeline(ev, data map[string]any, code string) {
 			rename(ev, data, r[0], r[1])
 		}
 	}
-	if id := getPath(ev, "winlog.user.identifier"); id != nil {
-		setPath(ev, "user.id", id)
-	}
-	if u, ok := data["User"].(string); ok {
-		if parts := strings.Split(u, `\`); len(parts) == 2 {
-			setNonEmpty(ev, "user.domain", parts[0])
-			setNonEmpty(ev, "user.name", parts[1])
-		}
-	}
+	setUser(ev, data)
 	if p, ok := data["Payload"].(string); ok && code == "4103" {
 		var details []any
 		for _, line := range strings.Split(p, "\n") {

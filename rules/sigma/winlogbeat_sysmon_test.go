@@ -118,15 +118,7 @@ func sysmonPipeline(ev, data map[string]any, code string) {
 		setPath(ev, "network.direction", "ingress")
 	}
 
-	if id := getPath(ev, "winlog.user.identifier"); id != nil {
-		setPath(ev, "user.id", id)
-	}
-	if u, ok := data["User"].(string); ok {
-		if parts := strings.Split(u, `\`); len(parts) == 2 {
-			setNonEmpty(ev, "user.domain", parts[0])
-			setNonEmpty(ev, "user.name", parts[1])
-		}
-	}
+	setUser(ev, data)
 
 	if s, ok := data["QueryStatus"].(string); ok {
 		delete(data, "QueryStatus")
