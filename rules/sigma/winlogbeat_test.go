@@ -326,7 +326,7 @@ func getPath(m map[string]any, path string) any {
 	return m[parts[len(parts)-1]]
 }
 
-// setUser sets user.id from the record's user and splits the event data's User (DOMAIN\\name), as both the sysmon and
+// setUser sets user.id from the record's user and splits the event data's User (DOMAIN\name), as both the sysmon and
 // the security pipelines do.
 func setUser(ev, data map[string]any) {
 	if id := getPath(ev, "winlog.user.identifier"); id != nil {
