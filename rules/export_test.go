@@ -59,10 +59,14 @@ func RegexMatches(pattern, s string) (prepared, plain bool, err error) {
 	return m.matchString(s), m.res[0].MatchString(s), nil
 }
 
-// RegexPrefilter returns the literals the re matcher looks for before running pattern, and whether it looks.
-func RegexPrefilter(pattern string) ([]string, bool) {
+// RegexPrefilter returns the literals the re matcher looks for before running pattern, whether they are lowered
+// (searched for in any case), and whether it looks.
+func RegexPrefilter(pattern string) (lits []string, folded, known bool) {
 	p := newRegexPrefilter(pattern)
-	return p.lits, p.known
+	if p.exact != nil {
+		return p.exact, false, true
+	}
+	return p.lits, p.folded, p.folded
 }
 
 // ExceptionTexts returns the CEL text of every entry of the lists.

@@ -17,6 +17,8 @@ const (
 	// lowerSigma lowers as the Sigma functions do: ASCII text by its letters A-Z, other text rune by rune with
 	// unicode.ToLower (strings.ToLower).
 	lowerSigma
+	// lowerNone keeps the text as written: a case-insensitive letter is not kept (the re matcher's prefilter).
+	lowerNone
 )
 
 // minRegexLiteral is the shortest literal worth indexing: a single byte occurs in most texts.
@@ -115,8 +117,11 @@ func literalPieces(runes []rune, fold bool, low lowering) []string {
 // lowerRune returns the rune every text matching r holds at its place once lowered, or false when there is none.
 func lowerRune(r rune, fold bool, low lowering) (rune, bool) {
 	lower := func(r rune) rune {
-		if low == lowerSigma {
+		switch low {
+		case lowerSigma:
 			return unicode.ToLower(r)
+		case lowerNone:
+			return r
 		}
 		return asciiLower(r)
 	}
@@ -146,17 +151,22 @@ func asciiLower(r rune) rune {
 // scans the whole text from every position for an unanchored pattern; a search for the literals every match
 // requires decides most texts at a fraction of that cost, and the regular expression runs only where it may match.
 
-// regexPrefilter is what a text must hold for a pattern to match it, as regexLiterals finds it for the Sigma
-// functions.
+// regexPrefilter is what a text must hold for a pattern to match it: one of the literals every match holds as
+// written, searched for in any text; or, when the pattern has none (its letters are case-insensitive), one of those
+// it holds once lowered as the Sigma functions lower, searched for in ASCII text in any case.
 type regexPrefilter struct {
-	known   bool     // every match holds one of the pattern's literals once lowered
-	lits    []string // the ASCII ones: an ASCII text, the only kind the prefilter decides, never holds the others
+	exact   []string
+	folded  bool     // the literals below are lowered
+	lits    []string // the ASCII ones: an ASCII text, the only kind a folded search decides, never holds the others
 	anchors []int    // for indexFold
 }
 
 func newRegexPrefilter(pattern string) regexPrefilter {
+	if exact := regexLiterals(pattern, lowerNone); exact != nil {
+		return regexPrefilter{exact: exact}
+	}
 	lits := regexLiterals(pattern, lowerSigma)
-	p := regexPrefilter{known: lits != nil}
+	p := regexPrefilter{folded: lits != nil}
 	for _, l := range lits {
 		if isASCII(l) {
 			p.lits = append(p.lits, l)
@@ -166,10 +176,18 @@ func newRegexPrefilter(pattern string) regexPrefilter {
 	return p
 }
 
-// absent reports whether the pattern certainly cannot match s: s is ASCII (ascii) and holds none of the literals,
-// in any case. Other texts are left to the regular expression.
+// absent reports whether the pattern certainly cannot match s (ascii says whether s is ASCII); the regular
+// expression decides the rest.
 func (p regexPrefilter) absent(s string, ascii bool) bool {
-	if !p.known || !ascii {
+	switch {
+	case p.exact != nil:
+		for _, l := range p.exact {
+			if strings.Contains(s, l) {
+				return false
+			}
+		}
+		return true
+	case !p.folded || !ascii:
 		return false
 	}
 	for i, l := range p.lits {

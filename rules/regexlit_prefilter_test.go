@@ -13,24 +13,25 @@ import (
 	"github.com/vigilsoc/vigil/rules"
 )
 
-// TestRegexPrefilterLiterals checks which literals the re matcher searches an ASCII text for before running a
-// pattern (TestRegexLiterals covers how they are found).
+// TestRegexPrefilterLiterals checks which literals the re matcher searches a text for before running a pattern
+// (TestRegexLiterals covers how they are found): as written when the pattern has some, else lowered.
 func TestRegexPrefilterLiterals(t *testing.T) {
 	for _, tc := range []struct {
-		pattern string
-		want    []string
-		known   bool
+		pattern       string
+		want          []string
+		folded, known bool
 	}{
-		{`\\Windows\\System32\\[a-zA-Z0-9]{8}\.tmp$`, []string{`\windows\system32\`}, true},
-		{`(?i)(\\Temp\\)[0-9]+`, []string{`\temp\`}, true},
-		{`abc|defgh`, []string{"abc", "defgh"}, true},
-		{`x?yz`, []string{"yz"}, true},
-		{`straße|ñu`, nil, true}, // no ASCII text can match: none to look for, and every ASCII text lacks them
-		{`[a-z]+\d`, nil, false},
+		{`\\Windows\\System32\\[a-zA-Z0-9]{8}\.tmp$`, []string{`\Windows\System32\`}, false, true},
+		{`(?i)(\\Temp\\)[0-9]+`, []string{`\temp\`}, true, true},
+		{`(?i)temp\\\d+`, []string{`temp\`}, true, true}, // "\" alone, as written, is too short
+		{`abc|defgh`, []string{"abc", "defgh"}, false, true},
+		{`x?yz`, []string{"yz"}, false, true},
+		{`(?i)straße|ñu`, nil, true, true}, // no ASCII text can match: none to look for, and every ASCII text lacks them
+		{`[a-z]+\d`, nil, false, false},
 	} {
-		got, known := rules.RegexPrefilter(tc.pattern)
-		if !slices.Equal(got, tc.want) || known != tc.known {
-			t.Errorf("%s: got %q (%v), want %q (%v)", tc.pattern, got, known, tc.want, tc.known)
+		got, folded, known := rules.RegexPrefilter(tc.pattern)
+		if !slices.Equal(got, tc.want) || folded != tc.folded || known != tc.known {
+			t.Errorf("%s: got %q (folded %v, known %v), want %q (%v, %v)", tc.pattern, got, folded, known, tc.want, tc.folded, tc.known)
 		}
 	}
 }
@@ -69,13 +70,13 @@ func TestRegexPrefilter(t *testing.T) {
 	}
 	matched, compared := 0, 0
 	for p := range patterns {
-		lits, _ := rules.RegexPrefilter(p)
+		lits, _, _ := rules.RegexPrefilter(p)
 		var tried []string
 		for _, lit := range lits {
 			tried = append(tried, lit, strings.ToUpper(lit), "x"+lit+"y", "é"+strings.ToUpper(lit), lit[:len(lit)/2])
 		}
 		for i, v := range values {
-			if i%50 == 0 || slices.ContainsFunc(lits, func(lit string) bool { return strings.Contains(lowered[i], lit) }) {
+			if i%50 == 0 || slices.ContainsFunc(lits, func(lit string) bool { return strings.Contains(lowered[i], strings.ToLower(lit)) }) {
 				tried = append(tried, v)
 			}
 		}
