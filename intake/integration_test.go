@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func TestIntegrationBulkIndexer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failed, ok int
+	var failed, ok atomic.Int64 // the indexer's workers call back concurrently
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: es, Index: "logs-partner", FlushBytes: 4096,
 		OnError: func(_ context.Context, err error) { t.Errorf("bulk indexer: %v", err) }})
 	if err != nil {
@@ -78,9 +79,9 @@ func TestIntegrationBulkIndexer(t *testing.T) {
 	for i := range n {
 		doc := fmt.Sprintf(`{"event":{"code":"%d"},"organization":{"id":"globex"},"message":"doc %d"}`, i, i)
 		err := bi.Add(context.Background(), esutil.BulkIndexerItem{Action: "create", Body: strings.NewReader(doc),
-			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { ok++ },
+			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { ok.Add(1) },
 			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
-				failed++
+				failed.Add(1)
 				t.Errorf("item failed: %v %v", r.Error, err)
 			}})
 		if err != nil {
@@ -90,8 +91,8 @@ func TestIntegrationBulkIndexer(t *testing.T) {
 	if err := bi.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if ok != n || failed != 0 {
-		t.Fatalf("got %d indexed, %d failed, want %d and 0", ok, failed, n)
+	if ok.Load() != n || failed.Load() != 0 {
+		t.Fatalf("got %d indexed, %d failed, want %d and 0", ok.Load(), failed.Load(), n)
 	}
 	evs := consume(t, addr, []ingest.KafkaTopic{{Name: topic, MultiTenant: true}}, n)
 	for _, ev := range evs {
